@@ -1,0 +1,1 @@
+"""Runway image-to-video for Prefect 3."""
