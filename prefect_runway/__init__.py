@@ -1,1 +1,48 @@
-"""Runway image-to-video for Prefect 3."""
+"""Runway image-to-video for Prefect 3: models, clients, a credentials block and tasks."""
+
+from prefect_runway.client import AsyncRunwayClient, RunwayClient
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.errors import (
+    RunwayAuthenticationError,
+    RunwayBadRequestError,
+    RunwayConnectionError,
+    RunwayError,
+    RunwayNotFoundError,
+    RunwayProtocolError,
+    RunwayRateLimitError,
+    RunwayResponseLostError,
+    RunwayServerError,
+    RunwayTaskFailedError,
+    RunwayTaskTimeoutError,
+)
+from prefect_runway.models import (
+    ImageToVideoRequest,
+    Organization,
+    PromptImage,
+    SubmittedTask,
+    Task,
+    TaskStatus,
+)
+
+__all__ = [
+    "AsyncRunwayClient",
+    "ImageToVideoRequest",
+    "Organization",
+    "PromptImage",
+    "RunwayAuthenticationError",
+    "RunwayBadRequestError",
+    "RunwayClient",
+    "RunwayConnectionError",
+    "RunwayCredentials",
+    "RunwayError",
+    "RunwayNotFoundError",
+    "RunwayProtocolError",
+    "RunwayRateLimitError",
+    "RunwayResponseLostError",
+    "RunwayServerError",
+    "RunwayTaskFailedError",
+    "RunwayTaskTimeoutError",
+    "SubmittedTask",
+    "Task",
+    "TaskStatus",
+]
