@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
 
 MAX_URL_LENGTH = 2048
 MAX_DATA_URI_BYTES = 5 * 1024 * 1024
@@ -241,18 +242,17 @@ class ContentModeration(_WireModel):
     public_figure_threshold: Literal["auto", "low"] = "auto"
 
 
-class ImageToVideoRequest(_WireModel):
-    """A `POST /v1/image_to_video` body, validated against the model's rules.
+class GenerationSettings(_WireModel):
+    """Everything about a generation except the image: model, ratio, duration, prompt...
 
-    Unknown keyword arguments (such as the seed's ``watermark``) are passed to the API as
-    they are, never silently dropped.
+    Checked against the model's rules on creation, so a batch fails before any listing,
+    upload or credit. Unknown keyword arguments (such as the seed's ``watermark``) are passed
+    to the API as they are, never silently dropped.
 
     Example:
         ```python
-        ImageToVideoRequest(
-            prompt_image="data:image/png;base64,iVBORw0KGgo=",
-            model="gen4_turbo", ratio="1280:720", duration=5, seed=42,
-        )
+        settings = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
+        request = settings.for_image("https://example.com/cat.png")
         ```
     """
 
@@ -264,30 +264,12 @@ class ImageToVideoRequest(_WireModel):
         hide_input_in_errors=True,  # inputs may hold presigned URLs: keep them out of errors
     )
 
-    prompt_image: str | list[PromptImage] = Field(
-        validation_alias=AliasChoices("prompt_image", "promptImage")
-    )
     model: str
     ratio: str
     seed: int | None = None
     prompt_text: str | None = None
     duration: int | None = None
     content_moderation: ContentModeration | None = None
-
-    @field_validator("prompt_image")
-    @classmethod
-    def _check_prompt_image(cls, value: str | list[PromptImage]) -> str | list[PromptImage]:
-        if isinstance(value, str):
-            return check_image_uri(value)
-        if not value:
-            raise ValueError("prompt_image list must hold at least one {uri, position} image")
-        positions = [image.position for image in value]
-        if positions.count("first") > 1 or positions.count("last") > 1:
-            raise ValueError(
-                f"prompt_image positions {positions} repeat; give at most one 'first' and one "
-                "'last'"
-            )
-        return value
 
     @field_validator("seed")
     @classmethod
@@ -307,7 +289,7 @@ class ImageToVideoRequest(_WireModel):
         return value
 
     @model_validator(mode="after")
-    def _check_model_rules(self) -> ImageToVideoRequest:
+    def _check_model_rules(self) -> Self:
         if not re.fullmatch(r"\d+:\d+", self.ratio):
             raise ValueError(f"ratio {self.ratio!r} must look like WIDTH:HEIGHT, e.g. 1280:720")
         if self.duration is not None and self.duration < 1:
@@ -327,12 +309,6 @@ class ImageToVideoRequest(_WireModel):
             )
         if rules.prompt_text_required and not self.prompt_text:
             raise ValueError(f"prompt_text is required by {self.model}")
-        if isinstance(self.prompt_image, list) and not rules.last_frame:
-            if any(image.position == "last" for image in self.prompt_image):
-                raise ValueError(
-                    f"prompt_image position 'last' is not supported by {self.model}; "
-                    "only 'first' is allowed"
-                )
         return self
 
     @property
@@ -344,12 +320,11 @@ class ImageToVideoRequest(_WireModel):
         return rules.default_duration if rules else 10
 
     def estimated_credits(self) -> float | None:
-        """Credits this request should cost, or None for a model without a known price.
+        """Credits this generation should cost, or None for a model without a known price.
 
         Example:
             ```python
-            ImageToVideoRequest(prompt_image="runway://u/1", model="gen4_turbo",
-                                ratio="1280:720", duration=10).estimated_credits()  # 50
+            GenerationSettings(model="gen4_turbo", ratio="1280:720").estimated_credits()  # 50
             ```
         """
         rules = MODEL_RULES.get(self.model)
@@ -359,9 +334,71 @@ class ImageToVideoRequest(_WireModel):
         """The JSON body to send: camelCase keys, unset fields left out, extras kept."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
+    def settings(self) -> GenerationSettings:
+        """These settings alone, without any image."""
+        wire = self.to_wire()
+        wire.pop("promptImage", None)
+        return GenerationSettings.model_validate(wire)
+
+    def for_image(self, prompt_image: str | list[PromptImage]) -> ImageToVideoRequest:
+        """A validated request for `prompt_image` with these settings."""
+        return ImageToVideoRequest.model_validate(
+            {
+                **self.settings().to_wire(),
+                "promptImage": (
+                    prompt_image
+                    if isinstance(prompt_image, str)
+                    else [image.model_dump(by_alias=True) for image in prompt_image]
+                ),
+            }
+        )
+
+
+class ImageToVideoRequest(GenerationSettings):
+    """A `POST /v1/image_to_video` body: `GenerationSettings` plus the prompt image.
+
+    Example:
+        ```python
+        ImageToVideoRequest(
+            prompt_image="data:image/png;base64,iVBORw0KGgo=",
+            model="gen4_turbo", ratio="1280:720", duration=5, seed=42,
+        )
+        ```
+    """
+
+    prompt_image: str | list[PromptImage] = Field(
+        validation_alias=AliasChoices("prompt_image", "promptImage")
+    )
+
+    @field_validator("prompt_image")
+    @classmethod
+    def _check_prompt_image(cls, value: str | list[PromptImage]) -> str | list[PromptImage]:
+        if isinstance(value, str):
+            return check_image_uri(value)
+        if not value:
+            raise ValueError("prompt_image list must hold at least one {uri, position} image")
+        positions = [image.position for image in value]
+        if positions.count("first") > 1 or positions.count("last") > 1:
+            raise ValueError(
+                f"prompt_image positions {positions} repeat; give at most one 'first' and one "
+                "'last'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_last_frame(self) -> Self:
+        rules = MODEL_RULES.get(self.model)
+        if rules and not rules.last_frame and isinstance(self.prompt_image, list):
+            if any(image.position == "last" for image in self.prompt_image):
+                raise ValueError(
+                    f"prompt_image position 'last' is not supported by {self.model}; "
+                    "only 'first' is allowed"
+                )
+        return self
+
     def with_image(self, prompt_image: str) -> ImageToVideoRequest:
         """A copy of this request with another (validated) image reference."""
-        return self.model_validate({**self.to_wire(), "promptImage": prompt_image})
+        return self.for_image(prompt_image)
 
 
 class TaskStatus(str, Enum):
@@ -458,6 +495,8 @@ class SubmittedTask(BaseModel):
     created_at: datetime | None = None
     estimated_credits: float | None = None
     request_id: str | None = None
+    request_fingerprint: str | None = None
+    """The submission's cache key (account, image identity, request); set by the tasks."""
     lost_responses: int = 0
     """Earlier attempts of this submission whose answer was lost: >0 means a possible duplicate."""
 

@@ -1,0 +1,412 @@
+"""Prefect tasks: submit once (cached, persisted, locked), then poll, wait, cancel, download.
+
+A generation costs money, so `submit_image_to_video` is built around one promise: a paid
+submission happens exactly once per (account, image identity, request).
+
+- Its cache key comes from `prefect_runway.caching.submission_key` (never the API key, never
+  a presigned URL's signature).
+- Its result is persisted (as JSON, readable) in the task's result storage, Prefect's local
+  storage by default; point it elsewhere with
+  ``submit_image_to_video.with_options(result_storage=S3Bucket.load("runway-cache"))``.
+- SERIALIZABLE isolation with `SubmissionLockManager` makes two concurrent runs of the same
+  key submit once.
+- Prefect retries only transient failures (`retry_condition_fn`), on top of the client's own
+  transient retries. Budget per image, worst case: (1 + 5 client retries) x (1 + 2 task
+  retries) = 18 POST attempts over about two minutes, all for requests that never created a
+  task except lost responses, which the client reports and Prefect does not retry again.
+
+Example:
+    ```python
+    from prefect import flow
+    from prefect_runway import ImageToVideoRequest, RunwayCredentials
+    from prefect_runway.tasks import submit_image_to_video, wait_for_tasks
+
+    @flow
+    def animate(url: str) -> str:
+        creds = RunwayCredentials.load("runway")
+        submitted = submit_image_to_video(creds, ImageToVideoRequest(
+            prompt_image=url, model="gen4_turbo", ratio="1280:720", duration=5))
+        wait_for_tasks(creds, [submitted.id])
+        return submitted.id
+    ```
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import Task, task
+from prefect._internal.compatibility.async_dispatch import async_dispatch
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.cache_policies import CacheKeyFnPolicy
+from prefect.client.schemas.objects import TaskRun
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+from prefect.logging.loggers import task_run_logger
+from prefect.states import State
+from prefect.tasks import exponential_backoff
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from prefect_runway.caching import SubmissionLockManager, submission_key
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.errors import (
+    RunwayError,
+    RunwayResponseLostError,
+    RunwayTaskFailedError,
+)
+from prefect_runway.models import ImageToVideoRequest, SubmittedTask
+from prefect_runway.models import Task as RunwayTask
+
+TASK_RETRIES = 2
+"""Prefect-level retries of a submission, for transient errors only."""
+
+
+def _submission_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    credentials: RunwayCredentials = parameters["credentials"]
+    return submission_key(
+        credentials.account_fingerprint, parameters["request"], parameters.get("image_identity")
+    )
+
+
+SUBMISSION_CACHE_POLICY = CacheKeyFnPolicy(cache_key_fn=_submission_cache_key).configure(
+    isolation_level="SERIALIZABLE", lock_manager=SubmissionLockManager()
+)
+"""Cache policy of submissions: our key, SERIALIZABLE isolation, crash-safe file locks."""
+
+
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Prefect `retry_condition_fn`: retry 429, 502/503/504 and connection errors only.
+
+    A 400/401/403/404, a local validation error, a lost response (already retried by the
+    client and reported) and anything unexpected fail at once.
+    """
+    try:
+        state.result()
+    except RunwayResponseLostError:
+        return False
+    except RunwayError as exc:
+        return bool(exc.transient)
+    except Exception:
+        return False
+    return False
+
+
+def _log_cache_hit(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
+    if state.name != "Cached":
+        return
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, SubmittedTask):
+        task_run_logger(task_run, task).info(
+            "Cache hit: this image and request were already submitted as Runway task %s; "
+            "not submitting again.",
+            result.id,
+        )
+
+
+def _stamp(submitted: SubmittedTask, key: str) -> SubmittedTask:
+    logger = get_run_logger()
+    if submitted.lost_responses:
+        logger.warning(
+            "Runway task %s created after %d lost response(s): a duplicate task may exist "
+            "(no idempotency key in Runway's API).",
+            submitted.id,
+            submitted.lost_responses,
+        )
+    logger.info("Submitted Runway task %s", submitted.id)
+    return submitted.model_copy(update={"request_fingerprint": key})
+
+
+_SUBMIT_OPTIONS: dict[str, Any] = {
+    "cache_policy": SUBMISSION_CACHE_POLICY,
+    "persist_result": True,
+    "result_serializer": "json",
+    "retries": TASK_RETRIES,
+    "retry_delay_seconds": exponential_backoff(backoff_factor=10),
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_if_transient,
+    "on_completion": [_log_cache_hit],
+}
+
+
+@task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
+async def asubmit_image_to_video(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity: str | None = None,
+) -> SubmittedTask:
+    """Submit one image-to-video generation, at most once per account, image and request.
+
+    Args:
+        credentials: The Runway credentials block.
+        request: The validated request.
+        image_identity: The image's stable identity (e.g. ``s3://bucket/key#etag``); derived
+            from the request when omitted (content hash for data URIs, URL without signature).
+
+    Returns:
+        The submitted task, with ``request_fingerprint`` set to the cache key.
+
+    Example:
+        ```python
+        submitted = await asubmit_image_to_video(creds, request, "s3://b/cat.png#etag")
+        ```
+    """
+    key = submission_key(credentials.account_fingerprint, request, image_identity)
+    async with credentials.get_async_client() as client:
+        submitted = await client.image_to_video(request)
+    return _stamp(submitted, key)
+
+
+@async_dispatch(asubmit_image_to_video)
+@task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
+def submit_image_to_video(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity: str | None = None,
+) -> SubmittedTask:
+    """Submit one image-to-video generation, at most once per account, image and request.
+
+    Same arguments and cache as `asubmit_image_to_video`.
+
+    Example:
+        ```python
+        submitted = submit_image_to_video(creds, request)
+        ```
+    """
+    key = submission_key(credentials.account_fingerprint, request, image_identity)
+    with credentials.get_client() as client:
+        submitted = client.image_to_video(request)
+    return _stamp(submitted, key)
+
+
+@task(name="get-runway-task", retries=2, retry_delay_seconds=5)
+async def aget_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
+    """Fetch one task's state (safe to retry: it never submits)."""
+    async with credentials.get_async_client() as client:
+        return await client.get_task(task_id)
+
+
+@async_dispatch(aget_task)
+@task(name="get-runway-task", retries=2, retry_delay_seconds=5)
+def get_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
+    """Fetch one task's state (safe to retry: it never submits)."""
+    with credentials.get_client() as client:
+        return client.get_task(task_id)
+
+
+@task(name="cancel-runway-task")
+async def acancel_task(credentials: RunwayCredentials, task_id: str) -> None:
+    """Cancel a pending, throttled or running task (a finished one is deleted)."""
+    async with credentials.get_async_client() as client:
+        await client.cancel_task(task_id)
+    get_run_logger().info("Cancelled Runway task %s", task_id)
+
+
+@async_dispatch(acancel_task)
+@task(name="cancel-runway-task")
+def cancel_task(credentials: RunwayCredentials, task_id: str) -> None:
+    """Cancel a pending, throttled or running task (a finished one is deleted)."""
+    with credentials.get_client() as client:
+        client.cancel_task(task_id)
+    get_run_logger().info("Cancelled Runway task %s", task_id)
+
+
+@task(name="wait-for-runway-tasks")
+async def await_for_tasks(
+    credentials: RunwayCredentials,
+    task_ids: Sequence[str],
+    timeout: float = 3600.0,
+    poll_interval: float | None = None,
+    progress_key: str | None = "runway-progress",
+) -> dict[str, RunwayTask | RunwayError]:
+    """Wait for many tasks from one event loop, with a progress artifact.
+
+    Each task is polled no more often than the credentials' ``poll_interval`` (at least 5 s
+    against runwayml.com). Status changes are logged, nothing else. A FAILED or CANCELLED
+    task ends its own wait at once and does not stop the others.
+
+    Returns:
+        task ID -> the SUCCEEDED task, or the error it ended with. SAFETY.* failures are
+        final; `RunwayTaskFailedError.retryable` tells INTERNAL.* ones, which a caller may
+        choose to re-submit.
+
+    Example:
+        ```python
+        results = await await_for_tasks(creds, ["id1", "id2"], timeout=900)
+        ```
+    """
+    logger = get_run_logger()
+    ids = list(dict.fromkeys(task_ids))
+    seen: dict[str, str] = {}
+    artifact_id = None
+    if progress_key and ids:
+        artifact_id = await acreate_progress_artifact(
+            0.0, key=progress_key, description=f"Finished Runway tasks of {len(ids)}"
+        )
+
+    async def on_update(current: RunwayTask) -> None:
+        status = current.status.value
+        if seen.get(current.id) == status:
+            return
+        seen[current.id] = status
+        extra = f" ({current.failure_code}: {current.failure})" if current.failure else ""
+        logger.info("Runway task %s is %s%s", current.id, status, extra)
+        if artifact_id is not None and current.is_terminal:
+            done = sum(1 for s in seen.values() if s in ("SUCCEEDED", "FAILED", "CANCELLED"))
+            await aupdate_progress_artifact(artifact_id, 100.0 * done / len(ids))
+
+    async with credentials.get_async_client() as client:
+        results = await client.wait_for_tasks(
+            ids, timeout=timeout, poll_interval=poll_interval, on_update=on_update
+        )
+    if artifact_id is not None:
+        await aupdate_progress_artifact(artifact_id, 100.0)
+    for task_id, outcome in results.items():
+        if isinstance(outcome, RunwayError) and not isinstance(outcome, RunwayTaskFailedError):
+            logger.warning("Runway task %s: %s", task_id, outcome)
+    return results
+
+
+@async_dispatch(await_for_tasks)
+@task(name="wait-for-runway-tasks")
+def wait_for_tasks(
+    credentials: RunwayCredentials,
+    task_ids: Sequence[str],
+    timeout: float = 3600.0,
+    poll_interval: float | None = None,
+    progress_key: str | None = "runway-progress",
+) -> dict[str, RunwayTask | RunwayError]:
+    """Wait for many tasks; the sync face of `await_for_tasks` (same event-loop design)."""
+    return run_coro_as_sync(
+        await_for_tasks.fn(credentials, task_ids, timeout, poll_interval, progress_key)
+    )
+
+
+def estimate_credits(requests: Sequence[ImageToVideoRequest]) -> float:
+    """Credits a batch should cost, from each model's credits per second (unknown models: 0).
+
+    Example:
+        ```python
+        estimate_credits([request] * 100)  # 5000.0 for 10 s gen4_turbo clips
+        ```
+    """
+    return float(sum(r.estimated_credits() or 0 for r in requests))
+
+
+class BudgetExceededError(RunwayError):
+    """A batch would cost more credits than allowed; nothing was submitted."""
+
+
+def check_budget(estimated: float, budget: float | None, balance: float | None = None) -> None:
+    """Refuse a batch over budget or over the organization's balance, before any POST.
+
+    Raises:
+        BudgetExceededError: naming the estimate, the limit and what to change.
+    """
+    if budget is not None and estimated > budget:
+        raise BudgetExceededError(
+            f"Estimated cost {estimated:g} credits (~{estimated / 100:.2f} USD) exceeds the "
+            f"budget of {budget:g} credits; raise budget_credits or submit fewer images."
+        )
+    if balance is not None and estimated > balance:
+        raise BudgetExceededError(
+            f"Estimated cost {estimated:g} credits exceeds the organization's balance of "
+            f"{balance:g} credits; buy credits or submit fewer images."
+        )
+
+
+@task(name="download-runway-output", retries=2, retry_delay_seconds=10)
+def download_task_output(
+    credentials: RunwayCredentials,
+    task_id: str,
+    destination: str,
+    s3_client: Any = None,
+) -> list[dict[str, Any]]:
+    """Stream a SUCCEEDED task's outputs to a local path or an ``s3://bucket/key`` URI.
+
+    Videos are streamed through a temporary file, never held in memory. An expired output
+    URL (403) is refreshed by fetching the task again, once.
+
+    Args:
+        credentials: The Runway credentials block.
+        task_id: A SUCCEEDED task.
+        destination: A local file path or ``s3://bucket/key``; with several outputs, ``-1``,
+            ``-2``... are inserted before the extension.
+        s3_client: A boto3 S3 client; default ``boto3.client("s3")`` (standard credential
+            chain, ``AWS_ENDPOINT_URL`` honoured).
+
+    Returns:
+        One record per output: ``{"location", "bytes", "sha256", "content_type"}``.
+    """
+    with credentials.get_client() as client:
+        current = client.get_task(task_id)
+        if current.status.value != "SUCCEEDED" or not current.output:
+            raise RunwayError(
+                f"Task {task_id} is {current.status.value}; only a SUCCEEDED task has outputs."
+            )
+        records = []
+        for index, _ in enumerate(current.output):
+            target = _numbered(destination, index, len(current.output))
+            with tempfile.TemporaryFile() as spool:
+                size, digest = _download_fresh(client, task_id, current, index, spool)
+                spool.seek(0)
+                _store(spool, target, s3_client)
+            records.append(
+                {"location": target, "bytes": size, "sha256": digest, "content_type": "video/mp4"}
+            )
+            get_run_logger().info("Saved output of Runway task %s to %s", task_id, target)
+    return records
+
+
+def _download_fresh(client: Any, task_id: str, current: RunwayTask, index: int, spool: Any) -> Any:
+    try:
+        return client.download(current.output[index], spool)  # type: ignore[index]
+    except RunwayError as exc:
+        if exc.status_code not in (401, 403):
+            raise
+    spool.seek(0)
+    spool.truncate()
+    fresh = client.get_task(task_id)  # output URLs expire after 24-48 h: ask for new ones
+    return client.download(fresh.output[index], spool)
+
+
+def _numbered(destination: str, index: int, total: int) -> str:
+    if total == 1:
+        return destination
+    stem, dot, ext = destination.rpartition(".")
+    return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
+
+
+def _store(spool: Any, target: str, s3_client: Any) -> None:
+    if target.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = target[5:].partition("/")
+        s3 = s3_client or boto3.client("s3")
+        s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "video/mp4"})
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        while chunk := spool.read(1 << 20):
+            handle.write(chunk)
+
+
+__all__ = [
+    "SUBMISSION_CACHE_POLICY",
+    "BudgetExceededError",
+    "acancel_task",
+    "aget_task",
+    "asubmit_image_to_video",
+    "await_for_tasks",
+    "cancel_task",
+    "check_budget",
+    "download_task_output",
+    "estimate_credits",
+    "get_task",
+    "retry_if_transient",
+    "submit_image_to_video",
+    "wait_for_tasks",
+]

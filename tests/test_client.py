@@ -1,0 +1,298 @@
+"""The client against the emulator over real loopback HTTP, in both dialects."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+
+from prefect_runway import (
+    AsyncRunwayClient,
+    ImageToVideoRequest,
+    RunwayAuthenticationError,
+    RunwayBadRequestError,
+    RunwayClient,
+    RunwayConnectionError,
+    RunwayNotFoundError,
+    RunwayProtocolError,
+    RunwayRateLimitError,
+    RunwayResponseLostError,
+    RunwayServerError,
+    RunwayTaskFailedError,
+    RunwayTaskTimeoutError,
+    TaskStatus,
+)
+from prefect_runway.emulator import Emulator, Faults
+from tests.conftest import API_KEY
+
+PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
+
+
+def request(**fields):
+    return ImageToVideoRequest(
+        **{"prompt_image": PNG, "model": "gen4_turbo", "ratio": "1280:720", "duration": 5,
+           **fields}
+    )
+
+
+def client_for(emu, **kwargs):
+    options = {"base_url": emu.base_url, "dialect": emu.dialect, "poll_interval": 0.05,
+               "backoff_base": 0.01, **kwargs}
+    return RunwayClient(API_KEY, **options)
+
+
+def async_client_for(emu, **kwargs):
+    options = {"base_url": emu.base_url, "dialect": emu.dialect, "poll_interval": 0.05,
+               "backoff_base": 0.01, **kwargs}
+    return AsyncRunwayClient(API_KEY, **options)
+
+
+def test_submit_poll_to_succeeded_and_download(emulator):
+    seen = []
+    with client_for(emulator) as client:
+        submitted = client.image_to_video(request())
+        assert submitted.estimated_credits == 25
+        done = client.wait_for_task(submitted.id, timeout=10, on_update=seen.append)
+        buffer = io.BytesIO()
+        size, digest = client.download(done.output[0], buffer)
+    assert done.status is TaskStatus.SUCCEEDED and done.cost.credits == 25
+    assert [t.status for t in seen][-1] is TaskStatus.SUCCEEDED
+    assert TaskStatus.RUNNING in {t.status for t in seen}
+    assert size == len(buffer.getvalue()) > 0 and buffer.getvalue()[4:8] == b"ftyp"
+    assert len(digest) == 64
+    assert emulator.stats()["tasks_created"] == 1
+
+
+def test_wire_request_has_headers_and_camel_case_body(emulator):
+    with client_for(emulator) as client:
+        client.image_to_video(request(seed=9, prompt_text="cat", watermark=False))
+    [task] = emulator.tasks()
+    assert task["body"] == {"promptImage": PNG, "model": "gen4_turbo", "ratio": "1280:720",
+                            "duration": 5, "seed": 9, "promptText": "cat", "watermark": False}
+
+
+async def test_async_client_submits_waits_and_cancels(emulator):
+    async with async_client_for(emulator) as client:
+        first = await client.image_to_video(request())
+        second = await client.image_to_video(request(seed=1))
+        third = await client.image_to_video(request(seed=2))
+        await client.cancel_task(third.id)
+        results = await client.wait_for_tasks([first.id, second.id, third.id], timeout=10)
+    assert results[first.id].status is TaskStatus.SUCCEEDED
+    assert results[second.id].status is TaskStatus.SUCCEEDED
+    cancelled = results[third.id]
+    assert isinstance(cancelled, RunwayTaskFailedError)
+    assert cancelled.status == "CANCELLED" and str(cancelled) == f"Task {third.id} was cancelled."
+
+
+def test_cancelled_task_ends_the_wait_at_once(emulator):
+    with client_for(emulator) as client:
+        submitted = client.image_to_video(request())
+        client.cancel_task(submitted.id)
+        with pytest.raises(RunwayTaskFailedError, match="was cancelled"):
+            client.wait_for_task(submitted.id, timeout=30)
+    assert emulator.stats()["polls"] == 1
+
+
+def test_throttled_tasks_run_in_order_over_the_concurrency_limit():
+    with Emulator(api_key=API_KEY, concurrency=1, generation_seconds=0.4) as emu:
+        with client_for(emu) as client:
+            ids = [client.image_to_video(request(seed=i)).id for i in range(2)]
+            statuses = [client.get_task(i).status for i in ids]
+            client.wait_for_task(ids[1], timeout=10)
+    assert statuses == [TaskStatus.RUNNING, TaskStatus.THROTTLED]
+
+
+def test_failed_task_carries_failure_code(emulator):
+    with client_for(emulator) as client:
+        submitted = client.image_to_video(request(prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]"))
+        with pytest.raises(RunwayTaskFailedError) as info:
+            client.wait_for_task(submitted.id, timeout=10)
+    assert info.value.failure_code == "SAFETY.INPUT.TEXT" and not info.value.retryable
+    assert str(info.value).startswith(f"Task {submitted.id} failed (SAFETY.INPUT.TEXT): ")
+
+
+def test_wait_times_out(emulator):
+    with client_for(emulator) as client:
+        submitted = client.image_to_video(request())
+        with pytest.raises(RunwayTaskTimeoutError, match="did not finish within 0.1s"):
+            client.wait_for_task(submitted.id, timeout=0.1)
+
+
+def test_api_400_is_not_retried_and_carries_the_api_message(emulator):
+    bad = ImageToVideoRequest.model_construct(
+        prompt_image=PNG, model="gen4_turbo", ratio="1280:768", duration=5
+    )  # skips local validation: the emulator must refuse it on its own
+    with client_for(emulator) as client, pytest.raises(RunwayBadRequestError) as info:
+        client.image_to_video(bad)
+    assert info.value.status_code == 400
+    assert "1280:768" in str(info.value) and "ratio" in str(info.value)
+    stats = emulator.stats()
+    assert stats["posts"] == 1 and stats["tasks_created"] == 0
+
+
+def test_wrong_key_is_401_and_never_echoed(emulator):
+    client = RunwayClient("key_wrong_value", base_url=emulator.base_url)
+    with client, pytest.raises(RunwayAuthenticationError) as info:
+        client.image_to_video(request())
+    assert info.value.status_code == 401 and "key_wrong_value" not in str(info.value)
+    assert "key_wrong_value" not in repr(client)
+    assert emulator.stats()["posts"] == 1
+
+
+def test_unknown_task_is_404(emulator):
+    with client_for(emulator) as client, pytest.raises(RunwayNotFoundError):
+        client.get_task("00000000-0000-0000-0000-000000000000")
+
+
+def test_503_then_success_creates_one_task(emulator):
+    emulator.set_faults(Faults(rate_5xx=0.5, seed=3))
+    with client_for(emulator, max_retries=10) as client:
+        ids = {client.image_to_video(request(seed=i)).id for i in range(8)}
+    stats = emulator.stats()
+    assert len(ids) == 8 and stats["tasks_created"] == 8 and stats["duplicates"] == 0
+    assert stats["rejected"]["fault_5xx"] > 0
+    assert stats["posts"] == 8 + stats["rejected"]["fault_5xx"]
+
+
+def test_429_honours_retry_after_then_gives_up(emulator):
+    emulator.set_faults(Faults(rate_429=1.0, retry_after=0.2))
+    with client_for(emulator, max_retries=2) as client:
+        with pytest.raises(RunwayRateLimitError) as info:
+            client.image_to_video(request())
+    assert info.value.retry_after == pytest.approx(0.2)
+    assert emulator.stats()["posts"] == 3 and emulator.stats()["tasks_created"] == 0
+
+
+def test_resets_are_retried_without_duplicates(emulator):
+    emulator.set_faults(Faults(rate_reset=0.25, seed=1))
+    with client_for(emulator, max_retries=10) as client:
+        for i in range(6):
+            client.image_to_video(request(seed=i))
+    stats = emulator.stats()
+    assert stats["tasks_created"] == 6 and stats["rejected"]["fault_reset"] > 0
+
+
+def test_lost_response_is_retried_and_reported_as_possible_duplicate(emulator):
+    emulator.set_faults(Faults(rate_lost_response=1.0))
+    with client_for(emulator, max_retries=1) as client:
+        with pytest.raises(RunwayResponseLostError, match="the task may have been created"):
+            client.image_to_video(request())
+    assert emulator.stats()["tasks_created"] == 2 and emulator.stats()["duplicates"] == 1
+    emulator.reset()
+    emulator.set_faults(Faults(rate_lost_response=0.5, seed=2))
+    with client_for(emulator, max_retries=10) as client:
+        results = [client.image_to_video(request(seed=i)) for i in range(6)]
+    flagged = sum(r.lost_responses for r in results)
+    assert flagged == emulator.stats()["duplicates"] > 0  # every duplicate is visible
+
+
+def test_lost_response_not_retried_when_disabled(emulator):
+    emulator.set_faults(Faults(rate_lost_response=1.0))
+    with client_for(emulator, retry_lost_responses=False) as client:
+        with pytest.raises(RunwayResponseLostError):
+            client.image_to_video(request())
+    assert emulator.stats()["posts"] == 1
+
+
+def test_malformed_json_is_a_protocol_error_without_retry(emulator):
+    emulator.set_faults(Faults(rate_malformed=1.0))
+    with client_for(emulator) as client, pytest.raises(RunwayProtocolError) as info:
+        client.image_to_video(request())
+    assert "not JSON" in str(info.value) and "not retried" in str(info.value)
+    assert emulator.stats()["posts"] == 1
+
+
+def test_server_error_exhausts_retries(emulator):
+    emulator.set_faults(Faults(rate_5xx=1.0))
+    with client_for(emulator, max_retries=2) as client, pytest.raises(RunwayServerError) as info:
+        client.image_to_video(request())
+    assert info.value.status_code in (502, 503, 504) and info.value.transient
+    assert emulator.stats()["posts"] == 3
+
+
+def test_connection_refused_is_a_connection_error():
+    client = RunwayClient(API_KEY, base_url="http://127.0.0.1:9", max_retries=1, backoff_base=0.01)
+    with client, pytest.raises(RunwayConnectionError, match="could not reach the API"):
+        client.get_task("abc")
+
+
+def test_organization(emulator):
+    with client_for(emulator) as client:
+        org = client.organization()
+    assert org.credit_balance == 100000 and org.max_concurrent_generations("gen4_turbo") == 2
+
+
+def test_upload_roundtrip_gives_a_usable_runway_uri(emulator):
+    png = httpx.URL(PNG)  # noqa: F841 - the bytes below are the same 1x1 PNG
+    import base64
+
+    data = base64.b64decode(PNG.split(",", 1)[1])
+    with client_for(emulator) as client:
+        uri = client.upload_image(data, "cat.png", "image/png")
+        submitted = client.image_to_video(request(prompt_image=uri))
+    assert uri.startswith("runway://") and submitted.id
+    assert emulator.stats()["uploads"] == 1
+
+
+@pytest.mark.parametrize("shape", ["wrapped", "state", "plain"])
+def test_proxy_dialect_accepts_every_submit_shape(shape):
+    with Emulator(api_key=API_KEY, dialect="proxy", proxy_submit_shape=shape,
+                  generation_seconds=0.2) as emu:
+        assert emu.base_url.endswith("/runwayml")
+        with client_for(emu) as client:
+            submitted = client.image_to_video(request())
+            done = client.wait_for_task(submitted.id, timeout=10)
+    assert done.status is TaskStatus.SUCCEEDED
+    if shape == "wrapped":
+        assert submitted.request_id
+
+
+def test_proxy_wrapped_error_is_raised_with_message_and_request_id(proxy_emulator):
+    proxy_emulator.set_faults(Faults(rate_wrapped_error=1.0))
+    with client_for(proxy_emulator, max_retries=0) as client:
+        with pytest.raises(RunwayServerError) as info:
+            client.image_to_video(request())
+    assert "proxy error code 500: upstream channel error" in str(info.value)
+    assert info.value.request_id and info.value.request_id in str(info.value)
+
+
+def test_proxy_validation_error_is_a_bad_request(proxy_emulator):
+    bad = ImageToVideoRequest.model_construct(prompt_image=PNG, model="veo3", ratio="1280:720",
+                                              duration=5)
+    with client_for(proxy_emulator) as client, pytest.raises(RunwayBadRequestError) as info:
+        client.image_to_video(bad)
+    assert "duration" in str(info.value) and info.value.request_id
+
+
+def test_proxy_fresh_task_404_is_polled_again():
+    with Emulator(api_key=API_KEY, dialect="proxy", proxy_not_found_seconds=0.3,
+                  generation_seconds=0.2) as emu:
+        with client_for(emu) as client:
+            submitted = client.image_to_video(request())
+            done = client.wait_for_task(submitted.id, timeout=10, not_found_grace=2)
+            with pytest.raises(RunwayNotFoundError):
+                client.wait_for_task("missing-task", timeout=10, not_found_grace=0.1)
+    assert done.status is TaskStatus.SUCCEEDED
+
+
+def test_proxy_upload_is_refused_locally(proxy_emulator):
+    with client_for(proxy_emulator) as client, pytest.raises(Exception, match="official dialect"):
+        client.upload_image(b"x", "a.png", "image/png")
+
+
+def test_key_from_environment_and_missing_key(monkeypatch, emulator):
+    monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+    monkeypatch.setenv("RUNWAYML_BASE_URL", emulator.base_url)
+    with RunwayClient() as client:
+        assert client.organization().credit_balance
+    monkeypatch.delenv("RUNWAYML_API_SECRET")
+    with pytest.raises(RunwayAuthenticationError, match="RUNWAYML_API_SECRET"):
+        RunwayClient()
+
+
+def test_official_host_keeps_the_five_second_poll_floor():
+    client = RunwayClient("k", poll_interval=0.1)
+    assert client.poll_interval == 5.0 and client.base_url == "https://api.dev.runwayml.com"
+    assert client.max_retries == 5
