@@ -1,0 +1,27 @@
+"""A local emulator of Runway's image-to-video API, over real HTTP on loopback.
+
+It is hand-written because no maintained fake of the Runway API exists. It implements the wire
+contract (official dialect under ``/v1``, proxy dialect under ``/runwayml/v1``) independently of
+this package's client, so the client can be tested against behaviour rather than against
+itself: validation, task lifecycle with concurrency slots (PENDING, THROTTLED, RUNNING,
+SUCCEEDED/FAILED, CANCELLED), ephemeral uploads, output videos with expiring URLs, and
+injected faults (429, 5xx, dropped connections, lost responses, malformed bodies).
+
+Example:
+    >>> from prefect_runway.emulator import Emulator, Faults
+    >>> with Emulator(api_key="key_test", generation_seconds=0.3) as emu:  # doctest: +SKIP
+    ...     print(emu.base_url)
+
+Control endpoints (no auth): ``GET /_emulator/health``, ``GET /_emulator/stats``,
+``POST /_emulator/reset``, ``POST /_emulator/faults``. In ``stats``, ``rejected`` counts
+rejected submits only, so ``posts == tasks_created + sum(rejected.values())``, and
+``uploads`` counts ``POST /v1/uploads`` calls.
+"""
+
+from __future__ import annotations
+
+from .app import Emulator
+from .cli import main
+from .faults import Faults
+
+__all__ = ["Emulator", "Faults", "main"]

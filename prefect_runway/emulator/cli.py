@@ -1,0 +1,123 @@
+"""Command line entry point: ``prefect-runway emulator`` / ``python -m prefect_runway.emulator``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .app import DIALECTS, PROXY_SUBMIT_SHAPES, Emulator
+from .faults import Faults
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the emulator command."""
+    p = argparse.ArgumentParser(
+        prog="prefect-runway emulator",
+        description="Serve a local emulator of Runway's image-to-video API.",
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8008)
+    p.add_argument("--dialect", choices=DIALECTS, default="runway")
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("RUNWAYML_API_SECRET"),
+        help="accepted bearer key (default: $RUNWAYML_API_SECRET; unset: any key)",
+    )
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--generation-seconds", type=float, default=1.0)
+    p.add_argument("--pending-seconds", type=float, default=0.0)
+    p.add_argument("--latency", type=float, default=0.0)
+    p.add_argument("--rate-429", type=float, default=0.0)
+    p.add_argument("--retry-after", type=float, default=0.05)
+    p.add_argument("--rate-5xx", type=float, default=0.0)
+    p.add_argument("--rate-reset", type=float, default=0.0)
+    p.add_argument("--rate-lost-response", type=float, default=0.0)
+    p.add_argument("--rate-malformed", type=float, default=0.0)
+    p.add_argument("--rate-wrapped-error", type=float, default=0.0)
+    p.add_argument("--rate-task-failure", type=float, default=0.0)
+    p.add_argument("--failure-code", default="INTERNAL.BAD_OUTPUT.CODE01")
+    p.add_argument("--proxy-submit-shape", choices=PROXY_SUBMIT_SHAPES, default="wrapped")
+    p.add_argument("--proxy-not-found-seconds", type=float, default=0.0)
+    p.add_argument("--allow-http-loopback", action="store_true")
+    p.add_argument("--no-fetch-urls", action="store_true")
+    p.add_argument("--credit-balance", type=int, default=100000)
+    p.add_argument("--output-url-ttl", type=float, default=3600.0)
+    p.add_argument("--seed", type=int, default=None)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the emulator until SIGINT or SIGTERM.
+
+    Args:
+        argv: Arguments without the program name; None reads ``sys.argv[1:]``.
+
+    Returns:
+        The exit code: 0 after a clean shutdown, 2 on invalid settings.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        faults = Faults(
+            rate_429=args.rate_429,
+            retry_after=args.retry_after,
+            rate_5xx=args.rate_5xx,
+            rate_reset=args.rate_reset,
+            rate_lost_response=args.rate_lost_response,
+            rate_malformed=args.rate_malformed,
+            rate_wrapped_error=args.rate_wrapped_error,
+            rate_task_failure=args.rate_task_failure,
+            failure_code=args.failure_code,
+            latency=args.latency,
+            seed=args.seed,
+        )
+        emulator = Emulator(
+            api_key=args.api_key or None,
+            dialect=args.dialect,
+            host=args.host,
+            port=args.port,
+            concurrency=args.concurrency,
+            generation_seconds=args.generation_seconds,
+            pending_seconds=args.pending_seconds,
+            proxy_submit_shape=args.proxy_submit_shape,
+            proxy_not_found_seconds=args.proxy_not_found_seconds,
+            fetch_urls=not args.no_fetch_urls,
+            allow_http_loopback=args.allow_http_loopback,
+            credit_balance=args.credit_balance,
+            faults=faults,
+            output_url_ttl=args.output_url_ttl,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main_thread:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _on_signal)
+    try:
+        try:
+            emulator.start()
+        except OSError as exc:
+            print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+            return 1
+        print(f"Runway emulator ({args.dialect}) listening on {emulator.base_url}", flush=True)
+        try:
+            while not stop.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        emulator.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
