@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import Task, task
-from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import CacheKeyFnPolicy
 from prefect.client.schemas.objects import TaskRun
@@ -59,6 +58,10 @@ from prefect_runway.errors import (
 )
 from prefect_runway.models import ImageToVideoRequest, SubmittedTask
 from prefect_runway.models import Task as RunwayTask
+
+# Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
+# plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
+# ``.map``, ``.submit`` and ``.with_options``, which a fan-out needs.
 
 TASK_RETRIES = 2
 """Prefect-level retries of a submission, for transient errors only."""
@@ -84,7 +87,7 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
     client and reported) and anything unexpected fail at once.
     """
     try:
-        state.result()
+        state.result(_sync=True)  # type: ignore[call-overload]
     except RunwayResponseLostError:
         return False
     except RunwayError as exc:
@@ -97,7 +100,7 @@ def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any
 def _log_cache_hit(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
     if state.name != "Cached":
         return
-    result = state.result(raise_on_failure=False)
+    result = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
     if isinstance(result, SubmittedTask):
         task_run_logger(task_run, task).info(
             "Cache hit: this image and request were already submitted as Runway task %s; "
@@ -159,7 +162,6 @@ async def asubmit_image_to_video(
     return _stamp(submitted, key)
 
 
-@async_dispatch(asubmit_image_to_video)
 @task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
 def submit_image_to_video(
     credentials: RunwayCredentials,
@@ -188,7 +190,6 @@ async def aget_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
         return await client.get_task(task_id)
 
 
-@async_dispatch(aget_task)
 @task(name="get-runway-task", retries=2, retry_delay_seconds=5)
 def get_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
     """Fetch one task's state (safe to retry: it never submits)."""
@@ -204,7 +205,6 @@ async def acancel_task(credentials: RunwayCredentials, task_id: str) -> None:
     get_run_logger().info("Cancelled Runway task %s", task_id)
 
 
-@async_dispatch(acancel_task)
 @task(name="cancel-runway-task")
 def cancel_task(credentials: RunwayCredentials, task_id: str) -> None:
     """Cancel a pending, throttled or running task (a finished one is deleted)."""
@@ -269,7 +269,6 @@ async def await_for_tasks(
     return results
 
 
-@async_dispatch(await_for_tasks)
 @task(name="wait-for-runway-tasks")
 def wait_for_tasks(
     credentials: RunwayCredentials,

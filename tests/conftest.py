@@ -46,3 +46,24 @@ def proxy_emulator():
 @pytest.fixture(scope="session")
 def prefect_home() -> Path:
     return _HOME
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server (temporary SQLite database) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def credentials(emulator):
+    """A credentials block pointing at the emulator, polling fast."""
+    from pydantic import SecretStr
+
+    from prefect_runway import RunwayCredentials
+
+    return RunwayCredentials(
+        api_key=SecretStr(API_KEY), base_url=emulator.base_url, poll_interval=0.05
+    )

@@ -1,0 +1,248 @@
+"""Prefect tasks: once-only cached submission, transient-only retries, wait, cancel, download."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+from prefect import flow, unmapped
+from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+from pydantic import SecretStr
+
+from prefect_runway import ImageToVideoRequest, RunwayCredentials, RunwayTaskFailedError, TaskStatus
+from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.tasks import (
+    BudgetExceededError,
+    asubmit_image_to_video,
+    cancel_task,
+    check_budget,
+    download_task_output,
+    estimate_credits,
+    submit_image_to_video,
+    wait_for_tasks,
+)
+from tests.conftest import API_KEY
+from tests.test_client import PNG
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+FAST = {"retry_delay_seconds": 0}
+
+
+def requests(n: int, presign: str = "") -> list[ImageToVideoRequest]:
+    return [
+        ImageToVideoRequest(
+            prompt_image=f"https://images.example.com/{i}.png{presign}",
+            model="gen4_turbo", ratio="1280:720", duration=5,
+        )
+        for i in range(n)
+    ]
+
+
+@flow
+def submit_all(creds: RunwayCredentials, batch: list[ImageToVideoRequest]) -> list[str]:
+    futures = submit_image_to_video.with_options(**FAST).map(unmapped(creds), batch)
+    return [f.result().id for f in futures]
+
+
+@pytest.fixture
+def url_emulator():
+    """Accepts https URLs without fetching them (there is no network in tests)."""
+    with Emulator(api_key=API_KEY, fetch_urls=False, generation_seconds=0.3) as emu:
+        yield emu
+
+
+def creds_for(emu, key: str = API_KEY) -> RunwayCredentials:
+    return RunwayCredentials(api_key=SecretStr(key), base_url=emu.base_url, poll_interval=0.05)
+
+
+def test_rerun_of_twenty_submissions_creates_twenty_tasks(url_emulator):
+    creds = creds_for(url_emulator)
+    first = submit_all(creds, requests(20, "?X-Amz-Signature=aaa&X-Amz-Date=1"))
+    second = submit_all(creds, requests(20, "?X-Amz-Signature=bbb&X-Amz-Date=2"))
+    third = submit_all(creds, requests(20))
+    assert first == second == third and len(set(first)) == 20
+    assert url_emulator.stats()["tasks_created"] == 20
+    assert url_emulator.stats()["posts"] == 20
+
+
+def test_cache_hit_is_logged_with_the_earlier_task_id(url_emulator, caplog):
+    creds = creds_for(url_emulator)
+    [task_id] = submit_all(creds, requests(1))
+    caplog.clear()
+    submit_all(creds, requests(1))
+    assert f"Cache hit: this image and request were already submitted as Runway task {task_id}" \
+        in caplog.text
+
+
+def test_two_api_keys_never_share_an_entry():
+    with Emulator(api_key=None, fetch_urls=False) as emu:  # accepts any key
+        submit_all(creds_for(emu, "key_one_aaaaaaaa"), requests(1))
+        submit_all(creds_for(emu, "key_two_bbbbbbbb"), requests(1))
+        assert emu.stats()["tasks_created"] == 2
+
+
+def test_changed_request_field_is_a_new_generation(url_emulator):
+    creds = creds_for(url_emulator)
+    base = requests(1)[0]
+    submit_all(creds, [base, base.model_copy(update={"seed": 5})])
+    submit_all(creds, [base.model_copy(update={"duration": 5})])  # same as base
+    assert url_emulator.stats()["tasks_created"] == 2
+
+
+def test_two_concurrent_runs_submit_once(url_emulator):
+    url_emulator.set_faults(Faults(latency=0.05))
+    creds = creds_for(url_emulator)
+    results: list[list[str]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(submit_all(creds, requests(20))))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 2 and results[0] == results[1]
+    assert url_emulator.stats()["tasks_created"] == 20
+
+
+def outcome(state):
+    """(completed, message) of a task state, so a flow can return it without failing."""
+    return state.is_completed(), state.message
+
+
+def test_transient_errors_are_retried_by_prefect_without_duplicates(url_emulator):
+    creds = creds_for(url_emulator).model_copy(update={"max_retries": 0})
+    submit = submit_image_to_video.with_options(**FAST)
+
+    @flow
+    def run_one():
+        return outcome(submit(creds, requests(1)[0], return_state=True))
+
+    url_emulator.set_faults(Faults(rate_5xx=1.0))
+    completed, message = run_one()
+    assert not completed and "(HTTP 50" in message
+    assert url_emulator.stats()["posts"] == 3  # 1 + 2 Prefect retries, no client retries
+
+    url_emulator.reset()
+    url_emulator.set_faults(Faults(rate_5xx=0.4, seed=4))
+
+    @flow
+    def run_many():
+        futures = submit.map(unmapped(creds), requests(6), return_state=True)
+        return [outcome(f) for f in futures]
+
+    outcomes = run_many()
+    stats = url_emulator.stats()
+    assert stats["rejected"]["fault_5xx"] >= 1 and stats["duplicates"] == 0
+    assert stats["tasks_created"] == sum(done for done, _ in outcomes) >= 5
+
+
+def test_bad_request_fails_at_once_with_the_api_message(url_emulator):
+    creds = creds_for(url_emulator)
+    bad = ImageToVideoRequest.model_construct(
+        prompt_image="https://images.example.com/x.png", model="gen4_turbo", ratio="1280:768")
+
+    @flow
+    def run():
+        return outcome(submit_image_to_video.with_options(**FAST)(creds, bad, return_state=True))
+
+    completed, message = run()
+    assert not completed and "1280:768" in message and "ratio" in message
+    assert url_emulator.stats()["posts"] == 1
+
+
+def test_async_twin_shares_the_cache(url_emulator):
+    creds = creds_for(url_emulator)
+    [task_id] = submit_all(creds, requests(1))
+
+    @flow
+    async def run():
+        return await asubmit_image_to_video(creds, requests(1)[0])
+
+    assert asyncio.run(run()).id == task_id
+    assert url_emulator.stats()["tasks_created"] == 1
+
+
+def test_wait_goes_through_throttled_to_succeeded_and_cancel_ends_it(caplog):
+    with Emulator(api_key=API_KEY, fetch_urls=False, concurrency=2,
+                  generation_seconds=0.3) as emu:
+        creds = creds_for(emu)
+
+        @flow
+        def run():
+            ids = submit_all.fn(creds, requests(5))
+            cancel_task(creds, ids[-1])
+            return ids, wait_for_tasks(creds, ids, timeout=30)
+
+        ids, results = run()
+    assert all(results[i].status is TaskStatus.SUCCEEDED for i in ids[:4])
+    assert isinstance(results[ids[4]], RunwayTaskFailedError)
+    assert str(results[ids[4]]) == f"Task {ids[4]} was cancelled."
+    assert "is THROTTLED" in caplog.text and "is RUNNING" in caplog.text
+    assert caplog.text.count(f"Runway task {ids[0]} is SUCCEEDED") == 1
+
+
+def test_download_lands_in_s3_with_content_type_and_size(credentials, emulator, tmp_path):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="videos")
+        with credentials.get_client() as client:
+            submitted = client.image_to_video(
+                ImageToVideoRequest(prompt_image=PNG, model="gen4_turbo", ratio="1280:720"))
+            client.wait_for_task(submitted.id, timeout=10)
+
+        @flow
+        def run():
+            to_s3 = download_task_output(credentials, submitted.id, "s3://videos/out/cat.mp4",
+                                         s3_client=s3)
+            local = download_task_output(credentials, submitted.id, str(tmp_path / "cat.mp4"))
+            return to_s3, local
+
+        [record], [local] = run()
+        head = s3.head_object(Bucket="videos", Key="out/cat.mp4")
+    assert head["ContentType"] == "video/mp4"
+    assert head["ContentLength"] == record["bytes"] == Path(local["location"]).stat().st_size
+    assert record["sha256"] == local["sha256"]
+
+
+def test_budget_is_checked_before_any_post():
+    batch = requests(10)
+    assert estimate_credits(batch) == 250
+    check_budget(250, 250)
+    with pytest.raises(BudgetExceededError, match="Estimated cost 250 credits .* exceeds the "
+                       "budget of 100 credits"):
+        check_budget(250, 100)
+    with pytest.raises(BudgetExceededError, match="balance of 10 credits"):
+        check_budget(250, None, balance=10)
+
+
+def test_api_key_is_nowhere_in_database_results_or_logs(url_emulator, caplog, prefect_home):
+    creds = creds_for(url_emulator)
+    submit_all(creds, requests(3))
+    db_path = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    scanned = 0
+    for path in [db_path, *db_path.parent.glob("*"), *prefect_home.rglob("*")]:
+        if path.is_file():
+            scanned += 1
+            assert API_KEY.encode() not in path.read_bytes(), path
+    assert scanned > 3
+    assert API_KEY not in caplog.text
+
+
+def test_async_twin_retries_transient_errors_only(url_emulator):
+    creds = creds_for(url_emulator).model_copy(update={"max_retries": 0})
+    url_emulator.set_faults(Faults(rate_429=1.0))
+
+    @flow
+    async def run():
+        state = await asubmit_image_to_video.with_options(**FAST)(
+            creds, requests(1)[0], return_state=True)
+        return outcome(state)
+
+    completed, message = asyncio.run(run())
+    assert not completed and "HTTP 429" in message
+    assert url_emulator.stats()["posts"] == 3
