@@ -16,6 +16,7 @@ from prefect_runway.errors import (
     RunwayTaskTimeoutError,
 )
 from prefect_runway.models import (
+    GenerationSettings,
     ImageToVideoRequest,
     Organization,
     PromptImage,
@@ -26,6 +27,7 @@ from prefect_runway.models import (
 
 __all__ = [
     "AsyncRunwayClient",
+    "GenerationSettings",
     "ImageToVideoRequest",
     "Organization",
     "PromptImage",

@@ -77,6 +77,7 @@ class SubmissionRow(BaseModel):
     duration: int | None = None
     seed: int | None = None
     estimated_credits: float | None = None
+    transport: str | None = None
     possible_duplicate: bool = False
     error: str | None = None
     cache_key: str | None = None
@@ -219,9 +220,17 @@ async def _submit_one(
     return SubmissionRow(
         status="submitted",
         task_id=submitted.id,
+        transport=_transport_of(image),
         possible_duplicate=bool(submitted.lost_responses),
         **row,
     )
+
+
+def _transport_of(image: str | list[PromptImage]) -> str:
+    first = image if isinstance(image, str) else image[0].uri
+    if first.startswith("data:"):
+        return "data_uri"
+    return "upload" if first.startswith("runway://") else "url"
 
 
 async def _aiter_sync(jobs: Iterable[ImageJob]) -> Any:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import os
 import re
 from datetime import datetime, timezone
 from enum import Enum
@@ -146,11 +147,21 @@ def redact_url(url: str) -> str:
     return base + ("?<redacted>" if parts.query else "")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+ALLOW_LOOPBACK_ENV = "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS"
+
+
+def _loopback_allowed() -> bool:
+    return os.environ.get(ALLOW_LOOPBACK_ENV, "").lower() in ("1", "true", "yes")
+
+
 def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     """Check one image reference the way Runway will, and return it unchanged.
 
     Accepts an HTTPS URL on a domain host (no IP literal, at most 2048 characters), a base64
     data URI of a JPEG, PNG or WebP image of at most 5 MB, or a ``runway://`` upload URI.
+    With ``PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS=1`` (local runs against the emulator and moto
+    only; Runway itself never accepts them), http URLs on 127.0.0.1/localhost pass too.
 
     Raises:
         ValueError: naming the field, the (redacted) value and what is allowed.
@@ -165,6 +176,8 @@ def check_image_uri(uri: str, field: str = "prompt_image") -> str:
         return _check_data_uri(uri, field)
     shown = redact_url(uri)
     parts = urlsplit(uri)
+    if _loopback_allowed() and parts.hostname in LOOPBACK_HOSTS:
+        return uri  # local runs only: S3 (moto) and the emulator on this machine
     if parts.scheme != "https":
         raise ValueError(
             f"{field} {shown!r} must be an https:// URL, a data:image/...;base64 URI or a "

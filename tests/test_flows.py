@@ -1,0 +1,180 @@
+"""The S3 fan-out flow against moto's S3 server and the emulator, on the Prefect test harness."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from pydantic import SecretStr
+
+from flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
+from prefect_runway import RunwayCredentials
+from prefect_runway.emulator import Emulator
+from prefect_runway.emulator.samples import GIF, png
+from tests.conftest import API_KEY
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+BUCKET = "stills"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_server, monkeypatch):
+    """boto3's standard chain pointed at moto by AWS_ENDPOINT_URL, with a fresh bucket."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def runway(monkeypatch):
+    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        yield emu
+
+
+BAD = {
+    "in/notes.txt": (b"just some text", "text/plain",
+                     "s3://stills/in/notes.txt is not a JPEG, PNG or WebP image (its bytes match "
+                     "none of them)"),
+    "in/empty.png": (b"", "image/png", "s3://stills/in/empty.png is empty (0 bytes)"),
+    "in/anim.gif": (GIF, "image/gif",
+                    "s3://stills/in/anim.gif is a GIF; Runway accepts JPEG, PNG or WebP"),
+    "in/fake.jpg": (b"<html>not a jpeg</html>", "image/jpeg",
+                    "s3://stills/in/fake.jpg is not a JPEG, PNG or WebP image (its bytes match "
+                    "none of them)"),
+}
+
+
+def fill(s3, count: int = 30, bad: bool = True) -> list[str]:
+    keys = []
+    for i in range(count):
+        key = f"in/img-{i:03d}.png"
+        # Every third image is stored without a content type: judged by its bytes, it works.
+        extra = {} if i % 3 else {"ContentType": "binary/octet-stream"}
+        s3.put_object(Bucket=BUCKET, Key=key, Body=png(32, 18, (i * 8, 60, 120)), **extra)
+        keys.append(f"s3://{BUCKET}/{key}")
+    for key, (body, content_type, _) in BAD.items() if bad else ():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
+    return keys
+
+
+async def read_artifact(key: str):
+    async with get_client() as client:
+        [artifact] = await client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return artifact
+
+
+def run(**kwargs):
+    return asyncio.run(s3_image_to_video(BUCKET, "in/", concurrency=8, **kwargs))
+
+
+def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3, runway):
+    images = fill(s3)
+    result = run()
+    stats = runway.stats()
+    assert stats["tasks_created"] == stats["posts"] == 30 and stats["duplicates"] == 0
+    assert (result.submitted, result.cached, result.rejected, result.failed) == (30, 0, 4, 0)
+    assert result.estimated_credits == 30 * 25
+    errors = {row.source: row.error for row in result.rows if row.status == "rejected"}
+    assert errors == {f"s3://{BUCKET}/{key}": reason for key, (_, _, reason) in BAD.items()}
+
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    by_source = {row["source"]: row for row in table}
+    assert {by_source[s]["task_id"] for s in images} == set(result.task_ids)
+    assert len(set(result.task_ids)) == 30
+    assert all(by_source[s]["cache"] == "new" and by_source[s]["status"] == "submitted"
+               for s in images)
+    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    assert "| 30 | 0 | 4 | 0 | 0 | 750 (~7.50 USD) |" in summary
+    assert "in/anim.gif" in summary and API_KEY not in summary + json.dumps(table)
+
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
+                          .read())
+    assert [r["task_id"] for r in manifest["rows"]] == [row["task_id"] or None for row in table]
+    assert manifest["settings"] == {"model": "gen4_turbo", "ratio": "1280:720", "duration": 5}
+
+    rerun = run()
+    assert runway.stats()["posts"] == 30  # zero new submissions
+    assert (rerun.submitted, rerun.cached, rerun.rejected) == (0, 30, 4)
+    assert sorted(rerun.task_ids) == sorted(result.task_ids)
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    assert {row["cache"] for row in table if row["task_id"]} == {"hit"}
+
+
+def test_changed_image_is_a_new_generation(s3, runway):
+    s3.put_object(Bucket=BUCKET, Key="in/a.png", Body=png(8, 8, (1, 2, 3)))
+    first = run()
+    s3.put_object(Bucket=BUCKET, Key="in/a.png", Body=png(8, 8, (9, 9, 9)))  # new ETag
+    second = run()
+    assert first.task_ids != second.task_ids and runway.stats()["tasks_created"] == 2
+
+
+def test_budget_refuses_before_any_post(s3, runway):
+    fill(s3, 10)
+    # 10 images + 3 non-empty bad objects: the plan reads only the listing, an upper bound.
+    with pytest.raises(Exception, match=r"Estimated cost 325 credits \(~3.25 USD\) exceeds the "
+                       "budget of 100 credits"):
+        run(budget_credits=100)
+    assert runway.stats()["posts"] == 0
+
+
+def test_cached_images_do_not_count_against_the_budget(s3, runway):
+    fill(s3, 4, bad=False)
+    run(budget_credits=100)
+    assert run(budget_credits=0).cached == 4
+
+
+def test_bad_settings_fail_before_listing(s3, runway):
+    with pytest.raises(Exception, match="ratio '1280:768' is not supported by gen4_turbo"):
+        run(ratio="1280:768")
+    assert runway.stats()["posts"] == 0
+
+
+def test_missing_bucket_is_a_clear_error(s3, runway):
+    with pytest.raises(Exception, match="s3://no-such-bucket/in/: the bucket does not exist"):
+        asyncio.run(s3_image_to_video("no-such-bucket", "in/"))
+
+
+def test_api_failures_fail_the_run_after_reporting(s3, runway):
+    fill(s3, 3)
+    bad_creds = RunwayCredentials(api_key=SecretStr("key_wrong"), base_url=runway.base_url)
+    bad_creds.save("wrong-key", overwrite=True)
+    with pytest.raises(Exception, match="3 of 7 submissions failed at the API"):
+        run(credentials_block="wrong-key")
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    failed = [row for row in table if row["status"] == "failed"]
+    assert len(failed) == 3 and all("RunwayAuthenticationError" in r["error"] for r in failed)
+    assert "key_wrong" not in json.dumps(table)
