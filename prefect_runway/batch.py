@@ -28,7 +28,7 @@ from typing import Any, Literal
 from prefect.logging import get_logger
 from prefect.types._datetime import now
 from prefect.results import ResultStore, get_result_store
-from prefect.transactions import CommitMode, IsolationLevel, atransaction
+from prefect.transactions import BaseTransaction, CommitMode, IsolationLevel, atransaction
 from pydantic import BaseModel, ValidationError
 
 from prefect_runway.caching import submission_key
@@ -144,6 +144,11 @@ async def submit_images(
 
     async def worker() -> None:
         nonlocal counter
+        # Each image's transaction stands alone and commits the moment its submission
+        # returns. As a child of the surrounding task run's transaction it would be committed
+        # (and its lock released) a second time when that task run ends. Each worker runs in
+        # its own copy of the context, so this only detaches the image transactions.
+        BaseTransaction.__var__.set(None)  # type: ignore[arg-type]
         while True:
             async with pull:
                 try:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import socket
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
 
+from flows.collect_videos import VIDEOS_KEY, collect_videos
 from flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator import Emulator
@@ -178,3 +181,50 @@ def test_api_failures_fail_the_run_after_reporting(s3, runway):
     failed = [row for row in table if row["status"] == "failed"]
     assert len(failed) == 3 and all("RunwayAuthenticationError" in r["error"] for r in failed)
     assert "key_wrong" not in json.dumps(table)
+
+
+async def read_events(prefix: str, expected: int) -> list[dict]:
+    from prefect.settings import PREFECT_API_URL
+
+    async with httpx.AsyncClient(base_url=PREFECT_API_URL.value()) as http:
+        for _ in range(50):  # events are delivered asynchronously
+            response = await http.post("/events/filter", json={
+                "filter": {"event": {"prefix": [prefix]}}, "limit": 50})
+            response.raise_for_status()
+            events = response.json()["events"]
+            if len(events) >= expected:
+                return events
+            await asyncio.sleep(0.2)
+    return events
+
+
+def test_collect_videos_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
+    fill(s3, 5, bad=False)
+    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
+    batch = run(prompt_text=None)
+    # One generation fails on the emulator's side: its failure must be reported, not lost.
+    failing = asyncio.run(s3_image_to_video(
+        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
+    result = asyncio.run(collect_videos(
+        output_prefix=f"s3://{BUCKET}/videos/", manifest_uri=batch.manifest_uri,
+        task_ids=failing.task_ids))
+    assert (result.succeeded, result.failed) == (6, 1)
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
+                          .read())
+    assert len(manifest["rows"]) == 7  # the batch's 6, plus the task ID given by hand
+    for row in [r for r in manifest["rows"] if r["task_id"] not in failing.task_ids]:
+        bucket, key = row["output"][5:].split("/", 1)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ContentType"] == "video/mp4"
+        assert head["ContentLength"] == row["output_bytes"] > 0
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
+        assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
+    [failed] = [r for r in result.rows if r["final_status"] != "SUCCEEDED"]
+    assert failed["final_status"] == "FAILED" and "SAFETY.INPUT.TEXT" in failed["failure"]
+    table = json.loads(asyncio.run(read_artifact(VIDEOS_KEY)).data)
+    assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
+    events = asyncio.run(read_events("runway.generation.", expected=7))
+    names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
+                   set(batch.task_ids + failing.task_ids))
+    assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
