@@ -19,6 +19,6 @@ def test_demo_runs_offline_and_cleanly():
     assert run.returncode == 0, output
     assert "Demo finished." in output
     assert "6 cache hits, 0 submitted. POSTs received by the emulator in all: 6." in output
-    assert output.count("s3://demo-stills/videos/") == 6
+    assert run.stdout.count("  s3://demo-stills/videos/") == 6  # the final listing
     assert "ERROR" not in output and "Traceback" not in output, output
     assert "key_that_must_not_be_used" not in output
