@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect.logging import get_logger
-from prefect.types._datetime import now
 from prefect.results import ResultStore, get_result_store
-from prefect.transactions import BaseTransaction, CommitMode, IsolationLevel, atransaction
+from prefect.types._datetime import now
 from pydantic import BaseModel, ValidationError
 
 from prefect_runway.caching import submission_key
@@ -144,11 +144,6 @@ async def submit_images(
 
     async def worker() -> None:
         nonlocal counter
-        # Each image's transaction stands alone and commits the moment its submission
-        # returns. As a child of the surrounding task run's transaction it would be committed
-        # (and its lock released) a second time when that task run ends. Each worker runs in
-        # its own copy of the context, so this only detaches the image transactions.
-        BaseTransaction.__var__.set(None)  # type: ignore[arg-type]
         while True:
             async with pull:
                 try:
@@ -186,19 +181,18 @@ async def _submit_one(
         "estimated_credits": settings.estimated_credits(),
         "cache_key": key,
     }
+    holder = uuid.uuid4().hex
     try:
-        async with atransaction(
-            key=key,
-            store=store,
-            isolation_level=IsolationLevel.SERIALIZABLE,
-            commit_mode=CommitMode.EAGER,
-            logger=logger,
-        ) as txn:
-            if txn.is_committed():
-                record = await txn.read()
-                earlier = record.result if record else None
-                if isinstance(earlier, SubmittedTask):
-                    return SubmissionRow(status="cached", task_id=earlier.id, **row)
+        # The same protocol as a Prefect transaction with SERIALIZABLE isolation (lock, read
+        # or run, persist, unlock) on the same store and key as `submit_image_to_video`, with
+        # the file work done in one worker thread per step instead of one per file call.
+        earlier = await asyncio.to_thread(_lock_and_read, store, key, holder)
+        if earlier is None and not store.is_lock_holder(key, holder):
+            await store.aacquire_lock(key, holder=holder)  # another run holds it: wait
+            earlier = await asyncio.to_thread(_read, store, key, holder)
+        try:
+            if earlier is not None:
+                return SubmissionRow(status="cached", task_id=earlier.id, **row)
             image = job.image if isinstance(job.image, (str, list)) else await job.image(client)
             request = settings.for_image(image)
             submitted = await client.image_to_video(request)
@@ -207,7 +201,10 @@ async def _submit_one(
             record = store.create_result_record(
                 submitted, key=key, expiration=expiration  # type: ignore[arg-type]
             )
-            txn.stage(record)
+            await asyncio.to_thread(store.persist_result_record, record, holder)
+        finally:
+            if store.is_lock_holder(key, holder):
+                store.release_lock(key, holder)
     except ImageRejectedError as exc:
         return SubmissionRow(status="rejected", error=str(exc), **row)
     except ValidationError as exc:
@@ -229,6 +226,20 @@ async def _submit_one(
         possible_duplicate=bool(submitted.lost_responses),
         **row,
     )
+
+
+def _lock_and_read(store: ResultStore, key: str, holder: str) -> SubmittedTask | None:
+    """Take the key's lock without waiting, then read its record; None if either fails."""
+    if not store.acquire_lock(key, holder=holder, timeout=0):
+        return None
+    return _read(store, key, holder)
+
+
+def _read(store: ResultStore, key: str, holder: str) -> SubmittedTask | None:
+    if not store.exists(key):
+        return None
+    result = store.read(key, holder=holder).result
+    return result if isinstance(result, SubmittedTask) else None
 
 
 def _transport_of(image: str | list[PromptImage]) -> str:

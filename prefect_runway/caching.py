@@ -21,11 +21,11 @@ Example:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
 import socket
-import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -117,8 +117,8 @@ class SubmissionLockManager(FileSystemLockManager):
     Prefect's `FileSystemLockManager` is the right mechanism for SERIALIZABLE isolation on
     one host; this subclass only fixes what a crash or a race would otherwise break:
 
-    - the lock file is created with its content in one atomic step (a reader never sees an
-      empty file);
+    - the lock file is created with O_EXCL and its content written at once; a reader that
+      catches it still empty counts it as held;
     - a lock left by a process that died (same host, PID gone) is broken at once, so a rerun
       after a crash does not wait for it; locks of live holders expire after `hold_timeout`;
     - the directory defaults to ``$PREFECT_HOME/runway-locks``, resolved when used, so
@@ -141,8 +141,7 @@ class SubmissionLockManager(FileSystemLockManager):
 
     @property
     def lock_files_directory(self) -> Path:  # type: ignore[override]
-        directory = self._directory or get_current_settings().home / "runway-locks"
-        return Path(directory).expanduser().resolve()
+        return _resolved(str(self._directory or get_current_settings().home / "runway-locks"))
 
     def __eq__(self, other: object) -> bool:
         return (
@@ -155,7 +154,6 @@ class SubmissionLockManager(FileSystemLockManager):
 
     def _try_create(self, key: str, holder: str, hold_timeout: float | None) -> bool:
         directory = self.lock_files_directory
-        directory.mkdir(parents=True, exist_ok=True)
         expiration = datetime.now(timezone.utc) + timedelta(
             seconds=hold_timeout or self.hold_timeout
         )
@@ -163,19 +161,36 @@ class SubmissionLockManager(FileSystemLockManager):
             "holder": holder,
             "expiration": expiration.isoformat(),
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _HOST,
         }
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+        path = self._lock_path_for_key(key)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(pydantic_core.to_json(content))
-            os.link(tmp, self._lock_path_for_key(key))  # atomic: fails if the lock exists
+            # O_EXCL: creating the file is the lock. Its content follows in the same call; a
+            # reader that catches the file empty treats it as held (see _get_lock_info).
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            return self._try_create(key, holder, hold_timeout)
         except FileExistsError:
             return False
-        finally:
-            os.unlink(tmp)
-        self._locks.pop(key, None)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(pydantic_core.to_json(content))
+        self._locks[key] = {"holder": holder, "expiration": expiration, "path": path}
         return True
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        held = self._locks.get(key)
+        if held is not None and held["holder"] == holder and held["path"].exists():
+            return True
+        return super().is_lock_holder(key, holder)
+
+    def release_lock(self, key: str, holder: str) -> None:
+        held = self._locks.get(key)
+        if held is not None and held["holder"] == holder:
+            held["path"].unlink(missing_ok=True)  # ours, per our own record: no re-read
+            self._locks.pop(key, None)
+            return
+        super().release_lock(key, holder)
 
     def acquire_lock(
         self,
@@ -212,10 +227,10 @@ class SubmissionLockManager(FileSystemLockManager):
             return cached
         path = self._lock_path_for_key(key)
         try:
-            raw: dict[str, Any] = pydantic_core.from_json(path.read_bytes())
+            raw: dict[str, Any] = pydantic_core.from_json(path.read_bytes() or b"{}")
         except FileNotFoundError:
             return None
-        if raw.get("host") == socket.gethostname() and not _alive(raw.get("pid")):
+        if raw.get("host") == _HOST and not _alive(raw.get("pid")):
             path.unlink(missing_ok=True)  # the holder died: nobody will release it
             self._locks.pop(key, None)
             return None
@@ -230,6 +245,14 @@ class SubmissionLockManager(FileSystemLockManager):
 
     async def _aget_lock_info(self, key: str, use_cache: bool = True) -> _LockInfo | None:
         return self._get_lock_info(key, use_cache)  # one small file read: no thread needed
+
+
+_HOST = socket.gethostname()
+
+
+@functools.lru_cache(maxsize=16)
+def _resolved(directory: str) -> Path:
+    return Path(directory).expanduser().resolve()
 
 
 def _alive(pid: Any) -> bool:

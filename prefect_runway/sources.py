@@ -184,8 +184,13 @@ def s3_image_job(
 
     async def resolve(client: AsyncRunwayClient) -> str:
         precheck(obj, transport, client.dialect)
-        head = await asyncio.to_thread(_read, s3, obj, f"bytes=0-{_SNIFF_BYTES - 1}")
-        content_type = sniff_image_type(head)
+        # Small objects (the common case) are read once; big ones are sniffed with a ranged
+        # GET first, so a presigned URL needs no full download.
+        small = data_uri_size(obj.size, "image/webp") <= MAX_DATA_URI_BYTES
+        data = await asyncio.to_thread(
+            _read, s3, obj, None if small else f"bytes=0-{_SNIFF_BYTES - 1}"
+        )
+        content_type = sniff_image_type(data[:_SNIFF_BYTES])
         if content_type is None:
             raise ImageRejectedError(
                 f"{obj.uri} is not a JPEG, PNG or WebP image (its bytes match none of them)"
@@ -200,7 +205,8 @@ def s3_image_job(
                 Params={"Bucket": obj.bucket, "Key": obj.key, "ResponseContentType": content_type},
                 ExpiresIn=presign_seconds,
             )
-        data = await asyncio.to_thread(_read, s3, obj, None)
+        if not small:
+            data = await asyncio.to_thread(_read, s3, obj, None)
         if how == "upload":
             name = obj.key.rsplit("/", 1)[-1]
             return await client.upload_image(data, name, content_type)

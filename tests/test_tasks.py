@@ -168,8 +168,8 @@ def test_async_twin_shares_the_cache(url_emulator):
 
 
 def test_wait_goes_through_throttled_to_succeeded_and_cancel_ends_it(caplog):
-    with Emulator(api_key=API_KEY, fetch_urls=False, concurrency=2,
-                  generation_seconds=0.3) as emu:
+    with Emulator(api_key=API_KEY, fetch_urls=False, concurrency=1,
+                  generation_seconds=0.8) as emu:
         creds = creds_for(emu)
 
         @flow

@@ -1,0 +1,269 @@
+"""`make bench`: P1-P4 against the emulator (and moto for S3), each against a baseline measured
+in the same run. Prints a table, writes benchmarks/results/*.json and the README's table.
+
+    python benchmarks/run.py               # everything, 3 runs each, medians
+    python benchmarks/run.py --only p1 --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+_HOME = tempfile.mkdtemp(prefix="prefect-runway-bench-")
+os.environ.update(
+    {
+        "PREFECT_HOME": _HOME,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "RUNWAYML_API_SECRET": "key_benchmark_emulator",
+    }
+)
+os.environ.pop("PREFECT_API_URL", None)
+
+import httpx  # noqa: E402
+from prefect import flow, task  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+
+from benchmarks import harness  # noqa: E402
+from prefect_runway import GenerationSettings, RunwayCredentials  # noqa: E402
+from prefect_runway.batch import ImageJob, SubmissionRow, submit_images  # noqa: E402
+from prefect_runway.emulator.samples import png  # noqa: E402
+
+SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
+IMAGE = "data:image/png;base64," + base64.b64encode(png(32, 18)).decode()
+
+
+def creds(url: str, **extra: Any) -> RunwayCredentials:
+    return RunwayCredentials(api_key=SecretStr(harness.API_KEY), base_url=url, **extra)
+
+
+async def baseline(url: str, n: int, concurrency: int) -> float:
+    """The client-side physical limit: plain asyncio + httpx, the same POSTs, same concurrency."""
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": f"Bearer {harness.API_KEY}", "X-Runway-Version": "2024-11-06"}
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as http:
+
+        async def post(i: int) -> None:
+            async with gate:
+                body = {**SETTINGS.to_wire(), "promptImage": IMAGE, "seed": i}
+                (await http.post("/v1/image_to_video", json=body)).raise_for_status()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(post(i) for i in range(n)))
+        return time.perf_counter() - start
+
+
+@task(name="submit-batch")
+async def submit_batch(
+    credentials: RunwayCredentials, run_id: str, n: int, concurrency: int
+) -> list[SubmissionRow]:
+    jobs = (
+        ImageJob(source=f"bench/{i}", identity=f"bench://{run_id}/{i}", image=IMAGE,
+                 settings=SETTINGS.model_copy(update={"seed": i}))
+        for i in range(n)
+    )
+    return await submit_images(credentials, SETTINGS, jobs, concurrency=concurrency)
+
+
+@flow(name="bench-fan-out")
+async def fan_out(credentials: RunwayCredentials, run_id: str, n: int, concurrency: int) -> int:
+    rows = await submit_batch(credentials, run_id, n, concurrency)
+    return sum(row.status == "submitted" for row in rows)
+
+
+async def ours(url: str, run_id: str, n: int, concurrency: int) -> float:
+    start = time.perf_counter()
+    submitted = await fan_out(creds(url), run_id, n, concurrency)
+    elapsed = time.perf_counter() - start
+    assert submitted == n or run_id.endswith("-rerun"), submitted
+    return elapsed
+
+
+def p1(runs: int, n: int = int(os.environ.get("BENCH_N", 1000)), concurrency: int = 16) -> list[dict[str, Any]]:
+    results = []
+    for latency, target in ((0.02, 1.5), (0.3, 1.05)):
+        with harness.emulator_process(latency=latency, no_fetch_urls=True) as url:
+            asyncio.run(ours(url, f"warmup-{uuid.uuid4()}", 20, concurrency))
+            base, mine = [], []
+            for _ in range(runs):
+                harness.reset(url)
+                base.append(asyncio.run(baseline(url, n, concurrency)))
+                harness.reset(url)
+                mine.append(asyncio.run(ours(url, str(uuid.uuid4()), n, concurrency)))
+                stats = harness.stats(url)
+                assert stats["tasks_created"] == n and stats["duplicates"] == 0, stats
+        ratio = harness.median(mine) / harness.median(base)
+        results.append({
+            "name": f"P1 fan-out, N={n}, concurrency {concurrency}, latency {latency * 1000:g} ms",
+            "baseline_s": harness.median(base), "ours_s": harness.median(mine),
+            "ratio": ratio, "target": f"<= {target}x", "met": ratio <= target,
+            "runs": {"baseline": base, "ours": mine},
+        })  # fmt: skip
+    return results
+
+
+def p2(runs: int, n: int = 1000, concurrency: int = 16) -> list[dict[str, Any]]:
+    firsts, reruns, posts = [], [], []
+    with harness.emulator_process(latency=0.3, no_fetch_urls=True) as url:
+        for _ in range(runs):
+            run_id = str(uuid.uuid4())
+            harness.reset(url)
+            firsts.append(asyncio.run(ours(url, run_id, n, concurrency)))
+            before = harness.stats(url)["posts"]
+            reruns.append(asyncio.run(ours(url, run_id, n, concurrency)))
+            posts.append(harness.stats(url)["posts"] - before)
+    ratio = harness.median(reruns) / harness.median(firsts)
+    return [{
+        "name": f"P2 rerun of N={n}, all cached, latency 300 ms",
+        "baseline_s": harness.median(firsts), "ours_s": harness.median(reruns), "ratio": ratio,
+        "target": "<= 0.25x and 0 POSTs", "met": ratio <= 0.25 and max(posts) == 0,
+        "posts_on_rerun": posts, "runs": {"first": firsts, "rerun": reruns},
+    }]  # fmt: skip
+
+
+def p3(runs: int, n: int = 60, concurrency: int = 5, generation: float = 10.0) -> list[dict]:
+    from prefect_runway.client import AsyncRunwayClient
+
+    ideal = -(-n // concurrency) * generation
+    ratios, polls = [], []
+    for _ in range(runs):
+        with harness.emulator_process(
+            concurrency=concurrency, generation_seconds=generation, no_fetch_urls=True
+        ) as url:
+
+            async def run() -> float:
+                async with AsyncRunwayClient(harness.API_KEY, base_url=url) as client:
+                    start = time.perf_counter()
+                    ids = []
+                    for i in range(n):
+                        body = SETTINGS.for_image(IMAGE).model_copy(update={"seed": i})
+                        ids.append((await client.image_to_video(body)).id)
+                    results = await client.wait_for_tasks(ids, timeout=ideal * 3)
+                    assert all(r.status.value == "SUCCEEDED" for r in results.values())
+                    return time.perf_counter() - start
+
+            elapsed = asyncio.run(run())
+            stats = harness.stats(url)
+            ratios.append(elapsed / ideal)
+            # lifetime of the average task ~ its wait + generation; the bound is per task
+            polls.append(stats["polls"] / n)
+    lifetime = (ideal + generation) / 2  # mean task lifetime from submit to SUCCEEDED
+    bound = lifetime / 5 + 2
+    return [{
+        "name": f"P3 waiting, N={n}, {generation:g} s generations, emulator concurrency "
+                f"{concurrency} (ideal {ideal:g} s)",
+        "baseline_s": ideal, "ours_s": harness.median(ratios) * ideal,
+        "ratio": harness.median(ratios), "target": "<= 1.10x; polls/task <= lifetime/5 s + 2",
+        "met": harness.median(ratios) <= 1.10 and harness.median(polls) <= bound,
+        "polls_per_task": harness.median(polls), "poll_bound": bound,
+    }]  # fmt: skip
+
+
+def p4(runs: int, sizes: tuple[int, ...] = (1000, 10000)) -> list[dict[str, Any]]:
+    per_image: dict[int, list[float]] = {size: [] for size in sizes}
+    peaks: dict[int, list[float]] = {size: [] for size in sizes}
+    with harness.emulator_process(latency=0.02, no_fetch_urls=True) as url:
+        with harness.moto_process() as s3_url:
+            for size in sizes:
+                bucket = f"bench-{size}"
+                _fill_bucket(s3_url, bucket, size)
+                for _ in range(runs):
+                    harness.reset(url)
+                    elapsed, peak = _run_flow_process(url, s3_url, bucket)
+                    assert harness.stats(url)["tasks_created"] == size, harness.stats(url)
+                    per_image[size].append(elapsed / size)
+                    peaks[size].append(peak)
+    small, large = sizes
+    ratio = harness.median(per_image[large]) / harness.median(per_image[small])
+    peak = max(peaks[large])
+    return [{
+        "name": f"P4 scale, N={large:,} images from a moto prefix, latency 20 ms",
+        "baseline_s": harness.median(per_image[small]) * small,
+        "ours_s": harness.median(per_image[large]) * large, "ratio": ratio,
+        "target": "per-image time <= 1.2x that at 1k; peak RSS <= 1 GB",
+        "met": ratio <= 1.2 and peak <= 1024, "peak_rss_mb": peak,
+    }]  # fmt: skip
+
+
+def _fill_bucket(s3_url: str, bucket: str, size: int) -> None:
+    import boto3
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
+                      aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+    s3.create_bucket(Bucket=bucket)
+    body = png(32, 18)
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: s3.put_object(Bucket=bucket, Key=f"in/{i:06d}.png", Body=body,
+                                              ContentType="image/png"), range(size)))
+
+
+def _run_flow_process(url: str, s3_url: str, bucket: str) -> tuple[float, float]:
+    """Run the real S3 flow in a fresh process (fresh cache); return (seconds, peak RSS MB)."""
+    env = {**os.environ, "AWS_ENDPOINT_URL": s3_url, "AWS_ACCESS_KEY_ID": "bench",
+           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+           "RUNWAYML_BASE_URL": url, "PREFECT_HOME": tempfile.mkdtemp(prefix="bench-p4-")}
+    code = (
+        "import asyncio, time, resource\n"
+        "from flows.s3_image_to_video import s3_image_to_video\n"
+        "t = time.perf_counter()\n"
+        f"r = asyncio.run(s3_image_to_video({bucket!r}, 'in/', concurrency=16,"
+        " write_manifest=False))\n"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+        " r.submitted)\n"
+    )  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                         capture_output=True, check=True, timeout=3600).stdout  # fmt: skip
+    elapsed, rss_kb, _ = out.strip().splitlines()[-1].split()
+    return float(elapsed), int(rss_kb) / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--only", default="p1,p2,p3,p4")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-readme", action="store_true")
+    args = parser.parse_args()
+    chosen = args.only.split(",")
+    results: list[dict[str, Any]] = []
+    with harness.warm_prefect() as startup:
+        print(f"Prefect server start-up (fresh database): {startup:.1f} s")
+        for name in chosen:
+            results += {"p1": p1, "p2": p2, "p3": p3, "p4": p4}[name](args.runs)
+            harness.save(name, {"machine": harness.machine(), "runs": args.runs,
+                                "results": [r for r in results if r["name"].startswith(
+                                    name.upper())]})  # fmt: skip
+    rows = [
+        "| benchmark | baseline | ours | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ] + [
+        f"| {r['name']} | {r['baseline_s']:.2f} s | {r['ours_s']:.2f} s | {r['ratio']:.2f}x | "
+        f"{r['target']} | {'yes' if r['met'] else 'no'} |"
+        for r in results
+    ]
+    rows.append(f"\nMedians of {args.runs} runs on {harness.machine()}; Prefect server "
+                f"start-up (fresh database) {startup:.1f} s, not included.")  # fmt: skip
+    print("\n".join(rows))
+    if not args.no_readme and set(chosen) == {"p1", "p2", "p3", "p4"}:
+        harness.update_readme(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, 4096))
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""deployments/prefect.yaml end to end: a real `prefect server` process, `prefect deploy --all`,
+a real process worker, one run of the nightly deployment against moto's S3 and the emulator.
+
+Every Prefect process is a subprocess with its own PREFECT_HOME and PREFECT_API_URL; each is
+started in its own process group and stopped (with its descendants) even when the test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
+
+from flows.s3_image_to_video import TABLE_KEY
+from prefect_runway import RunwayCredentials
+from prefect_runway.emulator import Emulator
+from prefect_runway.emulator.samples import png
+from prefect_runway.sources import MANIFEST_NAME
+from tests.conftest import API_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFECT = [sys.executable, "-m", "prefect"]
+POOL = "runway-pool"
+NIGHTLY = "s3-image-to-video/s3-image-to-video-nightly"
+HOURLY = "collect-runway-videos/collect-runway-videos-hourly"
+BUCKET = "deploy-stills"
+PREFIX = "nightly/"
+IMAGES = 3
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Live descendants of `pid` (from /proc; none where there is no /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def kill(pid: int, sig: int, group: bool = False) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """Run `args` from the repository root in a new process group; stop it and all it started."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield proc
+    finally:
+        # The worker starts each flow run in a session of its own: collect those first.
+        spawned = descendants(proc.pid)
+        kill(proc.pid, signal.SIGTERM, group=True)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            kill(proc.pid, signal.SIGKILL, group=True)
+            proc.wait(timeout=10)
+        for pid in spawned + descendants(proc.pid):
+            kill(pid, signal.SIGKILL)
+        kill(proc.pid, signal.SIGKILL, group=True)  # anything left in the group
+
+
+def tail(log: Path, lines: int = 60) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def prefect(env: dict[str, str], *args: str) -> str:
+    """One Prefect CLI command from the repository root; its output, or the test fails."""
+    done = subprocess.run(
+        [*PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def prefect_server(tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A `prefect server start` process on a free port; yields its API URL and a client env."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    # Nothing Prefect from the test session leaks in (conftest's home, storage, harness).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
+    env.update(
+        {
+            "PREFECT_HOME": str(tmp_path / "prefect-home"),
+            "PREFECT_API_URL": url,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_CLI_PROMPT": "false",
+        }
+    )
+    log = tmp_path / "server.log"
+    # No scheduler: the deployments' cron schedules are checked, not run.
+    args = [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with running([*args, "--no-scheduler"], env, log) as server:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, f"prefect server exited:\n{tail(log)}"
+            assert time.monotonic() < deadline, f"prefect server not healthy:\n{tail(log)}"
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        yield url, env
+
+
+@pytest.fixture
+def api(prefect_server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=prefect_server[0], timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[tuple[str, object]]:
+    """moto's S3 server in this process, a bucket with IMAGES PNGs; yields endpoint, client."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    try:
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        s3.create_bucket(Bucket=BUCKET)
+        for i in range(IMAGES):
+            s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}still-{i}.png",
+                          Body=png(32, 18, (i * 60, 90, 200)), ContentType="image/png")  # fmt: skip
+        yield endpoint, s3
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def runway() -> Iterator[Emulator]:
+    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
+        yield emu
+
+
+def wait_for_run(api: httpx.Client, run_id: str, worker: subprocess.Popen, log: Path) -> dict:
+    deadline = time.monotonic() + 180
+    while True:
+        run = api.get(f"/flow_runs/{run_id}").raise_for_status().json()
+        if run["state_type"] in TERMINAL:
+            return run
+        assert worker.poll() is None, f"the worker exited:\n{tail(log)}"
+        assert time.monotonic() < deadline, f"flow run still {run['state_type']}:\n{tail(log)}"
+        time.sleep(0.5)
+
+
+def trigger(env: dict[str, str], deployment: str, **parameters: str) -> str:
+    """`prefect deployment run` with parameters; the new flow run's ID."""
+    args = [arg for key, value in parameters.items() for arg in ("-p", f"{key}={value}")]
+    out = prefect(env, "deployment", "run", deployment, *args)
+    match = re.search(r"UUID: ([0-9a-f-]{36})", out)
+    assert match, out
+    return match.group(1)
+
+
+def test_deploy_all_then_a_process_worker_runs_both_deployments(
+    prefect_server, api, moto_s3, runway, tmp_path
+):
+    url, env = prefect_server
+    endpoint, s3 = moto_s3
+    prefect(env, "work-pool", "create", POOL, "--type", "process")
+    prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml")
+
+    nightly = api.get(f"/deployments/name/{NIGHTLY}").raise_for_status().json()
+    hourly = api.get(f"/deployments/name/{HOURLY}").raise_for_status().json()
+    assert nightly["entrypoint"] == "flows/s3_image_to_video.py:s3_image_to_video"
+    assert hourly["entrypoint"] == "flows/collect_videos.py:collect_videos"
+    for deployment, cron in ((nightly, "0 2 * * *"), (hourly, "0 * * * *")):
+        assert deployment["work_pool_name"] == POOL
+        schedules = [(s["schedule"].get("cron"), s["active"]) for s in deployment["schedules"]]
+        assert schedules == [(cron, True)]
+        assert deployment["schedules"][0]["schedule"]["timezone"]
+        [step] = deployment["pull_steps"]
+        directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
+        assert os.path.samefile(directory, ROOT)  # resolved at deploy time, not a template
+    assert nightly["parameters"] == {
+        "bucket": "my-stills-bucket", "prefix": "stills/", "model": "gen4_turbo",
+        "ratio": "1280:720", "duration": 5, "budget_credits": 2500, "credentials_block": "runway",
+    }  # fmt: skip
+    assert hourly["parameters"] == {
+        "output_prefix": "s3://my-stills-bucket/videos/",
+        "manifest_uri": "s3://my-stills-bucket/stills/runway-manifest.json",
+        "credentials_block": "runway",
+    }
+
+    # The key goes into the block (encrypted by the server), the deployment only names it.
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url).save("runway")
+
+    # The flow runs in the worker's child process, which inherits the worker's environment.
+    worker_env = env | {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+    }
+    log = tmp_path / "worker.log"
+    videos = f"s3://{BUCKET}/videos/"
+    with running([*PREFECT, "worker", "start", "--pool", POOL], worker_env, log) as worker:
+        run_id = trigger(env, NIGHTLY, bucket=BUCKET, prefix=PREFIX)
+        run = wait_for_run(api, run_id, worker, log)
+        assert run["state_type"] == "COMPLETED", f"{run['state']}\n{tail(log)}"
+        # The hourly deployment collects that batch (its module imports `flows.`: the pull
+        # step's working directory must be the repository root).
+        manifest_uri = f"s3://{BUCKET}/{PREFIX}{MANIFEST_NAME}"
+        collect_id = trigger(env, HOURLY, output_prefix=videos, manifest_uri=manifest_uri)
+        collected = wait_for_run(api, collect_id, worker, log)
+        assert collected["state_type"] == "COMPLETED", f"{collected['state']}\n{tail(log)}"
+    assert run["deployment_id"] == nightly["id"] and collected["deployment_id"] == hourly["id"]
+    assert run["parameters"]["bucket"] == BUCKET and run["parameters"]["prefix"] == PREFIX
+    assert run["parameters"]["credentials_block"] == "runway"
+
+    stats = runway.stats()
+    assert (stats["posts"], stats["tasks_created"]) == (IMAGES, IMAGES)
+    only = {"key": {"any_": [TABLE_KEY]}, "flow_run_id": {"any_": [run["id"]]}}
+    artifacts = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
+    assert len(artifacts) == 1
+    table = artifacts[0]["data"]
+    table = json.loads(table) if isinstance(table, str) else table
+    assert len(table) == IMAGES
+    assert {row["status"] for row in table} == {"submitted"}
+    assert len({row["task_id"] for row in table if row["task_id"]}) == IMAGES
+    assert {row["source"] for row in table} == {
+        f"s3://{BUCKET}/{PREFIX}still-{i}.png" for i in range(IMAGES)
+    }
+    # The worker's flow run wrote the manifest to moto (the S3 endpoint came from the env).
+    body = s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}{MANIFEST_NAME}")["Body"].read()
+    manifest = json.loads(body)
+    assert manifest["flow_run_id"] == run["id"]
+    assert sorted(r["task_id"] for r in manifest["rows"]) == sorted(r["task_id"] for r in table)
+    assert len(manifest["rows"]) == IMAGES
+
+    # ... and the hourly run copied every video next to them, recording it in the manifest.
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="videos/").get("Contents", [])
+    assert len([obj for obj in listing if obj["Key"].endswith(".mp4")]) == IMAGES
+    assert {row.get("final_status") for row in manifest["rows"]} == {"SUCCEEDED"}
