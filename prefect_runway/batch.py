@@ -95,7 +95,9 @@ async def submission_store(result_storage: Any = None) -> ResultStore:
     task = asubmit_image_to_video
     if result_storage is not None:
         task = task.with_options(result_storage=result_storage)
-    return await get_result_store().aupdate_for_task(task)
+    store = await get_result_store().aupdate_for_task(task)
+    # Records are read back from storage; keeping each one in memory too would grow with N.
+    return store.model_copy(update={"cache_result_in_memory": False})
 
 
 async def cached_submission(store: ResultStore, key: str) -> SubmittedTask | None:
@@ -186,7 +188,7 @@ async def _submit_one(
         # The same protocol as a Prefect transaction with SERIALIZABLE isolation (lock, read
         # or run, persist, unlock) on the same store and key as `submit_image_to_video`, with
         # the file work done in one worker thread per step instead of one per file call.
-        earlier = await asyncio.to_thread(_lock_and_read, store, key, holder)
+        earlier = _lock_and_read(store, key, holder)
         if earlier is None and not store.is_lock_holder(key, holder):
             await store.aacquire_lock(key, holder=holder)  # another run holds it: wait
             earlier = await asyncio.to_thread(_read, store, key, holder)
@@ -201,7 +203,7 @@ async def _submit_one(
             record = store.create_result_record(
                 submitted, key=key, expiration=expiration  # type: ignore[arg-type]
             )
-            await asyncio.to_thread(store.persist_result_record, record, holder)
+            store.persist_result_record(record, holder)
         finally:
             if store.is_lock_holder(key, holder):
                 store.release_lock(key, holder)

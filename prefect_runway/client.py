@@ -233,6 +233,10 @@ class _ClientBase:
             "User-Agent": "prefect-runway",
         }
 
+    def _http_options(self) -> dict[str, Any]:
+        # Headers live on the httpx client, built once; httpx keeps them out of its reprs.
+        return {"base_url": self.base_url, "timeout": self.timeout, "headers": self._headers()}
+
     def _delay(self, attempt: int, error: RunwayError) -> float | None:
         """Seconds to wait before retry number `attempt` (1-based), or None to give up."""
         if not error.transient or attempt > self.max_retries:
@@ -310,7 +314,7 @@ class RunwayClient(_ClientBase):
 
     def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, timeout=self.timeout)
+        self._http = httpx.Client(**self._http_options())
         self._bare = httpx.Client(timeout=self.timeout, follow_redirects=True)
 
     def __enter__(self) -> RunwayClient:
@@ -330,9 +334,7 @@ class RunwayClient(_ClientBase):
         while True:
             attempt += 1
             try:
-                response = self._http.request(
-                    call.method, call.path, json=call.json, headers=self._headers()
-                )
+                response = self._http.request(call.method, call.path, json=call.json)
                 return _parse(call, response), lost
             except httpx.HTTPError as exc:
                 error: RunwayError = _transport_error(call, exc)
@@ -458,7 +460,7 @@ class AsyncRunwayClient(_ClientBase):
     def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
         super().__init__(api_key, **kwargs)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout, limits=limits)
+        self._http = httpx.AsyncClient(**self._http_options(), limits=limits)
         self._bare = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True)
 
     async def __aenter__(self) -> AsyncRunwayClient:
@@ -477,9 +479,7 @@ class AsyncRunwayClient(_ClientBase):
         while True:
             attempt += 1
             try:
-                response = await self._http.request(
-                    call.method, call.path, json=call.json, headers=self._headers()
-                )
+                response = await self._http.request(call.method, call.path, json=call.json)
                 return _parse(call, response), lost
             except httpx.HTTPError as exc:
                 error: RunwayError = _transport_error(call, exc)
