@@ -94,7 +94,7 @@ async def ours(url: str, run_id: str, n: int, concurrency: int) -> float:
     return elapsed
 
 
-def p1(runs: int, n: int = int(os.environ.get("BENCH_N", 1000)), concurrency: int = 16) -> list[dict[str, Any]]:
+def p1(runs: int, n: int = 1000, concurrency: int = 16) -> list[dict[str, Any]]:
     results = []
     for latency, target in ((0.02, 1.5), (0.3, 1.05)):
         with harness.emulator_process(latency=latency, no_fetch_urls=True) as url:
@@ -201,8 +201,9 @@ def p4(runs: int, sizes: tuple[int, ...] = (1000, 10000)) -> list[dict[str, Any]
 
 
 def _fill_bucket(s3_url: str, bucket: str, size: int) -> None:
-    import boto3
     from concurrent.futures import ThreadPoolExecutor
+
+    import boto3
 
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
                       aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip

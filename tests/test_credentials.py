@@ -61,7 +61,8 @@ def test_fingerprint_separates_keys_and_endpoints_and_hides_the_key():
     b = RunwayCredentials(api_key=SecretStr(API_KEY + "x"))
     c = RunwayCredentials(api_key=SecretStr(API_KEY), base_url="https://p.example.com/runwayml")
     assert len({a.account_fingerprint, b.account_fingerprint, c.account_fingerprint}) == 3
-    assert a.account_fingerprint == RunwayCredentials(api_key=SecretStr(API_KEY)).account_fingerprint
+    same = RunwayCredentials(api_key=SecretStr(API_KEY))
+    assert a.account_fingerprint == same.account_fingerprint
     assert API_KEY not in a.account_fingerprint
     assert API_KEY not in repr(a) and API_KEY not in str(a)
     assert API_KEY not in repr(a.get_client()) and API_KEY not in repr(a.get_async_client())
