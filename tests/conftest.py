@@ -22,11 +22,17 @@ os.environ.update(
 os.environ.pop("RUNWAYML_API_SECRET", None)
 os.environ.pop("RUNWAYML_BASE_URL", None)
 
+import logging  # noqa: E402
+import socket  # noqa: E402
+
+import boto3  # noqa: E402
 import pytest  # noqa: E402
+from moto.server import ThreadedMotoServer  # noqa: E402
 
 from prefect_runway.emulator import Emulator  # noqa: E402
 
 API_KEY = "key_emulator_secret_1234567890"
+BUCKET = "stills"
 
 
 @pytest.fixture
@@ -67,3 +73,35 @@ def credentials(emulator):
     return RunwayCredentials(
         api_key=SecretStr(API_KEY), base_url=emulator.base_url, poll_interval=0.05
     )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_server, monkeypatch):
+    """boto3's standard chain pointed at moto by AWS_ENDPOINT_URL, with a fresh bucket."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=BUCKET, Key=item["Key"])
+    client.delete_bucket(Bucket=BUCKET)

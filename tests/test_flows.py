@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
-import socket
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
@@ -21,42 +17,9 @@ from flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import GIF, png
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-BUCKET = "stills"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_server():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3(moto_server, monkeypatch):
-    """boto3's standard chain pointed at moto by AWS_ENDPOINT_URL, with a fresh bucket."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=BUCKET, Key=item["Key"])
-    client.delete_bucket(Bucket=BUCKET)
 
 
 @pytest.fixture

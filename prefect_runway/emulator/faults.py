@@ -42,6 +42,9 @@ class Faults:
         failure_code: ``failureCode`` of those failed tasks.
         latency: Seconds slept in the handler thread before every API request.
         seed: Seed for the fault random generator, for reproducible runs.
+        hang_after: Once this many tasks exist, further submits are held without an answer
+            and create nothing, until the faults change or the emulator stops: a clean point
+            at which to kill a client in crash-and-resume tests.
     """
 
     rate_429: float = 0.0
@@ -55,6 +58,7 @@ class Faults:
     failure_code: str = "INTERNAL.BAD_OUTPUT.CODE01"
     latency: float = 0.0
     seed: int | None = None
+    hang_after: int | None = None
 
     def __post_init__(self) -> None:
         for name in _RATE_FIELDS:
@@ -71,6 +75,12 @@ class Faults:
             isinstance(self.seed, bool) or not isinstance(self.seed, int)
         ):
             raise ValueError(f"seed must be an integer or None, got {self.seed!r}")
+        if self.hang_after is not None and (
+            isinstance(self.hang_after, bool)
+            or not isinstance(self.hang_after, int)
+            or self.hang_after < 0
+        ):
+            raise ValueError(f"hang_after must be a non-negative integer, got {self.hang_after!r}")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Faults:

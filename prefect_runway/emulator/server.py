@@ -75,6 +75,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._http_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.stopping = False
 
     @property
     def http(self) -> httpx.Client:
@@ -105,6 +106,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         """Close the listening socket, open connections and the HEAD-check client."""
+        self.stopping = True
         super().server_close()
         self.close_connections()
         with self._http_lock:
@@ -345,6 +347,10 @@ class _Handler(BaseHTTPRequestHandler):
                 state.reject(reason)
                 return
         elif fault == "reset":
+            raise _Drop
+        elif fault == "hang":
+            while state.hanging() and not self.server.stopping:
+                time.sleep(0.05)
             raise _Drop
         else:
             self._answer_fault(fault)

@@ -20,7 +20,7 @@ from typing import Any
 from .faults import Faults
 from .validation import MODELS, ValidatedSubmit
 
-SUBMIT_FAULTS = ("reset", "429", "5xx", "malformed", "wrapped_error")
+SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
 
 
 def iso_utc(wall: float) -> str:
@@ -148,6 +148,9 @@ class EmulatorState:
         with self.lock:
             self._stats.posts += 1
             f = self._faults
+            if f.hang_after is not None and self._stats.tasks_created >= f.hang_after:
+                self._stats.rejected["fault_hang"] += 1
+                return "hang"
             draws = (
                 ("reset", f.rate_reset),
                 ("429", f.rate_429),
@@ -161,6 +164,12 @@ class EmulatorState:
                     self._stats.rejected[f"fault_{name}"] += 1
                     return name
             return None
+
+    def hanging(self) -> bool:
+        """True while submits are held (``hang_after`` reached)."""
+        with self.lock:
+            limit = self._faults.hang_after
+            return limit is not None and self._stats.tasks_created >= limit
 
     def pick_5xx(self) -> int:
         """Pick 502, 503 or 504 with the fault random generator."""

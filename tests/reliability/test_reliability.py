@@ -1,0 +1,291 @@
+"""Reliability suite R1-R6: faults, lost responses, crashes, concurrent runs, bad input and
+secret hygiene, each on the real parts (moto's S3 server, the emulator over loopback, the
+Prefect test harness) and each able to fail."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from botocore.stub import Stubber
+from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
+from pydantic import SecretStr
+
+from flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
+from prefect_runway import GenerationSettings, RunwayCredentials
+from prefect_runway.batch import ImageJob, submit_images
+from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.emulator.samples import GIF, png
+from prefect_runway.sources import ImageSourceError, iter_s3_pages
+from tests.conftest import API_KEY, BUCKET
+from tests.test_flows import read_artifact
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
+PRESIGN_MARK = "X-Amz-Signature"
+
+
+@pytest.fixture
+def runway(monkeypatch):
+    with Emulator(api_key=API_KEY, concurrency=8, generation_seconds=0.5) as emu:
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        yield emu
+
+
+def put_images(s3, count: int, prefix: str = "r/") -> dict[str, bytes]:
+    """`count` distinct PNGs; returns source URI -> bytes."""
+    images = {}
+    for i in range(count):
+        body = png(8, 8, (i % 256, i // 256, 7))
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}{i:04d}.png", Body=body)
+        images[f"s3://{BUCKET}/{prefix}{i:04d}.png"] = body
+    return images
+
+
+def sources_of(emulator: Emulator, images: dict[str, bytes]) -> dict[str, list[str]]:
+    """Emulator task IDs by source image, read from the bodies the emulator received."""
+    by_uri = {"data:image/png;base64," + base64.b64encode(b).decode(): s for s, b in images.items()}
+    found: dict[str, list[str]] = {}
+    for task in emulator.tasks():
+        found.setdefault(by_uri[task["body"]["promptImage"]], []).append(task["id"])
+    return found
+
+
+def run_flow(**kwargs):
+    return asyncio.run(s3_image_to_video(BUCKET, "r/", concurrency=16, **kwargs))
+
+
+def test_r1_transient_faults_lose_nothing_and_duplicate_nothing(s3, runway):
+    images = put_images(s3, 300)
+    runway.set_faults(Faults(rate_429=0.1, retry_after=0.01, rate_5xx=0.1, rate_reset=0.05,
+                             seed=11))
+    result = run_flow(fail_on_errors=False)
+    stats = runway.stats()
+    assert result.submitted == 300 and result.failed == 0
+    assert stats["tasks_created"] == 300 and stats["duplicates"] == 0
+    assert sum(stats["rejected"].values()) > 40  # the faults really happened
+    assert {k: len(v) for k, v in sources_of(runway, images).items()} == dict.fromkeys(images, 1)
+    assert sorted(r.task_id for r in result.rows) == sorted(t["id"] for t in runway.tasks())
+
+
+def test_r2_lost_responses_are_never_silent_duplicates(s3, runway):
+    images = put_images(s3, 300)
+    runway.set_faults(Faults(rate_lost_response=0.05, seed=5))
+    result = run_flow()
+    stats = runway.stats()
+    assert result.submitted == 300 and stats["lost_responses"] > 5
+    created = sources_of(runway, images)
+    duplicated = {source for source, ids in created.items() if len(ids) > 1}
+    flagged = {row.source for row in result.rows if row.possible_duplicate}
+    # Policy: a lost answer is retried (the image gets its video) and flagged, never hidden.
+    assert duplicated and duplicated <= flagged
+    assert stats["duplicates"] == sum(len(ids) - 1 for ids in created.values())
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    assert {r["source"] for r in table if r["possible_duplicate"]} == flagged
+    for row in result.rows:  # the recorded task is one the emulator really created
+        assert row.task_id in created[row.source]
+
+
+def flow_process(env_extra: dict[str, str], prefix: str = "r/") -> subprocess.Popen:
+    env = {**os.environ, **env_extra, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    code = (
+        "import asyncio\n"
+        "from flows.s3_image_to_video import s3_image_to_video\n"
+        f"r = asyncio.run(s3_image_to_video({BUCKET!r}, {prefix!r}, concurrency=8))\n"
+        "print('DONE', r.submitted, r.cached)\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
+
+
+def aws_env() -> dict[str, str]:
+    keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "AWS_DEFAULT_REGION", "RUNWAYML_API_SECRET", "RUNWAYML_BASE_URL")  # fmt: skip
+    return {k: os.environ[k] for k in keys}
+
+
+def test_r3_crash_and_resume_submits_only_the_rest(s3, runway):
+    """The crash lands between submissions. A crash between Runway creating a task and its
+    answer arriving is the lost-response case (R2): no client can rule that one out."""
+    images = put_images(s3, 200)
+    runway.set_faults(Faults(latency=0.01, hang_after=100))
+    proc = flow_process(aws_env())
+    deadline = time.monotonic() + 120
+    while not runway.stats()["rejected"].get("fault_hang"):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.05)
+    time.sleep(0.5)  # answers already received are persisted by now
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert runway.stats()["tasks_created"] == 100
+
+    runway.set_faults(Faults())
+    result = run_flow()
+    stats = runway.stats()
+    assert (result.cached, result.submitted) == (100, 100)
+    assert stats["tasks_created"] == 200 and stats["duplicates"] == 0
+    created = sources_of(runway, images)
+    assert {row.source: [row.task_id] for row in result.rows} == created
+
+
+def test_r4_two_concurrent_runs_submit_each_image_once(s3, runway):
+    images = put_images(s3, 60)
+    runway.set_faults(Faults(latency=0.03))
+    procs = [flow_process(aws_env()) for _ in range(2)]
+    outputs = [p.communicate(timeout=180)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    stats = runway.stats()
+    assert stats["tasks_created"] == 60 and stats["duplicates"] == 0, outputs
+    assert {k: len(v) for k, v in sources_of(runway, images).items()} == dict.fromkeys(images, 1)
+    totals = [tuple(map(int, out.split("DONE ")[1].split()[:2])) for out in outputs]
+    assert sum(submitted for submitted, _ in totals) == 60
+    assert all(submitted + cached == 60 for submitted, cached in totals)
+
+
+HUGE = png(8, 8) + b"\0" * (5 * 1024 * 1024)
+BAD_OBJECTS = {
+    "r/notes.txt": (b"plain text", {"ContentType": "text/plain"},
+                    "s3://stills/r/notes.txt is not a JPEG, PNG or WebP image (its bytes match "
+                    "none of them)"),
+    "r/empty.png": (b"", {"ContentType": "image/png"},
+                    "s3://stills/r/empty.png is empty (0 bytes)"),
+    "r/anim.gif": (GIF, {"ContentType": "image/gif"},
+                   "s3://stills/r/anim.gif is a GIF; Runway accepts JPEG, PNG or WebP"),
+    "r/huge.png": (HUGE, {"ContentType": "image/png"},
+                   f"s3://stills/r/huge.png is {len(HUGE)} bytes; transport 'data_uri' with the "
+                   "runway dialect accepts at most 5242880 bytes"),
+}
+
+
+def test_r5_bad_objects_are_named_and_never_paid_for(s3, runway):
+    put_images(s3, 5)
+    s3.put_object(Bucket=BUCKET, Key="r/octet.png", Body=png(8, 8, (1, 1, 1)))  # no type: works
+    for key, (body, extra, _) in BAD_OBJECTS.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body, **extra)
+    result = run_flow(transport="data_uri")
+    assert result.submitted == 6 and runway.stats()["posts"] == 6
+    errors = {row.source: row.error for row in result.rows if row.status == "rejected"}
+    assert errors == {f"s3://{BUCKET}/{k}": reason for k, (_, _, reason) in BAD_OBJECTS.items()}
+    octet = next(r for r in result.rows if r.source.endswith("octet.png"))
+    assert octet.status == "submitted" and octet.task_id
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"ratio": "1280:768"}, "ratio '1280:768' is not supported by gen4_turbo; use one of "
+     "1280:720, 720:1280, 1104:832, 832:1104, 960:960, 1584:672"),
+    ({"duration": 11}, "duration 11 is not supported by gen4_turbo; use one of 2, 3, 4, 5, 6, "
+     "7, 8, 9, 10"),
+    ({"prompt_text": "🎬" * 501}, "prompt_text is 1002 UTF-16 code units long; Runway accepts "
+     "at most 1000 (emoji and other astral characters count as 2)"),
+    ({"seed": 2**32}, "seed 4294967296 is out of range; use an integer 0..4294967295"),
+])
+def test_r5_bad_settings_fail_before_any_post(s3, runway, fields, message):
+    put_images(s3, 2)
+    with pytest.raises(Exception, match=message.replace("(", r"\(").replace(")", r"\)")):
+        run_flow(**fields)
+    assert runway.stats()["posts"] == 0
+
+
+def test_r5_bad_urls_are_rejected_per_image_and_the_batch_goes_on(runway):
+    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url)
+    good = "data:image/png;base64," + base64.b64encode(png(4, 4)).decode()
+    jobs = [
+        ImageJob("good", "good", good),
+        ImageJob("http", "http", "http://images.example.com/a.png"),
+        ImageJob("ip", "ip", "https://192.168.1.9/a.png"),
+        ImageJob("long", "long", "https://images.example.com/" + "a" * 2100),
+    ]
+    rows = {r.source: r for r in asyncio.run(submit_images(creds, SETTINGS, jobs))}
+    assert rows["good"].status == "submitted" and runway.stats()["posts"] == 1
+    assert rows["http"].error == (
+        "prompt_image 'http://images.example.com/a.png' must be an https:// URL, a "
+        "data:image/...;base64 URI or a runway:// upload URI (got scheme 'http')")
+    assert rows["ip"].error == ("prompt_image 'https://192.168.1.9/a.png' uses an IP address "
+                                "host (192.168.1.9); Runway requires a domain name")
+    assert rows["long"].error == ("prompt_image URL is 2127 characters long; Runway accepts "
+                                  "at most 2048")
+    assert {r.status for s, r in rows.items() if s != "good"} == {"rejected"}
+
+
+def test_r5_api_failures_are_named_per_image(runway):
+    good = "data:image/png;base64," + base64.b64encode(png(4, 4)).decode()
+    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url,
+                              max_retries=0)
+    # A runway:// URI passes local checks; only the API knows it was never uploaded.
+    jobs = [ImageJob("ok", "ok", good),
+            ImageJob("api-400", "api-400", "runway://uploads/never-uploaded")]
+    rows = {r.source: r for r in asyncio.run(submit_images(creds, SETTINGS, jobs))}
+    assert rows["ok"].status == "submitted" and rows["api-400"].status == "failed"
+    assert rows["api-400"].error.startswith("RunwayBadRequestError: ")
+    assert "(HTTP 400)" in rows["api-400"].error and "runway://" in rows["api-400"].error
+    assert runway.stats()["posts"] == 2  # one each: the 400 was not retried
+
+    wrong = RunwayCredentials(api_key=SecretStr("key_wrong_123"), base_url=runway.base_url)
+    [row] = asyncio.run(submit_images(wrong, SETTINGS, [ImageJob("k", "k", good)]))
+    assert row.status == "failed" and row.error.startswith("RunwayAuthenticationError: ")
+    assert "(HTTP 401)" in row.error and "key_wrong_123" not in row.error
+
+    runway.set_faults(Faults(rate_malformed=1.0))
+    [row] = asyncio.run(submit_images(creds, SETTINGS, [ImageJob("m", "m2", good)]))
+    assert row.status == "failed" and "RunwayProtocolError" in row.error
+    assert "not JSON" in row.error and "not retried automatically" in row.error
+
+
+def test_r5_proxy_wrapped_error_is_named(monkeypatch):
+    good = "data:image/png;base64," + base64.b64encode(png(4, 4)).decode()
+    with Emulator(api_key=API_KEY, dialect="proxy") as emu:
+        emu.set_faults(Faults(rate_wrapped_error=1.0))
+        creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url,
+                                  dialect="proxy", max_retries=0)
+        [row] = asyncio.run(submit_images(creds, SETTINGS, [ImageJob("w", "w", good)]))
+    assert row.status == "failed"
+    assert "proxy error code 500: upstream channel error" in row.error
+    assert "request_id" in row.error
+
+
+def test_r5_missing_bucket_and_access_denied_are_named(s3, runway):
+    with pytest.raises(ImageSourceError, match="s3://no-such-bucket/x/: the bucket does not exist"):
+        list(iter_s3_pages(s3, "no-such-bucket", "x/"))
+    with Stubber(s3) as stub:  # pins one exact S3 answer: moto does not enforce policies
+        stub.add_client_error("list_objects_v2", service_error_code="AccessDenied",
+                              http_status_code=403)
+        with pytest.raises(ImageSourceError, match="s3://locked/x/: access denied: check the "
+                           "AWS credentials and the bucket policy"):
+            list(iter_s3_pages(s3, "locked", "x/"))
+    assert runway.stats()["posts"] == 0
+
+
+def test_r6_no_key_and_no_presigned_signature_anywhere(s3, monkeypatch, prefect_home, caplog):
+    monkeypatch.setenv("PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS", "1")
+    with Emulator(api_key=API_KEY, allow_http_loopback=True) as emu:
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        put_images(s3, 3, prefix="p/")
+        result = asyncio.run(s3_image_to_video(BUCKET, "p/", transport="presigned_url",
+                                               fail_on_errors=False))
+        posted = [t["body"]["promptImage"] for t in emu.tasks()]
+    assert result.submitted + result.failed == 3
+    signatures = [u.split(PRESIGN_MARK + "=", 1)[1].split("&")[0] for u in posted]
+    assert all(PRESIGN_MARK in u for u in posted)  # the emulator did get presigned URLs
+    needles = [API_KEY.encode()] + [s.encode() for s in signatures if s]
+    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    files = [p for p in [*database.parent.glob("*"), *prefect_home.rglob("*")] if p.is_file()]
+    assert len(files) > 10
+    for path in files:
+        data = path.read_bytes()
+        for needle in needles:
+            assert needle not in data, f"secret found in {path}"
+    text = caplog.text + json.dumps([r.model_dump() for r in result.rows])
+    for needle in needles:
+        assert needle.decode() not in text
