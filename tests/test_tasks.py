@@ -94,7 +94,7 @@ def test_changed_request_field_is_a_new_generation(url_emulator):
 
 
 def test_two_concurrent_runs_submit_once(url_emulator):
-    url_emulator.set_faults(Faults(latency=0.05))
+    url_emulator.set_faults(Faults(latency=1.5))  # long enough for the two runs to overlap
     creds = creds_for(url_emulator)
     results: list[list[str]] = []
     threads = [

@@ -141,7 +141,7 @@ def test_r3_crash_and_resume_submits_only_the_rest(s3, runway):
 
 def test_r4_two_concurrent_runs_submit_each_image_once(s3, runway):
     images = put_images(s3, 60)
-    runway.set_faults(Faults(latency=0.03))
+    runway.set_faults(Faults(latency=0.5))  # each run submits for ~4 s: they overlap
     procs = [flow_process(aws_env()) for _ in range(2)]
     outputs = [p.communicate(timeout=180)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
