@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -109,11 +110,14 @@ async def submit_s3_page(
     page: list[S3Image],
     transport: Transport,
     concurrency: int,
+    resubmit: bool = False,
 ) -> list[SubmissionRow]:
     """Submit one listing page: each image its own cached, locked unit (see batch.py)."""
     s3 = boto3.client("s3")
     jobs = (s3_image_job(s3, obj, transport) for obj in page)
-    return await submit_images(credentials, settings, jobs, concurrency=concurrency)
+    return await submit_images(
+        credentials, settings, jobs, concurrency=concurrency, refresh=resubmit
+    )
 
 
 @flow(name="s3-image-to-video", log_prints=True)
@@ -131,6 +135,8 @@ async def s3_image_to_video(
     transport: Transport = "auto",
     write_manifest: bool = True,
     fail_on_errors: bool = True,
+    pages_in_flight: int = 1,
+    resubmit: bool = False,
 ) -> BatchResult:
     """Submit one image-to-video generation per image under ``s3://bucket/prefix``.
 
@@ -151,6 +157,11 @@ async def s3_image_to_video(
         transport: ``auto``, ``data_uri``, ``upload`` or ``presigned_url``.
         write_manifest: Write ``<prefix>runway-manifest.json`` with the rows next to the images.
         fail_on_errors: Fail the run (after reporting) when a submission failed at the API.
+        pages_in_flight: Listing pages (1000 objects each) submitted at once; raise it with a
+            task runner that spreads them (e.g. prefect-dask's DaskTaskRunner). Each page
+            runs `concurrency` submissions.
+        resubmit: Pay again: submit every image even if it was submitted before (the new
+            task replaces the cached one). Off by default, for good reason.
 
     Returns:
         Counts, the estimated credits of new generations, and one row per object.
@@ -169,10 +180,18 @@ async def s3_image_to_video(
         plan["listed"], bucket, prefix, plan["new"], plan["estimated_credits"], concurrency,
     )  # fmt: skip
 
+    # One task run per listing page, handed to the flow's task runner (threads by default,
+    # Dask with prefect-dask); `pages_in_flight` pages at a time, results kept in order.
     rows: list[SubmissionRow] = []
+    in_flight: list[PrefectFuture[list[SubmissionRow]]] = []
     for page in iter_s3_pages(boto3.client("s3"), bucket, prefix):
         if page:
-            rows += await submit_s3_page(credentials, settings, page, transport, concurrency)
+            in_flight.append(submit_s3_page.submit(
+                credentials, settings, page, transport, concurrency, resubmit))  # fmt: skip
+        if len(in_flight) >= pages_in_flight:
+            rows += in_flight.pop(0).result()
+    for future in in_flight:
+        rows += future.result()
 
     counts = Counter(row.status for row in rows)
     for row in rows:

@@ -117,6 +117,7 @@ async def submit_images(
     store: ResultStore | None = None,
     client: AsyncRunwayClient | None = None,
     cache_expiration: datetime.timedelta | None = None,
+    refresh: bool = False,
 ) -> list[SubmissionRow]:
     """Submit every job once, `concurrency` at a time, and return one row per job.
 
@@ -131,6 +132,7 @@ async def submit_images(
         store: Result store; default: `submission_store()`.
         client: An open async client to reuse; default: one from `credentials`.
         cache_expiration: How long records stay valid; default: never expire.
+        refresh: Submit even where a record exists, and replace it (pays again).
 
     Returns:
         One `SubmissionRow` per job, in the jobs' order.
@@ -153,7 +155,9 @@ async def submit_images(
                 except StopAsyncIteration:
                     return
                 index, counter = counter, counter + 1
-            row = await _submit_one(client, store, fingerprint, settings, job, cache_expiration)
+            row = await _submit_one(
+                client, store, fingerprint, settings, job, cache_expiration, refresh
+            )
             rows.append((index, row))
 
     try:
@@ -171,6 +175,7 @@ async def _submit_one(
     batch_settings: GenerationSettings,
     job: ImageJob,
     cache_expiration: datetime.timedelta | None,
+    refresh: bool = False,
 ) -> SubmissionRow:
     settings = job.settings or batch_settings
     key = submission_key(fingerprint, settings, job.identity)
@@ -193,7 +198,7 @@ async def _submit_one(
             await store.aacquire_lock(key, holder=holder)  # another run holds it: wait
             earlier = await asyncio.to_thread(_read, store, key, holder)
         try:
-            if earlier is not None:
+            if earlier is not None and not refresh:
                 return SubmissionRow(status="cached", task_id=earlier.id, **row)
             image = job.image if isinstance(job.image, (str, list)) else await job.image(client)
             request = settings.for_image(image)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -191,3 +192,37 @@ def test_collect_videos_puts_every_video_in_s3_and_updates_the_manifest(s3, runw
     names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
                    set(batch.task_ids + failing.task_ids))
     assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
+
+
+def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runway):
+    from prefect_dask import DaskTaskRunner
+
+    fill(s3, 12, bad=False)
+    runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": False,
+                                            "dashboard_address": None})
+    on_dask = s3_image_to_video.with_options(task_runner=runner)
+    with patch("flows.s3_image_to_video.iter_s3_pages", pages_of(5)):
+        first = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
+        again = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
+    assert (first.submitted, again.cached) == (12, 12)
+    assert runway.stats()["tasks_created"] == 12 and runway.stats()["duplicates"] == 0
+    assert [r.source for r in first.rows] == sorted(r.source for r in first.rows)
+
+
+def test_resubmit_pays_again_on_purpose(s3, runway):
+    fill(s3, 2, bad=False)
+    first = run()
+    forced = run(resubmit=True)
+    assert forced.submitted == 2 and runway.stats()["tasks_created"] == 4
+    assert set(forced.task_ids).isdisjoint(first.task_ids)
+    assert run().task_ids == forced.task_ids  # the new tasks replaced the cached ones
+
+
+def pages_of(size: int):
+    """iter_s3_pages with small pages, so a dozen objects make several page tasks."""
+    from prefect_runway.sources import iter_s3_pages
+
+    def small_pages(s3, bucket, prefix=""):
+        return iter_s3_pages(s3, bucket, prefix, page_size=size)
+
+    return small_pages
