@@ -43,7 +43,19 @@ def _wait_http(url: str, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def emulator_process(**options: Any) -> Iterator[str]:
+def _service(args: list[str], health_path: str, port: int) -> Iterator[str]:
+    """Run a server in its own process group until the block ends; yields its root URL."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        _wait_http(f"http://127.0.0.1:{port}{health_path}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
+def emulator_process(**options: Any) -> Any:
     """The emulator in its own process (so its threads do not share our GIL); yields its URL."""
     port = free_port()
     args = [sys.executable, "-m", "prefect_runway.emulator", "--port", str(port),
@@ -51,13 +63,7 @@ def emulator_process(**options: Any) -> Iterator[str]:
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
         args += [flag] if value is True else [flag, str(value)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, start_new_session=True)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/_emulator/health")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+    return _service(args, "/_emulator/health", port)
 
 
 def stats(url: str) -> dict[str, Any]:
@@ -68,20 +74,11 @@ def reset(url: str) -> None:
     httpx.post(f"{url}/_emulator/reset")
 
 
-@contextmanager
-def moto_process() -> Iterator[str]:
+def moto_process() -> Any:
     """moto's S3 server in its own process; yields its endpoint URL."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/moto-api/")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+    args = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    return _service(args, "/moto-api/", port)
 
 
 @contextmanager

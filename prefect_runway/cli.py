@@ -50,14 +50,9 @@ from prefect_runway.models import (
     TaskStatus,
     redact_url,
 )
+from prefect_runway.sources import data_uri_size, sniff_image_type
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
-_MAGIC = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-)
 _FATAL = (RunwayAuthenticationError, RunwayConnectionError)
 """Errors that would fail every other input too: stop at the first."""
 
@@ -97,13 +92,6 @@ def _messages(exc: ValidationError) -> list[str]:
     return lines
 
 
-def _sniff(head: bytes) -> str | None:
-    """The image type by magic bytes, or None when unknown."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    return next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-
-
 def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
     """Validate one argument (URL, data URI, runway:// URI or file) without any request.
 
@@ -123,12 +111,12 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
             head = file.read(16)
     except OSError as exc:
         raise InputError(f"{arg}: cannot read the file ({exc.strerror or exc})") from None
-    kind = _sniff(head)
+    kind = sniff_image_type(head)
     if kind not in ("image/jpeg", "image/png", "image/webp"):
         if kind == "image/gif":
             raise InputError(f"{arg} is a GIF; Runway accepts JPEG, PNG or WebP")
         raise InputError(f"{arg} is not a JPEG, PNG or WebP image (its bytes match none of them)")
-    if len(f"data:{kind};base64,") + 4 * ((size + 2) // 3) <= MAX_DATA_URI_BYTES:
+    if data_uri_size(size, kind) <= MAX_DATA_URI_BYTES:
         uri = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
         try:
             return _Input(arg, settings.for_image(uri))

@@ -248,6 +248,22 @@ class _ClientBase:
         delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
         return delay * (1 + random.uniform(0, 0.5))
 
+    def _retry_delay(self, attempt: int, error: RunwayError) -> float:
+        """Seconds to wait before retry `attempt`; raises `error` when it is not retried."""
+        delay = self._delay(attempt, error)
+        if delay is None:
+            raise error
+        logger.warning("%s; retry %d in %.2fs", error, attempt, delay)
+        return delay
+
+    @staticmethod
+    def _submitted(body: Any, lost: int) -> SubmittedTask:
+        try:
+            task = SubmittedTask.from_response(body)
+        except ValueError as exc:
+            raise RunwayProtocolError(f"Unreadable submit response: {exc}") from None
+        return task.model_copy(update={"lost_responses": lost}) if lost else task
+
     def _check_dialect(self, feature: str) -> None:
         if self.dialect != "runway":
             raise RunwayError(
@@ -340,22 +356,13 @@ class RunwayClient(_ClientBase):
                 error: RunwayError = _transport_error(call, exc)
             except RunwayError as exc:
                 error = exc
-            if isinstance(error, RunwayResponseLostError):
-                lost += 1
-            delay = self._delay(attempt, error)
-            if delay is None:
-                raise error
-            logger.warning("%s; retry %d in %.2fs", error, attempt, delay)
+            lost += isinstance(error, RunwayResponseLostError)
+            delay = self._retry_delay(attempt, error)
             time.sleep(delay)
 
     def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
         """Submit a generation. Paid: see the module's lost-response policy."""
-        body, lost = self._send(self._submit_call(request))
-        try:
-            task = SubmittedTask.from_response(body)
-        except ValueError as exc:
-            raise RunwayProtocolError(f"Unreadable submit response: {exc}") from None
-        return task.model_copy(update={"lost_responses": lost}) if lost else task
+        return self._submitted(*self._send(self._submit_call(request)))
 
     def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""
@@ -485,22 +492,13 @@ class AsyncRunwayClient(_ClientBase):
                 error: RunwayError = _transport_error(call, exc)
             except RunwayError as exc:
                 error = exc
-            if isinstance(error, RunwayResponseLostError):
-                lost += 1
-            delay = self._delay(attempt, error)
-            if delay is None:
-                raise error
-            logger.warning("%s; retry %d in %.2fs", error, attempt, delay)
+            lost += isinstance(error, RunwayResponseLostError)
+            delay = self._retry_delay(attempt, error)
             await asyncio.sleep(delay)
 
     async def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
         """Submit a generation. Paid: see the module's lost-response policy."""
-        body, lost = await self._send(self._submit_call(request))
-        try:
-            task = SubmittedTask.from_response(body)
-        except ValueError as exc:
-            raise RunwayProtocolError(f"Unreadable submit response: {exc}") from None
-        return task.model_copy(update={"lost_responses": lost}) if lost else task
+        return self._submitted(*await self._send(self._submit_call(request)))
 
     async def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""

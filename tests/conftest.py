@@ -105,3 +105,12 @@ def s3(moto_server, monkeypatch):
         for item in page.get("Contents", []):
             client.delete_object(Bucket=BUCKET, Key=item["Key"])
     client.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def runway(monkeypatch):
+    """An emulator that RunwayCredentials() finds through the environment."""
+    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        yield emu

@@ -16,19 +16,10 @@ from pydantic import SecretStr
 from flows.collect_videos import VIDEOS_KEY, collect_videos
 from flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway import RunwayCredentials
-from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import GIF, png
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-@pytest.fixture
-def runway(monkeypatch):
-    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
-        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
-        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        yield emu
 
 
 BAD = {
@@ -226,3 +217,11 @@ def pages_of(size: int):
         return iter_s3_pages(s3, bucket, prefix, page_size=size)
 
     return small_pages
+
+
+def test_upload_transport_sends_runway_uris(s3, runway):
+    fill(s3, 3, bad=False)
+    result = run(transport="upload")
+    assert result.submitted == 3 and runway.stats()["uploads"] == 3
+    assert {row.transport for row in result.rows} == {"upload"}
+    assert all(t["body"]["promptImage"].startswith("runway://") for t in runway.tasks())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
+import time
 from pathlib import Path
 
 import boto3
@@ -246,3 +248,22 @@ def test_async_twin_retries_transient_errors_only(url_emulator):
     completed, message = asyncio.run(run())
     assert not completed and "HTTP 429" in message
     assert url_emulator.stats()["posts"] == 3
+
+
+def test_expired_output_url_is_refreshed_by_fetching_the_task_again(tmp_path):
+    from prefect_runway.tasks import _download_fresh
+
+    with Emulator(api_key=API_KEY, generation_seconds=0.1, output_url_ttl=1) as emu:
+        creds = creds_for(emu)
+        with creds.get_client() as client:
+            submitted = client.image_to_video(ImageToVideoRequest(
+                prompt_image=PNG, model="gen4_turbo", ratio="1280:720"))
+            stale = client.wait_for_task(submitted.id, timeout=10)
+            time.sleep(1.2)  # the output URL in `stale` has expired now
+            with pytest.raises(Exception, match="HTTP 403"):
+                client.download(stale.output[0], io.BytesIO())
+            with (tmp_path / "v.mp4").open("w+b") as spool:
+                size, digest = _download_fresh(client, submitted.id, stale, 0, spool)
+        polls = emu.stats()["polls"]
+    assert size == (tmp_path / "v.mp4").stat().st_size > 0 and len(digest) == 64
+    assert polls >= 2  # the task was fetched again for a fresh URL

@@ -34,14 +34,6 @@ SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
 PRESIGN_MARK = "X-Amz-Signature"
 
 
-@pytest.fixture
-def runway(monkeypatch):
-    with Emulator(api_key=API_KEY, concurrency=8, generation_seconds=0.5) as emu:
-        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
-        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        yield emu
-
-
 def put_images(s3, count: int, prefix: str = "r/") -> dict[str, bytes]:
     """`count` distinct PNGs; returns source URI -> bytes."""
     images = {}
