@@ -2,7 +2,8 @@
 
 A Prefect task run per image costs more orchestration than a 20 ms POST (see the README's
 benchmarks), so a batch runs inside one task run and gives every image its own Prefect
-*transaction* instead: the same cache key, result store, SERIALIZABLE lock and JSON record
+*record* instead, with the protocol of a SERIALIZABLE Prefect transaction (lock, read or
+submit, persist, unlock) on the same cache key, result store, lock manager and JSON record
 as `submit_image_to_video`. A batch and single-image calls therefore share one cache, each
 record is written the moment its submission returns (a crash loses no task ID), and a rerun
 reads the records back without fetching any image.
@@ -24,14 +25,15 @@ import datetime
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
+from prefect.filesystems import LocalFileSystem
 from prefect.logging import get_logger
 from prefect.results import ResultStore, get_result_store
 from prefect.types._datetime import now
 from pydantic import BaseModel, ValidationError
 
-from prefect_runway.caching import submission_key
+from prefect_runway.caching import SubmissionLockManager, submission_key
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
@@ -39,6 +41,7 @@ from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
 ImageResolver = Callable[[AsyncRunwayClient], Awaitable["str | list[PromptImage]"]]
 
 logger = get_logger("prefect_runway.batch")
+_T = TypeVar("_T")
 
 
 class ImageRejectedError(ValueError):
@@ -191,12 +194,11 @@ async def _submit_one(
     holder = uuid.uuid4().hex
     try:
         # The same protocol as a Prefect transaction with SERIALIZABLE isolation (lock, read
-        # or run, persist, unlock) on the same store and key as `submit_image_to_video`, with
-        # the file work done in one worker thread per step instead of one per file call.
-        earlier = _lock_and_read(store, key, holder)
+        # or run, persist, unlock) on the same store and key as `submit_image_to_video`.
+        earlier = await _io(store, _lock_and_read, store, key, holder)
         if earlier is None and not store.is_lock_holder(key, holder):
             await store.aacquire_lock(key, holder=holder)  # another run holds it: wait
-            earlier = await asyncio.to_thread(_read, store, key, holder)
+            earlier = await _io(store, _read, store, key, holder)
         try:
             if earlier is not None and not refresh:
                 return SubmissionRow(status="cached", task_id=earlier.id, **row)
@@ -208,7 +210,7 @@ async def _submit_one(
             record = store.create_result_record(
                 submitted, key=key, expiration=expiration  # type: ignore[arg-type]
             )
-            store.persist_result_record(record, holder)
+            await _io(store, store.persist_result_record, record, holder)
         finally:
             if store.is_lock_holder(key, holder):
                 store.release_lock(key, holder)
@@ -235,11 +237,22 @@ async def _submit_one(
     )
 
 
+async def _io(store: ResultStore, call: Callable[..., _T], *args: Any) -> _T:
+    """Local storage: call inline (a few small file calls cost less than a thread hop);
+    remote storage (an S3 bucket block...): in a worker thread, never blocking the loop."""
+    if isinstance(store.result_storage, LocalFileSystem):
+        return call(*args)
+    return await asyncio.to_thread(call, *args)
+
+
 def _lock_and_read(store: ResultStore, key: str, holder: str) -> SubmittedTask | None:
-    """Take the key's lock without waiting, then read its record; None if either fails."""
-    if not store.acquire_lock(key, holder=holder, timeout=0):
-        return None
-    return _read(store, key, holder)
+    """Take the key's lock if it is free (never waits), then read its record; else None."""
+    manager = store.lock_manager
+    if isinstance(manager, SubmissionLockManager):
+        acquired = manager.try_acquire(key, holder)
+    else:
+        acquired = store.acquire_lock(key, holder=holder, timeout=0)
+    return _read(store, key, holder) if acquired else None
 
 
 def _read(store: ResultStore, key: str, holder: str) -> SubmittedTask | None:

@@ -192,6 +192,10 @@ class SubmissionLockManager(FileSystemLockManager):
             return
         super().release_lock(key, holder)
 
+    def try_acquire(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
+        """Take the lock if it is free (or already ours), without waiting."""
+        return self._try_create(key, holder, hold_timeout) or self.is_lock_holder(key, holder)
+
     def acquire_lock(
         self,
         key: str,
@@ -201,7 +205,7 @@ class SubmissionLockManager(FileSystemLockManager):
     ) -> bool:
         deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
         while True:
-            if self._try_create(key, holder, hold_timeout) or self.is_lock_holder(key, holder):
+            if self.try_acquire(key, holder, hold_timeout):
                 return True
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.01)
             if not self.wait_for_lock(key, remaining):
@@ -216,7 +220,7 @@ class SubmissionLockManager(FileSystemLockManager):
     ) -> bool:
         deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
         while True:
-            if self._try_create(key, holder, hold_timeout) or self.is_lock_holder(key, holder):
+            if self.try_acquire(key, holder, hold_timeout):
                 return True
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.01)
             if not await self.await_for_lock(key, remaining):

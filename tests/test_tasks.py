@@ -267,3 +267,31 @@ def test_expired_output_url_is_refreshed_by_fetching_the_task_again(tmp_path):
         polls = emu.stats()["polls"]
     assert size == (tmp_path / "v.mp4").stat().st_size > 0 and len(digest) == 64
     assert polls >= 2  # the task was fetched again for a fresh URL
+
+
+def test_fan_out_shares_the_task_cache_and_works_on_remote_storage(url_emulator):
+    from prefect.filesystems import RemoteFileSystem
+
+    from prefect_runway.batch import ImageJob, submission_store, submit_images
+
+    creds = creds_for(url_emulator)
+    [single_id] = submit_all(creds, requests(1))  # one image through the task
+    settings = requests(1)[0].settings()
+    jobs = [ImageJob(r.prompt_image, r.prompt_image, r.prompt_image) for r in requests(3)]
+    rows = asyncio.run(submit_images(creds, settings, jobs))
+    assert [r.status for r in rows] == ["cached", "submitted", "submitted"]
+    assert rows[0].task_id == single_id  # the batch found the task's record
+
+    remote = RemoteFileSystem(basepath="memory://runway-cache")
+    remote.save("runway-cache-test", overwrite=True)
+
+    async def on_remote():
+        store = await submission_store(result_storage=remote)
+        first = await submit_images(creds, settings, jobs, store=store)
+        return first, await submit_images(creds, settings, jobs, store=store)
+
+    first, again = asyncio.run(on_remote())
+    assert [r.status for r in first] == ["submitted"] * 3  # a different store: no records yet
+    assert [r.status for r in again] == ["cached"] * 3
+    assert [r.task_id for r in again] == [r.task_id for r in first]
+    assert url_emulator.stats()["tasks_created"] == 1 + 2 + 3
