@@ -347,24 +347,23 @@ class GenerationSettings(_WireModel):
         """The JSON body to send: camelCase keys, unset fields left out, extras kept."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
-    def settings(self) -> GenerationSettings:
-        """These settings alone, without any image."""
+    def _settings_wire(self) -> dict[str, Any]:
         wire = self.to_wire()
         wire.pop("promptImage", None)
-        return GenerationSettings.model_validate(wire)
+        return wire
+
+    def settings(self) -> GenerationSettings:
+        """These settings alone, without any image."""
+        return GenerationSettings.model_validate(self._settings_wire())
 
     def for_image(self, prompt_image: str | list[PromptImage]) -> ImageToVideoRequest:
         """A validated request for `prompt_image` with these settings."""
-        return ImageToVideoRequest.model_validate(
-            {
-                **self.settings().to_wire(),
-                "promptImage": (
-                    prompt_image
-                    if isinstance(prompt_image, str)
-                    else [image.model_dump(by_alias=True) for image in prompt_image]
-                ),
-            }
+        image = (
+            prompt_image
+            if isinstance(prompt_image, str)
+            else [item.model_dump(by_alias=True) for item in prompt_image]
         )
+        return ImageToVideoRequest.model_validate({**self._settings_wire(), "promptImage": image})
 
 
 class ImageToVideoRequest(GenerationSettings):
