@@ -204,9 +204,11 @@ def _fill_bucket(s3_url: str, bucket: str, size: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     import boto3
+    from botocore.config import Config
 
     s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1",
-                      aws_access_key_id="bench", aws_secret_access_key="bench")  # fmt: skip
+                      aws_access_key_id="bench", aws_secret_access_key="bench",
+                      config=Config(max_pool_connections=16))  # fmt: skip
     s3.create_bucket(Bucket=bucket)
     body = png(32, 18)
     with ThreadPoolExecutor(16) as pool:
