@@ -48,6 +48,7 @@ from prefect_runway.tasks import check_budget
 
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
+TABLE_ROWS = 2000
 
 
 class BatchResult(BaseModel):
@@ -267,9 +268,14 @@ async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
         }
         for row in result.rows
     ]
-    await acreate_table_artifact(
-        table=table, key=TABLE_KEY, description=f"Runway task IDs for s3://{bucket}/{prefix}"
-    )
+    # Prefect refuses events over 1.5 MB, and an artifact's event carries its data: big
+    # batches get one table per TABLE_ROWS rows (runway-task-ids, runway-task-ids-2, ...).
+    for part, start in enumerate(range(0, max(len(table), 1), TABLE_ROWS), start=1):
+        await acreate_table_artifact(
+            table=table[start : start + TABLE_ROWS],
+            key=TABLE_KEY if part == 1 else f"{TABLE_KEY}-{part}",
+            description=f"Runway task IDs for s3://{bucket}/{prefix} (part {part})",
+        )
     failures = "\n".join(
         f"| `{row.source}` | {row.status} | {row.error} |"
         for row in result.rows

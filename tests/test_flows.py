@@ -225,3 +225,13 @@ def test_upload_transport_sends_runway_uris(s3, runway):
     assert result.submitted == 3 and runway.stats()["uploads"] == 3
     assert {row.transport for row in result.rows} == {"upload"}
     assert all(t["body"]["promptImage"].startswith("runway://") for t in runway.tasks())
+
+
+def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
+    monkeypatch.setattr("flows.s3_image_to_video.TABLE_ROWS", 4)
+    fill(s3, 10, bad=False)
+    result = run()
+    parts = [json.loads(asyncio.run(read_artifact(key)).data)
+             for key in (TABLE_KEY, f"{TABLE_KEY}-2", f"{TABLE_KEY}-3")]
+    assert [len(p) for p in parts] == [4, 4, 2]
+    assert [row["task_id"] for p in parts for row in p] == result.task_ids
