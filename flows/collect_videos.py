@@ -21,7 +21,7 @@ from prefect.artifacts import acreate_link_artifact, acreate_table_artifact
 from prefect.events import emit_event
 from pydantic import BaseModel
 
-from flows.s3_image_to_video import load_credentials
+from prefect_runway.credentials import load_credentials
 from prefect_runway.errors import RunwayError, RunwayTaskFailedError
 from prefect_runway.models import Task
 from prefect_runway.tasks import await_for_tasks, download_task_output
@@ -175,7 +175,14 @@ async def _publish(rows: list[dict[str, Any]]) -> None:
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    result = asyncio.run(collect_videos(output_prefix=sys.argv[1], manifest_uri=sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("output_prefix", help="s3://bucket/prefix/ for the videos")
+    parser.add_argument("manifest_uri", help="s3://bucket/.../runway-manifest.json")
+    parser.add_argument("--credentials-block")
+    args = parser.parse_args()
+    result = asyncio.run(collect_videos(
+        output_prefix=args.output_prefix, manifest_uri=args.manifest_uri,
+        credentials_block=args.credentials_block))  # fmt: skip
     print(json.dumps(result.model_dump(exclude={"rows"}), indent=1))

@@ -34,6 +34,7 @@ from pydantic import BaseModel
 from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import SubmissionRow, cached_submission, submission_store, submit_images
 from prefect_runway.caching import submission_key
+from prefect_runway.credentials import load_credentials
 from prefect_runway.sources import (
     MANIFEST_NAME,
     PRESIGNED_URL_CAVEAT,
@@ -67,13 +68,6 @@ class BatchResult(BaseModel):
     def task_ids(self) -> list[str]:
         """Every task ID of the batch, new and cached."""
         return [row.task_id for row in self.rows if row.task_id]
-
-
-async def load_credentials(block_name: str | None) -> RunwayCredentials:
-    """The named block, or credentials from RUNWAYML_API_SECRET / RUNWAYML_BASE_URL."""
-    if block_name:
-        return await RunwayCredentials.aload(block_name)  # type: ignore[no-any-return]
-    return RunwayCredentials()
 
 
 @task(name="plan-runway-batch")

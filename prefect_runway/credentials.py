@@ -143,3 +143,17 @@ class RunwayCredentials(CredentialsBlock):
     def get_async_client(self, **overrides: Any) -> AsyncRunwayClient:
         """An `AsyncRunwayClient`; keyword arguments override the block's settings."""
         return AsyncRunwayClient(self._key(), **self._client_kwargs(overrides))
+
+
+async def load_credentials(block_name: str | None = None) -> RunwayCredentials:
+    """The named `RunwayCredentials` block, or credentials from the environment when None.
+
+    Example:
+        ```python
+        creds = await load_credentials("runway")   # a saved block
+        creds = await load_credentials()           # RUNWAYML_API_SECRET / RUNWAYML_BASE_URL
+        ```
+    """
+    if block_name:
+        return await RunwayCredentials.aload(block_name)
+    return RunwayCredentials()

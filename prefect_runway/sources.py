@@ -16,7 +16,7 @@ The transport never changes the cache key: the image's identity is ``s3://bucket
 Example:
     ```python
     import boto3
-    from prefect_runway.sources import iter_s3_images
+    from prefect_runway.sources import iter_s3_pages
 
     for page in iter_s3_pages(boto3.client("s3"), "my-bucket", "stills/"):
         for obj in page:

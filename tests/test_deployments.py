@@ -248,8 +248,7 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
         run_id = trigger(env, NIGHTLY, bucket=BUCKET, prefix=PREFIX)
         run = wait_for_run(api, run_id, worker, log)
         assert run["state_type"] == "COMPLETED", f"{run['state']}\n{tail(log)}"
-        # The hourly deployment collects that batch (its module imports `flows.`: the pull
-        # step's working directory must be the repository root).
+        # The hourly deployment collects that batch from its manifest.
         manifest_uri = f"s3://{BUCKET}/{PREFIX}{MANIFEST_NAME}"
         collect_id = trigger(env, HOURLY, output_prefix=videos, manifest_uri=manifest_uri)
         collected = wait_for_run(api, collect_id, worker, log)
