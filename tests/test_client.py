@@ -96,7 +96,7 @@ def test_cancelled_task_ends_the_wait_at_once(emulator):
 
 
 def test_throttled_tasks_run_in_order_over_the_concurrency_limit():
-    with Emulator(api_key=API_KEY, concurrency=1, generation_seconds=0.4) as emu:
+    with Emulator(api_key=API_KEY, concurrency=1, generation_seconds=1.5) as emu:
         with client_for(emu) as client:
             ids = [client.image_to_video(request(seed=i)).id for i in range(2)]
             statuses = [client.get_task(i).status for i in ids]
