@@ -105,10 +105,7 @@ async def submission_store(result_storage: Any = None) -> ResultStore:
 
 async def cached_submission(store: ResultStore, key: str) -> SubmittedTask | None:
     """The submission recorded under `key`, or None (no lock taken)."""
-    if not await store.aexists(key):
-        return None
-    record = await store.aread(key)
-    return record.result if isinstance(record.result, SubmittedTask) else None
+    return await _io(store, _read, store, key, None)
 
 
 async def submit_images(
@@ -255,7 +252,7 @@ def _lock_and_read(store: ResultStore, key: str, holder: str) -> SubmittedTask |
     return _read(store, key, holder) if acquired else None
 
 
-def _read(store: ResultStore, key: str, holder: str) -> SubmittedTask | None:
+def _read(store: ResultStore, key: str, holder: str | None) -> SubmittedTask | None:
     if not store.exists(key):
         return None
     result = store.read(key, holder=holder).result
