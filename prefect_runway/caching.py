@@ -103,8 +103,7 @@ def submission_key(
         if not isinstance(request, ImageToVideoRequest):
             raise ValueError("submission_key needs an image identity for GenerationSettings")
         identity = image_identity(request.prompt_image)
-    fields = request.to_wire()
-    fields.pop("promptImage", None)
+    fields = request.settings_wire()
     fields["duration"] = request.effective_duration
     payload = {"v": 1, "account": account_fingerprint, "image": identity, "request": fields}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

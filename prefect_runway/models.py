@@ -347,14 +347,15 @@ class GenerationSettings(_WireModel):
         """The JSON body to send: camelCase keys, unset fields left out, extras kept."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
-    def _settings_wire(self) -> dict[str, Any]:
+    def settings_wire(self) -> dict[str, Any]:
+        """The wire body without ``promptImage``: what the settings alone send."""
         wire = self.to_wire()
         wire.pop("promptImage", None)
         return wire
 
     def settings(self) -> GenerationSettings:
         """These settings alone, without any image."""
-        return GenerationSettings.model_validate(self._settings_wire())
+        return GenerationSettings.model_validate(self.settings_wire())
 
     def for_image(self, prompt_image: str | list[PromptImage]) -> ImageToVideoRequest:
         """A validated request for `prompt_image` with these settings."""
@@ -363,7 +364,7 @@ class GenerationSettings(_WireModel):
             if isinstance(prompt_image, str)
             else [item.model_dump(by_alias=True) for item in prompt_image]
         )
-        return ImageToVideoRequest.model_validate({**self._settings_wire(), "promptImage": image})
+        return ImageToVideoRequest.model_validate({**self.settings_wire(), "promptImage": image})
 
 
 class ImageToVideoRequest(GenerationSettings):
@@ -407,10 +408,6 @@ class ImageToVideoRequest(GenerationSettings):
                     "only 'first' is allowed"
                 )
         return self
-
-    def with_image(self, prompt_image: str) -> ImageToVideoRequest:
-        """A copy of this request with another (validated) image reference."""
-        return self.for_image(prompt_image)
 
 
 class TaskStatus(str, Enum):
