@@ -230,7 +230,7 @@ def _run_flow_process(url: str, s3_url: str, bucket: str) -> tuple[float, float]
            "PREFECT_API_URL": PREFECT_API_URL.value()}  # the warm server; a fresh cache
     code = (
         "import asyncio, time, resource\n"
-        "from flows.s3_image_to_video import s3_image_to_video\n"
+        "from prefect_runway.flows.s3_image_to_video import s3_image_to_video\n"
         "t = time.perf_counter()\n"
         f"r = asyncio.run(s3_image_to_video({bucket!r}, 'in/', concurrency=16,"
         " write_manifest=False))\n"

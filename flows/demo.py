@@ -90,8 +90,8 @@ def main() -> int:
         print(f"S3 (moto) at {os.environ['AWS_ENDPOINT_URL']}, Runway emulator at "
               f"{emulator.base_url}\n")  # fmt: skip
 
-        from flows.collect_videos import collect_videos
-        from flows.s3_image_to_video import s3_image_to_video
+        from prefect_runway.flows.collect_videos import collect_videos
+        from prefect_runway.flows.s3_image_to_video import s3_image_to_video
 
         first = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))
         again = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))

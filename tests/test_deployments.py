@@ -26,7 +26,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
-from flows.s3_image_to_video import TABLE_KEY
+from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png

@@ -13,8 +13,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
 
-from flows.collect_videos import VIDEOS_KEY, collect_videos
-from flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
+from prefect_runway.flows.collect_videos import VIDEOS_KEY, collect_videos
+from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator.samples import GIF, png
 from tests.conftest import API_KEY, BUCKET
@@ -192,7 +192,7 @@ def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runw
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": False,
                                             "dashboard_address": None})
     on_dask = s3_image_to_video.with_options(task_runner=runner)
-    with patch("flows.s3_image_to_video.iter_s3_pages", pages_of(5)):
+    with patch("prefect_runway.flows.s3_image_to_video.iter_s3_pages", pages_of(5)):
         first = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
         again = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
     assert (first.submitted, again.cached) == (12, 12)
@@ -228,7 +228,7 @@ def test_upload_transport_sends_runway_uris(s3, runway):
 
 
 def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
-    monkeypatch.setattr("flows.s3_image_to_video.TABLE_ROWS", 4)
+    monkeypatch.setattr("prefect_runway.flows.s3_image_to_video.TABLE_ROWS", 4)
     fill(s3, 10, bad=False)
     result = run()
     parts = [json.loads(asyncio.run(read_artifact(key)).data)

@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
 from pydantic import SecretStr
 
-from flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
+from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
 from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import ImageJob, submit_images
 from prefect_runway.emulator import Emulator, Faults
@@ -92,7 +92,7 @@ def flow_process(env_extra: dict[str, str], prefix: str = "r/") -> subprocess.Po
     env = {**os.environ, **env_extra, "PREFECT_API_URL": PREFECT_API_URL.value()}
     code = (
         "import asyncio\n"
-        "from flows.s3_image_to_video import s3_image_to_video\n"
+        "from prefect_runway.flows.s3_image_to_video import s3_image_to_video\n"
         f"r = asyncio.run(s3_image_to_video({BUCKET!r}, {prefix!r}, concurrency=8))\n"
         "print('DONE', r.submitted, r.cached)\n"
     )

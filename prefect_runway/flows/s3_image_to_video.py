@@ -1,0 +1,291 @@
+"""Animate every image under an S3 prefix: one cached Runway submission per image.
+
+``s3 prefix -> list (streaming) -> estimate credits, check budget -> submit each new image once
+-> task IDs as artifacts + a JSON manifest next to the inputs``.
+
+Run it locally with ``make demo``, or for real:
+
+```bash
+export RUNWAYML_API_SECRET=key_...      # or save a RunwayCredentials block named "runway"
+python flows/s3_image_to_video.py my-bucket stills/ --budget-credits 500
+```
+
+Failure policy: images that cannot be used (not an image, empty, too large, refused by
+local validation) are *rejected*: reported in the artifacts and manifest, never submitted, and
+they do not fail the run. Images whose submission failed at the API (after the client's and
+Prefect's transient retries) fail the run, *after* the artifacts and the manifest are written,
+so nothing is lost and a rerun submits only those (everything else is a cache hit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+import boto3
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from prefect_runway import GenerationSettings, RunwayCredentials
+from prefect_runway.batch import SubmissionRow, cached_submission, submission_store, submit_images
+from prefect_runway.caching import submission_key
+from prefect_runway.credentials import load_credentials
+from prefect_runway.sources import (
+    MANIFEST_NAME,
+    PRESIGNED_URL_CAVEAT,
+    ImageRejectedError,
+    S3Image,
+    Transport,
+    iter_s3_pages,
+    precheck,
+    s3_image_job,
+)
+from prefect_runway.tasks import check_budget
+
+TABLE_KEY = "runway-task-ids"
+SUMMARY_KEY = "runway-summary"
+TABLE_ROWS = 2000
+
+
+class BatchResult(BaseModel):
+    """What `s3_image_to_video` returns."""
+
+    submitted: int
+    cached: int
+    rejected: int
+    failed: int
+    estimated_credits: float
+    possible_duplicates: int
+    manifest_uri: str | None
+    rows: list[SubmissionRow]
+
+    @property
+    def task_ids(self) -> list[str]:
+        """Every task ID of the batch, new and cached."""
+        return [row.task_id for row in self.rows if row.task_id]
+
+
+@task(name="plan-runway-batch")
+async def plan_batch(
+    credentials: RunwayCredentials,
+    settings: GenerationSettings,
+    bucket: str,
+    prefix: str,
+    transport: Transport,
+) -> dict[str, Any]:
+    """Count the images a run would submit (not cached, not obviously unusable), from the listing
+    alone: nothing is downloaded or submitted."""
+    s3 = boto3.client("s3")
+    store = await submission_store()
+    fingerprint = credentials.account_fingerprint
+    new = listed = 0
+    for page in iter_s3_pages(s3, bucket, prefix):
+        for obj in page:
+            listed += 1
+            try:
+                precheck(obj, transport, credentials.dialect)
+            except ImageRejectedError:
+                continue
+            key = submission_key(fingerprint, settings, obj.identity)
+            if await cached_submission(store, key) is None:
+                new += 1
+    credits = new * (settings.estimated_credits() or 0)
+    return {"listed": listed, "new": new, "estimated_credits": credits}
+
+
+@task(name="submit-s3-images")
+async def submit_s3_page(
+    credentials: RunwayCredentials,
+    settings: GenerationSettings,
+    page: list[S3Image],
+    transport: Transport,
+    concurrency: int,
+    resubmit: bool = False,
+) -> list[SubmissionRow]:
+    """Submit one listing page: each image its own cached, locked unit (see batch.py)."""
+    s3 = boto3.client("s3")
+    jobs = (s3_image_job(s3, obj, transport) for obj in page)
+    return await submit_images(
+        credentials, settings, jobs, concurrency=concurrency, refresh=resubmit
+    )
+
+
+@flow(name="s3-image-to-video", log_prints=True)
+async def s3_image_to_video(
+    bucket: str,
+    prefix: str = "",
+    model: str = "gen4_turbo",
+    ratio: str = "1280:720",
+    duration: int | None = 5,
+    prompt_text: str | None = None,
+    seed: int | None = None,
+    credentials_block: str | None = None,
+    concurrency: int | None = None,
+    budget_credits: float | None = None,
+    transport: Transport = "auto",
+    write_manifest: bool = True,
+    fail_on_errors: bool = True,
+    pages_in_flight: int = 1,
+    resubmit: bool = False,
+) -> BatchResult:
+    """Submit one image-to-video generation per image under ``s3://bucket/prefix``.
+
+    Args:
+        bucket: Source bucket.
+        prefix: Key prefix to list.
+        model: Runway model, e.g. ``gen4_turbo``.
+        ratio: Output ratio, e.g. ``1280:720`` (checked against the model).
+        duration: Seconds of video (checked against the model).
+        prompt_text: Optional prompt.
+        seed: Optional seed (same seed + same image + same settings = same generation).
+        credentials_block: Name of a RunwayCredentials block; None reads the environment.
+            Never pass a key as a parameter: parameters are stored in Prefect's database.
+        concurrency: Submissions in flight; default: the organization's
+            maxConcurrentGenerations for the model when the API tells it, else 4.
+        budget_credits: Refuse the batch, before any POST, when its new generations would
+            cost more (1 credit = 0.01 USD).
+        transport: ``auto``, ``data_uri``, ``upload`` or ``presigned_url``.
+        write_manifest: Write ``<prefix>runway-manifest.json`` with the rows next to the images.
+        fail_on_errors: Fail the run (after reporting) when a submission failed at the API.
+        pages_in_flight: Listing pages (1000 objects each) submitted at once; raise it with a
+            task runner that spreads them (e.g. prefect-dask's DaskTaskRunner). Each page
+            runs `concurrency` submissions.
+        resubmit: Pay again: submit every image even if it was submitted before (the new
+            task replaces the cached one). Off by default, for good reason.
+
+    Returns:
+        Counts, the estimated credits of new generations, and one row per object.
+    """
+    logger = get_run_logger()
+    settings = GenerationSettings(
+        model=model, ratio=ratio, duration=duration, prompt_text=prompt_text, seed=seed
+    )
+    credentials = await load_credentials(credentials_block)
+    plan = await plan_batch(credentials, settings, bucket, prefix, transport)
+    balance, limit = await _organization_limits(credentials, model)
+    check_budget(plan["estimated_credits"], budget_credits, balance)
+    concurrency = concurrency or limit or 4
+    logger.info(
+        "%d objects under s3://%s/%s, %d to submit (~%g credits), %d at a time",
+        plan["listed"], bucket, prefix, plan["new"], plan["estimated_credits"], concurrency,
+    )  # fmt: skip
+
+    # One task run per listing page, handed to the flow's task runner (threads by default,
+    # Dask with prefect-dask); `pages_in_flight` pages at a time, results kept in order.
+    rows: list[SubmissionRow] = []
+    in_flight: list[PrefectFuture[list[SubmissionRow]]] = []
+    for page in iter_s3_pages(boto3.client("s3"), bucket, prefix):
+        if page:
+            in_flight.append(submit_s3_page.submit(
+                credentials, settings, page, transport, concurrency, resubmit))  # fmt: skip
+        if len(in_flight) >= pages_in_flight:
+            rows += in_flight.pop(0).result()
+    for future in in_flight:
+        rows += future.result()
+
+    counts = Counter(row.status for row in rows)
+    for row in rows:
+        if row.status in ("rejected", "failed"):
+            logger.warning("%s %s: %s", row.source, row.status, row.error)
+    if any(row.transport == "url" for row in rows):
+        logger.warning(PRESIGNED_URL_CAVEAT)
+    manifest_uri = None
+    if write_manifest:
+        manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
+        _write_manifest(bucket, f"{prefix}{MANIFEST_NAME}", settings, rows)
+    result = BatchResult(
+        submitted=counts["submitted"],
+        cached=counts["cached"],
+        rejected=counts["rejected"],
+        failed=counts["failed"],
+        estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.status == "submitted"),
+        possible_duplicates=sum(r.possible_duplicate for r in rows),
+        manifest_uri=manifest_uri,
+        rows=rows,
+    )
+    await _publish(result, bucket, prefix)
+    if fail_on_errors and result.failed:
+        raise RuntimeError(
+            f"{result.failed} of {len(rows)} submissions failed at the API (see the "
+            f"'{TABLE_KEY}' artifact); rerun to retry only those."
+        )
+    return result
+
+
+async def _organization_limits(
+    credentials: RunwayCredentials, model: str
+) -> tuple[float | None, int | None]:
+    try:
+        async with credentials.get_async_client() as client:
+            org = await client.organization()
+    except Exception as exc:  # proxies often lack the endpoint: the limits are optional
+        get_run_logger().info("No organization limits available (%s)", type(exc).__name__)
+        return None, None
+    return org.credit_balance, org.max_concurrent_generations(model)
+
+
+def _write_manifest(
+    bucket: str, key: str, settings: GenerationSettings, rows: list[SubmissionRow]
+) -> None:
+    manifest = {
+        "version": 1,
+        "source": f"s3://{bucket}/{key.rsplit('/', 1)[0] if '/' in key else ''}",
+        "flow_run_id": flow_run.id,
+        "settings": settings.to_wire(),
+        "rows": [row.model_dump(mode="json") for row in rows],
+    }
+    boto3.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=1).encode(),
+        ContentType="application/json",
+    )  # fmt: skip
+
+
+async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
+    table = [
+        {
+            "source": row.source,
+            "task_id": row.task_id or "",
+            "status": row.status,
+            "cache": "hit" if row.cache_hit else ("new" if row.task_id else ""),
+            "model": row.model,
+            "ratio": row.ratio,
+            "duration": row.duration,
+            "seed": row.seed if row.seed is not None else "",
+            "estimated_credits": row.estimated_credits,
+            "possible_duplicate": row.possible_duplicate,
+            "error": row.error or "",
+        }
+        for row in result.rows
+    ]
+    # Prefect refuses events over 1.5 MB, and an artifact's event carries its data: big
+    # batches get one table per TABLE_ROWS rows (runway-task-ids, runway-task-ids-2, ...).
+    for part, start in enumerate(range(0, max(len(table), 1), TABLE_ROWS), start=1):
+        await acreate_table_artifact(
+            table=table[start : start + TABLE_ROWS],
+            key=TABLE_KEY if part == 1 else f"{TABLE_KEY}-{part}",
+            description=f"Runway task IDs for s3://{bucket}/{prefix} (part {part})",
+        )
+    failures = "\n".join(
+        f"| `{row.source}` | {row.status} | {row.error} |"
+        for row in result.rows
+        if row.status in ("rejected", "failed")
+    )
+    credits = result.estimated_credits
+    markdown = f"""# Runway batch: s3://{bucket}/{prefix}
+
+| submitted | cached | rejected | failed | possible duplicates | new credits (est.) |
+|---|---|---|---|---|---|
+| {result.submitted} | {result.cached} | {result.rejected} | {result.failed} | \
+{result.possible_duplicates} | {credits:g} (~{credits / 100:.2f} USD) |
+
+Manifest: `{result.manifest_uri or "not written"}`
+"""
+    if failures:
+        markdown += "\n## Not submitted\n\n| object | status | reason |\n|---|---|---|\n"
+        markdown += failures + "\n"
+    await acreate_markdown_artifact(markdown=markdown, key=SUMMARY_KEY)
