@@ -26,10 +26,10 @@ import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
-from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png
+from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway.sources import MANIFEST_NAME
 from tests.conftest import API_KEY
 

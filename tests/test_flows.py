@@ -13,10 +13,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
 
-from prefect_runway.flows.collect_videos import VIDEOS_KEY, collect_videos
-from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator.samples import GIF, png
+from prefect_runway.flows.collect_videos import VIDEOS_KEY, collect_videos
+from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

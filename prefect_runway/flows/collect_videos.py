@@ -11,7 +11,6 @@ videos as they land instead of holding a worker while they wait.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 

@@ -19,7 +19,6 @@ so nothing is lost and a rerun submits only those (everything else is a cache hi
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from typing import Any

@@ -19,11 +19,11 @@ from botocore.stub import Stubber
 from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
 from pydantic import SecretStr
 
-from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
 from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import ImageJob, submit_images
 from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.emulator.samples import GIF, png
+from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
 from prefect_runway.sources import ImageSourceError, iter_s3_pages
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import read_artifact
