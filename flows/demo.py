@@ -107,9 +107,11 @@ def main() -> int:
     print(f"  {'source':<38} {'status':<9} {'task id':<37} error")
     for row in first.rows:
         print(f"  {row.source:<38} {row.status:<9} {row.task_id or '-':<37} {row.error or ''}")
-    print(f"\nFirst run: {first.submitted} submitted (~{first.estimated_credits:g} credits), "
-          f"{first.rejected} rejected. Second run: {again.cached} cache hits, "
-          f"{again.submitted} submitted. POSTs received by the emulator in all: {posts}.")
+    print(
+        f"\nFirst run: {first.submitted} submitted (~{first.estimated_credits:g} credits), "
+        f"{first.rejected} rejected. Second run: {again.cached} cache hits, "
+        f"{again.submitted} submitted. POSTs received by the emulator in all: {posts}."
+    )
     print(f"Manifest: {first.manifest_uri}")
     print(f"Videos ({collected.succeeded} succeeded, {collected.failed} failed):")
     for row in collected.rows:

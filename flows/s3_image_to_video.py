@@ -26,9 +26,14 @@ if __name__ == "__main__":
     args = parser.parse_args()
     outcome = asyncio.run(
         s3_image_to_video(
-            args.bucket, args.prefix, model=args.model, ratio=args.ratio,
-            duration=args.duration, prompt_text=args.prompt_text,
-            credentials_block=args.credentials_block, budget_credits=args.budget_credits,
+            args.bucket,
+            args.prefix,
+            model=args.model,
+            ratio=args.ratio,
+            duration=args.duration,
+            prompt_text=args.prompt_text,
+            credentials_block=args.credentials_block,
+            budget_credits=args.budget_credits,
         )  # fmt: skip
     )
     print(json.dumps(outcome.model_dump(exclude={"rows"}), indent=1))

@@ -3,6 +3,8 @@
 from prefect_runway.client import AsyncRunwayClient, RunwayClient
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
+    RecordReadError,
+    RecordWriteError,
     RunwayAuthenticationError,
     RunwayBadRequestError,
     RunwayConnectionError,
@@ -14,6 +16,7 @@ from prefect_runway.errors import (
     RunwayServerError,
     RunwayTaskFailedError,
     RunwayTaskTimeoutError,
+    RunwayUnknownOutcomeError,
 )
 from prefect_runway.models import (
     GenerationSettings,
@@ -31,6 +34,8 @@ __all__ = [
     "ImageToVideoRequest",
     "Organization",
     "PromptImage",
+    "RecordReadError",
+    "RecordWriteError",
     "RunwayAuthenticationError",
     "RunwayBadRequestError",
     "RunwayClient",
@@ -44,6 +49,7 @@ __all__ = [
     "RunwayServerError",
     "RunwayTaskFailedError",
     "RunwayTaskTimeoutError",
+    "RunwayUnknownOutcomeError",
     "SubmittedTask",
     "Task",
     "TaskStatus",

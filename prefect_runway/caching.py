@@ -2,13 +2,17 @@
 
 The cache key of a submission is a hash of:
 
-- the account fingerprint (base URL + dialect + a hash of the key; never the key itself),
+- the account fingerprint (normalized base URL + dialect + the block's account label, by
+  default a hash of the key; never the key itself),
 - the image's *stable identity*: given by the caller (the S3 flow passes
   ``s3://bucket/key#etag``), else derived: a content hash for data URIs, the URL without its
-  signing parameters for an HTTPS URL (a presigned URL's signature changes on every run and
-  never enters the key), the URI itself for ``runway://``,
-- every request field that changes the generation, with the model's default duration filled
-  in, so ``duration=None`` and ``duration=10`` share an entry for gen4_turbo.
+  signature for an HTTPS URL signed by a known scheme (AWS SigV2/SigV4, Google Cloud
+  Storage, Azure SAS, CloudFront: a signature changes on every signing and never enters the
+  key), the URI itself for ``runway://``; a single image given as ``[{uri, position:
+  "first"}]`` is the same image as the plain string,
+- every request field that changes the generation, normalized: the model's default duration
+  filled in and fields equal to the API's defaults left out, so ``duration=None`` and
+  ``duration=10`` share an entry for gen4_turbo.
 
 Example:
     ```python
@@ -21,49 +25,103 @@ Example:
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import json
-import os
-import socket
-import time
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import pydantic_core
-from prefect.locking.filesystem import FileSystemLockManager, _LockInfo
-from prefect.settings import get_current_settings
 
 from prefect_runway.models import GenerationSettings, ImageToVideoRequest, PromptImage
 
 KEY_PREFIX = "runway-i2v-"
-_SIGNING_PARAMS = {
-    # AWS SigV4 / SigV2, GCS, Azure SAS, CloudFront: credentials that change on every signing.
-    "signature", "expires", "awsaccesskeyid", "policy", "key-pair-id",
-    "se", "sig", "sp", "spr", "sr", "srt", "ss", "st", "sv", "skoid", "sktid", "token",
-}  # fmt: skip
+# Signing schemes, each recognised by the parameters it always carries, and the parameters it
+# adds (compared in lower case). Only a URL carrying a whole scheme loses that scheme's
+# parameters: a lone ``token`` or ``sig`` on an arbitrary host is part of the image's address.
+_SIGNING_SCHEMES: tuple[tuple[frozenset[str], frozenset[str]], ...] = (
+    (  # AWS SigV4 (S3 presigned URLs)
+        frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-signature"}),
+        frozenset({"x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-expires",
+                   "x-amz-signedheaders", "x-amz-signature", "x-amz-security-token"}),
+    ),
+    (  # AWS SigV2
+        frozenset({"awsaccesskeyid", "signature", "expires"}),
+        frozenset({"awsaccesskeyid", "signature", "expires", "x-amz-security-token"}),
+    ),
+    (  # Google Cloud Storage V4
+        frozenset({"x-goog-algorithm", "x-goog-credential", "x-goog-signature"}),
+        frozenset({"x-goog-algorithm", "x-goog-credential", "x-goog-date", "x-goog-expires",
+                   "x-goog-signedheaders", "x-goog-signature"}),
+    ),
+    (  # Google Cloud Storage V2
+        frozenset({"googleaccessid", "signature", "expires"}),
+        frozenset({"googleaccessid", "signature", "expires"}),
+    ),
+    (  # Azure shared access signature
+        frozenset({"sig", "se", "sv"}),
+        frozenset({"sig", "se", "sv", "st", "sp", "sr", "ss", "srt", "spr", "si", "sdd",
+                   "skoid", "sktid", "skt", "ske", "sks", "skv", "saoid", "suoid", "scid"}),
+    ),
+    (  # CloudFront signed URL (canned or custom policy)
+        frozenset({"signature", "key-pair-id"}),
+        frozenset({"signature", "key-pair-id", "expires", "policy"}),
+    ),
+)  # fmt: skip
 
 
-def _is_signing_param(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in _SIGNING_PARAMS or lowered.startswith(("x-amz-", "x-goog-"))
-
-
-def url_identity(url: str) -> str:
-    """The URL without signing parameters (presigned URLs change on every run).
+def signing_params(names: list[str]) -> set[str]:
+    """The lower-cased names among `names` that belong to a signing scheme the URL carries whole.
 
     Example:
         ```python
-        url_identity("https://b.s3.amazonaws.com/cat.png?X-Amz-Signature=1&v=2")
+        signing_params(["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "v"])
+        # {'x-amz-algorithm', 'x-amz-credential', 'x-amz-signature'}
+        signing_params(["token"])  # set(): a lone token is part of the address
+        ```
+    """
+    present = {name.lower() for name in names}
+    dropped: set[str] = set()
+    for required, added in _SIGNING_SCHEMES:
+        if required <= present:
+            dropped |= added & present
+    return dropped
+
+
+def url_identity(url: str) -> str:
+    """The URL without the parameters of a signing scheme, with the host in lower case.
+
+    Example:
+        ```python
+        url_identity("https://b.s3.amazonaws.com/cat.png?X-Amz-Algorithm=A&"
+                     "X-Amz-Credential=C&X-Amz-Signature=S&v=2")
         # 'https://b.s3.amazonaws.com/cat.png?v=2'
+        url_identity("https://cdn.example.com/cat.png?token=abc")  # kept: not a signature
         ```
     """
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    kept = urlencode(sorted((k, v) for k, v in query if not _is_signing_param(k)))
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, kept, ""))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    dropped = signing_params([name for name, _ in query])
+    kept = urlencode(sorted((k, v) for k, v in query if k.lower() not in dropped))
+    host = parts.netloc.rsplit("@", 1)[-1].lower()
+    return urlunsplit((parts.scheme.lower(), host, parts.path, kept, ""))
+
+
+def normalize_base_url(url: str) -> str:
+    """Scheme and host in lower case, default port and trailing slash dropped.
+
+    Example:
+        ```python
+        normalize_base_url("HTTPS://API.dev.runwayml.com:443/")  # 'https://api.dev.runwayml.com'
+        ```
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = (
+        host
+        if port is None or (scheme, port) in (("https", 443), ("http", 80))
+        else (f"{host}:{port}")
+    )
+    return urlunsplit((scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
 
 
 def content_identity(data: bytes) -> str:
@@ -78,6 +136,8 @@ def image_identity(prompt_image: str | list[PromptImage]) -> str:
     a new URI on every upload.
     """
     if isinstance(prompt_image, list):
+        if len(prompt_image) == 1 and prompt_image[0].position == "first":
+            return image_identity(prompt_image[0].uri)  # the same image as the plain string
         return "|".join(f"{img.position}={image_identity(img.uri)}" for img in prompt_image)
     if prompt_image.startswith("data:"):
         payload = prompt_image.split(",", 1)[1]
@@ -103,168 +163,25 @@ def submission_key(
         if not isinstance(request, ImageToVideoRequest):
             raise ValueError("submission_key needs an image identity for GenerationSettings")
         identity = image_identity(request.prompt_image)
-    fields = request.settings_wire()
-    fields["duration"] = request.effective_duration
+    fields = request_fields(request)
     payload = {"v": 1, "account": account_fingerprint, "image": identity, "request": fields}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     return KEY_PREFIX + digest[:48]
 
 
-class SubmissionLockManager(FileSystemLockManager):
-    """Prefect's file lock manager, hardened for paid submissions on one machine.
+_DEFAULTS: dict[str, Any] = {"contentModeration": {"publicFigureThreshold": "auto"}, "audio": True}
+"""Wire fields whose value, when given, is what the API does when it is left out."""
 
-    Prefect's `FileSystemLockManager` is the right mechanism for SERIALIZABLE isolation on
-    one host; this subclass only fixes what a crash or a race would otherwise break:
 
-    - the lock file is created with O_EXCL and its content written at once; a reader that
-      catches it still empty counts it as held;
-    - a lock left by a process that died (same host, PID gone) is broken at once, so a rerun
-      after a crash does not wait for it; locks of live holders expire after `hold_timeout`;
-    - the directory defaults to ``$PREFECT_HOME/runway-locks``, resolved when used, so
-      settings changed after import (tests, profiles) apply.
+def request_fields(settings: GenerationSettings) -> dict[str, Any]:
+    """The request fields in the key: wire names, model default duration, API defaults dropped.
 
-    For several machines, use a shared lock manager (e.g. prefect-redis's
-    ``RedisLockManager``) with shared result storage; see the README.
-
-    Args:
-        lock_files_directory: Where lock files live; default ``$PREFECT_HOME/runway-locks``.
-        hold_timeout: Seconds after which a live holder's lock counts as abandoned.
+    Example:
+        ```python
+        request_fields(GenerationSettings(model="gen4_turbo", ratio="1280:720"))
+        # {'model': 'gen4_turbo', 'ratio': '1280:720', 'duration': 10}
+        ```
     """
-
-    def __init__(
-        self, lock_files_directory: Path | None = None, hold_timeout: float = 900.0
-    ) -> None:
-        self._directory = lock_files_directory
-        self.hold_timeout = hold_timeout
-        self._locks: dict[str, _LockInfo] = {}
-
-    @property
-    def lock_files_directory(self) -> Path:  # type: ignore[override]
-        return _resolved(str(self._directory or get_current_settings().home / "runway-locks"))
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, SubmissionLockManager)
-            and self.lock_files_directory == other.lock_files_directory
-        )
-
-    def __hash__(self) -> int:
-        return hash(self.lock_files_directory)
-
-    def _try_create(self, key: str, holder: str, hold_timeout: float | None) -> bool:
-        directory = self.lock_files_directory
-        expiration = datetime.now(timezone.utc) + timedelta(
-            seconds=hold_timeout or self.hold_timeout
-        )
-        content = {
-            "holder": holder,
-            "expiration": expiration.isoformat(),
-            "pid": os.getpid(),
-            "host": _HOST,
-        }
-        path = self._lock_path_for_key(key)
-        try:
-            # O_EXCL: creating the file is the lock. Its content follows in the same call; a
-            # reader that catches the file empty treats it as held (see _get_lock_info).
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileNotFoundError:
-            directory.mkdir(parents=True, exist_ok=True)
-            return self._try_create(key, holder, hold_timeout)
-        except FileExistsError:
-            return False
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pydantic_core.to_json(content))
-        self._locks[key] = {"holder": holder, "expiration": expiration, "path": path}
-        return True
-
-    def is_lock_holder(self, key: str, holder: str) -> bool:
-        held = self._locks.get(key)
-        if held is not None and held["holder"] == holder and held["path"].exists():
-            return True
-        return super().is_lock_holder(key, holder)
-
-    def release_lock(self, key: str, holder: str) -> None:
-        held = self._locks.get(key)
-        if held is not None and held["holder"] == holder:
-            held["path"].unlink(missing_ok=True)  # ours, per our own record: no re-read
-            self._locks.pop(key, None)
-            return
-        super().release_lock(key, holder)
-
-    def try_acquire(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
-        """Take the lock if it is free (or already ours), without waiting."""
-        return self._try_create(key, holder, hold_timeout) or self.is_lock_holder(key, holder)
-
-    def acquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while True:
-            if self.try_acquire(key, holder, hold_timeout):
-                return True
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.01)
-            if not self.wait_for_lock(key, remaining):
-                return False
-
-    async def aacquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while True:
-            if self.try_acquire(key, holder, hold_timeout):
-                return True
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.01)
-            if not await self.await_for_lock(key, remaining):
-                return False
-
-    def _get_lock_info(self, key: str, use_cache: bool = True) -> _LockInfo | None:
-        if use_cache and (cached := self._locks.get(key)) is not None:
-            return cached
-        path = self._lock_path_for_key(key)
-        try:
-            raw: dict[str, Any] = pydantic_core.from_json(path.read_bytes() or b"{}")
-        except FileNotFoundError:
-            return None
-        if raw.get("host") == _HOST and not _alive(raw.get("pid")):
-            path.unlink(missing_ok=True)  # the holder died: nobody will release it
-            self._locks.pop(key, None)
-            return None
-        expiration = raw.get("expiration")
-        info: _LockInfo = {
-            "holder": raw.get("holder", ""),
-            "expiration": datetime.fromisoformat(expiration) if expiration else None,
-            "path": path,
-        }
-        self._locks[key] = info
-        return info
-
-    async def _aget_lock_info(self, key: str, use_cache: bool = True) -> _LockInfo | None:
-        return self._get_lock_info(key, use_cache)  # one small file read: no thread needed
-
-
-_HOST = socket.gethostname()
-
-
-@functools.lru_cache(maxsize=16)
-def _resolved(directory: str) -> Path:
-    return Path(directory).expanduser().resolve()
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    fields = {k: v for k, v in settings.settings_wire().items() if _DEFAULTS.get(k, ...) != v}
+    fields["duration"] = settings.effective_duration
+    return fields

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import re
 import sys
@@ -32,8 +33,10 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from prefect_runway.caching import content_identity, image_identity
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.engine import Engine, ImageJob
 from prefect_runway.errors import (
     RunwayAuthenticationError,
     RunwayConnectionError,
@@ -63,14 +66,17 @@ class InputError(Exception):
 
 @dataclass
 class _Input:
-    """A validated input: its display name and a ready request, or a file to upload first.
+    """A validated input: its display name and identity, and a ready request or a file to
+    upload first.
 
     Attributes:
         source: The argument as shown to the user (URLs redacted).
+        identity: The image's stable identity in the key (a file's content hash).
         payload: The request, or ``(path, content type)`` of a file too big for a data URI.
     """
 
     source: str
+    identity: str
     payload: ImageToVideoRequest | tuple[Path, str]
 
 
@@ -101,7 +107,8 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
     if _URI.match(arg):
         source = redact_url(arg)
         try:
-            return _Input(source, settings.for_image(arg))
+            request = settings.for_image(arg)
+            return _Input(source, image_identity(request.prompt_image), request)
         except ValidationError as exc:
             raise InputError("\n".join(f"{source}: {line}" for line in _messages(exc))) from None
     path = Path(arg)
@@ -117,9 +124,10 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
             raise InputError(f"{arg} is a GIF; Runway accepts JPEG, PNG or WebP")
         raise InputError(f"{arg} is not a JPEG, PNG or WebP image (its bytes match none of them)")
     if data_uri_size(size, kind) <= MAX_DATA_URI_BYTES:
-        uri = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
+        data = path.read_bytes()
+        uri = f"data:{kind};base64,{base64.b64encode(data).decode()}"
         try:
-            return _Input(arg, settings.for_image(uri))
+            return _Input(arg, content_identity(data), settings.for_image(uri))
         except ValidationError as exc:
             raise InputError("\n".join(f"{arg}: {line}" for line in _messages(exc))) from None
     if dialect != "runway":
@@ -129,7 +137,15 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
         )
     if size > MAX_UPLOAD_BYTES:
         raise InputError(f"{arg}: {size} bytes is over Runway's 200 MB upload limit")
-    return _Input(arg, (path, kind))
+    return _Input(arg, _file_identity(path), (path, kind))
+
+
+def _file_identity(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
 
 
 def _credentials(args: argparse.Namespace) -> RunwayCredentials:
@@ -252,45 +268,60 @@ async def _submit_all(
     settings: GenerationSettings,
     inputs: list[_Input],
 ) -> int:
-    """Submit each input in order (then wait with ``--wait``); return the number that failed."""
+    """Submit each input once, through the engine and its ledger in ``$PREFECT_HOME`` (then
+    wait with ``--wait``); return the number that failed."""
     failures, ids = 0, []
     async with creds.get_async_client() as client:
+        engine = await Engine.create(
+            creds, client, resubmit=args.resubmit, resubmit_unknown=args.resubmit_unknown
+        )
         for item in inputs:
-            try:
-                request = item.payload
-                if not isinstance(request, ImageToVideoRequest):
-                    path, kind = request
-                    uri = await client.upload_image(path.read_bytes(), path.name, kind)
-                    request = settings.for_image(uri)
-                task = await client.image_to_video(request)
-            except _FATAL:
-                raise
-            except (RunwayError, OSError) as exc:
+            row = await engine.submit(_job(item, settings), settings)
+            if isinstance(row._exception, _FATAL):
+                raise row._exception
+            if row.task_id is None or row.status == "unrecorded":
                 failures += 1
-                _error(f"{item.source}: {exc}")
+                _error(f"{item.source}: {row.error}")
+            if row.task_id is None:
                 if args.json:
-                    _emit(args, "", {"source": item.source, "error": str(exc)})
+                    _emit(args, "", {"source": item.source, "status": row.status,
+                                     "error": row.error})  # fmt: skip
                 continue
-            ids.append(task.id)
-            if task.lost_responses:
-                _error(
-                    f"{item.source}: {task.lost_responses} answer(s) were lost before task "
-                    f"{task.id}; a duplicate (paid) task may exist"
-                )
+            ids.append(row.task_id)
+            credits = "?" if row.estimated_credits is None else f"{row.estimated_credits:g}"
+            line = "\t".join(
+                [item.source, row.task_id, row.status, f"{row.duration}s", f"~{credits} credits"]
+            )
             _emit(
                 args,
-                f"{item.source}\t{task.id}",
+                line + ("\tpossible duplicate" if row.possible_duplicate else ""),
                 {
                     "source": item.source,
-                    "id": task.id,
-                    "status": task.status.value,
-                    "estimated_credits": task.estimated_credits,
-                    "lost_responses": task.lost_responses,
+                    "id": row.task_id,
+                    "status": row.status,
+                    "duration": row.duration,
+                    "estimated_credits": row.estimated_credits,
+                    "possible_duplicate": row.possible_duplicate,
+                    "lost_responses": row.lost_responses,
                 },
             )
         if args.wait and ids and not await _wait(client, args, ids):
             failures += 1
     return failures
+
+
+def _job(item: _Input, settings: GenerationSettings) -> ImageJob:
+    """The engine's job for one input: a file too big for a data URI is uploaded only when it
+    is to be submitted (a cached file is not uploaded again)."""
+    payload = item.payload
+    if isinstance(payload, ImageToVideoRequest):
+        return ImageJob(item.source, item.identity, payload.prompt_image)
+    path, kind = payload
+
+    async def upload(client: AsyncRunwayClient) -> str:
+        return await client.upload_image(path.read_bytes(), path.name, kind)
+
+    return ImageJob(item.source, item.identity, upload)
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -392,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[connection, waiting],
         help="submit image-to-video generations",
         description="Submit one generation per image: an https:// URL, a data: URI, a "
-        "runway:// upload URI or a local JPEG, PNG or WebP file.",
+        "runway:// upload URI or a local JPEG, PNG or WebP file. Each (account, image, "
+        "settings) is paid once: submissions are recorded in $PREFECT_HOME and a second "
+        "run prints the recorded task as 'cached'.",
     )
     submit.add_argument("images", nargs="+", metavar="IMAGE_OR_URL")
     submit.add_argument("--model", required=True, help="e.g. gen4_turbo")
@@ -400,6 +433,16 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--duration", type=int, metavar="N", help="seconds of video")
     submit.add_argument("--prompt-text", metavar="TEXT")
     submit.add_argument("--seed", type=int)
+    submit.add_argument(
+        "--resubmit",
+        action="store_true",
+        help="pay again: submit even images submitted before (default: each once)",
+    )
+    submit.add_argument(
+        "--resubmit-unknown",
+        action="store_true",
+        help="pay again for images whose earlier outcome is unknown (a task may exist)",
+    )
     submit.set_defaults(func=_cmd_submit)
 
     status = commands.add_parser(

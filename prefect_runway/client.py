@@ -357,6 +357,7 @@ class RunwayClient(_ClientBase):
             except RunwayError as exc:
                 error = exc
             lost += isinstance(error, RunwayResponseLostError)
+            error.lost_responses = lost  # a lost answer stays known whatever error follows
             delay = self._retry_delay(attempt, error)
             time.sleep(delay)
 
@@ -493,6 +494,7 @@ class AsyncRunwayClient(_ClientBase):
             except RunwayError as exc:
                 error = exc
             lost += isinstance(error, RunwayResponseLostError)
+            error.lost_responses = lost  # a lost answer stays known whatever error follows
             delay = self._retry_delay(attempt, error)
             await asyncio.sleep(delay)
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr
 
+from prefect_runway.caching import normalize_base_url
 from prefect_runway.client import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URLS,
@@ -91,6 +92,14 @@ class RunwayCredentials(CredentialsBlock):
         gt=0,
         description="Seconds between polls of one task; at least 5 against runwayml.com.",
     )
+    account_label: str | None = Field(
+        default=None,
+        description=(
+            "A stable, non-secret name of the Runway account (e.g. 'acme-prod'). Submission "
+            "records are keyed by it instead of a hash of the key, so rotating the key does "
+            "not make every image look new (and paid again). Set it before the first run."
+        ),
+    )
     retry_lost_responses: bool = Field(
         default=True,
         description=(
@@ -117,11 +126,14 @@ class RunwayCredentials(CredentialsBlock):
 
     @property
     def account_fingerprint(self) -> str:
-        """A non-secret identity of (base URL, dialect, key) for cache keys: a hash, never the key.
+        """A non-secret identity of the account for cache keys: a hash, never the key.
 
-        Two keys never share a fingerprint; the same key on two endpoints does not either.
+        Made of the base URL (scheme and host case, default port and trailing slash
+        normalized), the dialect, and `account_label` when set, else the key. With a label,
+        a rotated key keeps its fingerprint; without one, two keys never share one.
         """
-        text = f"{self.resolved_base_url}\n{self.dialect}\n{self._key()}"
+        who = f"label:{self.account_label}" if self.account_label else self._key()
+        text = f"{normalize_base_url(self.resolved_base_url)}\n{self.dialect}\n{who}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def _client_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,9 @@ class RunwayError(Exception):
     """
 
     transient = False
+    lost_responses = 0
+    """Answers to this call that were lost before it failed: >0 on a submission means a task
+    may exist (see `RunwayUnknownOutcomeError`)."""
 
     def __init__(
         self,
@@ -154,6 +157,51 @@ class RunwayTaskTimeoutError(RunwayError):
     def __init__(self, message: str, *, task_id: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.task_id = task_id
+
+
+class RunwayUnknownOutcomeError(RunwayError):
+    """A paid submission may or may not have created a task, and nobody can tell which.
+
+    Raised when an answer was lost and the retries then failed, or when a rerun finds an
+    *intent* record without an outcome (a crash between the POST and the record). Nothing is
+    submitted again until the caller says so (``resubmit_unknown=True``): see the README's
+    policy for unknown outcomes.
+
+    Attributes:
+        key: The submission's cache key.
+    """
+
+    def __init__(self, message: str, *, key: str, lost_responses: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key = key
+        self.lost_responses = lost_responses
+
+
+class RecordError(RunwayError):
+    """The submission ledger (intent and outcome records) failed; see `prefect_runway.records`."""
+
+
+class RecordReadError(RecordError):
+    """A submission record could not be read or parsed. Never taken as "no record"."""
+
+
+class RecordWriteError(RecordError):
+    """A submission record could not be written."""
+
+
+class RecordConflictError(RecordError):
+    """An intent could not be created because another run's record appeared first."""
+
+
+class ImageRejectedError(ValueError):
+    """An input that cannot become a generation (not an image, empty, too large...).
+
+    Reported on its own row; nothing is submitted for it and the batch goes on.
+    """
+
+
+class ImageSourceError(RuntimeError):
+    """The S3 source itself cannot be read (missing bucket, access denied)."""
 
 
 def is_transient(exc: BaseException) -> bool:

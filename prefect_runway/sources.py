@@ -34,8 +34,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from prefect_runway.batch import ImageJob, ImageRejectedError
 from prefect_runway.client import AsyncRunwayClient
+from prefect_runway.engine import ImageJob
+from prefect_runway.errors import ImageRejectedError, ImageSourceError
 from prefect_runway.models import MAX_DATA_URI_BYTES, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
 
 Transport = Literal["auto", "data_uri", "upload", "presigned_url"]
@@ -122,10 +123,6 @@ def iter_s3_pages(
             ]
     except ClientError as exc:
         raise ImageSourceError(_explain(exc, f"s3://{bucket}/{prefix}")) from None
-
-
-class ImageSourceError(RuntimeError):
-    """The S3 source itself cannot be read (missing bucket, access denied)."""
 
 
 def _explain(exc: ClientError, where: str) -> str:

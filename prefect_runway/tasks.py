@@ -1,19 +1,20 @@
-"""Prefect tasks: submit once (cached, persisted, locked), then poll, wait, cancel, download.
+"""Prefect tasks: submit once (through the submission engine), then poll, wait, cancel, download.
 
-A generation costs money, so `submit_image_to_video` is built around one promise: a paid
-submission happens exactly once per (account, image identity, request).
+A generation costs money, so `submit_image_to_video` is a thin task over
+`prefect_runway.engine`, built around one promise: a paid submission happens exactly once per
+(account, image identity, request).
 
-- Its cache key comes from `prefect_runway.caching.submission_key` (never the API key, never
-  a presigned URL's signature).
-- Its result is persisted (as JSON, readable) in the task's result storage, Prefect's local
-  storage by default; point it elsewhere with
-  ``submit_image_to_video.with_options(result_storage=S3Bucket.load("runway-cache"))``.
-- SERIALIZABLE isolation with `SubmissionLockManager` makes two concurrent runs of the same
-  key submit once.
-- Prefect retries only transient failures (`retry_condition_fn`), on top of the client's own
-  transient retries. Budget per image, worst case: (1 + 5 client retries) x (1 + 2 task
-  retries) = 18 POST attempts over about two minutes, all for requests that never created a
-  task except lost responses, which the client reports and Prefect does not retry again.
+- Its key comes from `prefect_runway.caching.submission_key` (never the API key, never a
+  presigned URL's signature); its record lives in the submission ledger
+  (`prefect_runway.records`), written before the POST (intent) and after it (outcome), in
+  Prefect's default result storage, shared with the fan-out and the CLI.
+- Nothing Prefect-wide can make it pay twice: the task pins ``cache_policy=NO_CACHE`` (the
+  engine's ledger is the cache, so Prefect's cache-refresh settings do not apply) and
+  ``retries=0`` (a task-level retry would multiply the client's). Only ``resubmit=True`` and
+  ``resubmit_unknown=True`` pay again.
+- Retries: the client's, for transient failures only (429 with ``Retry-After``, 502/503/504,
+  connection errors): at most ``1 + max_retries`` = 6 POST attempts per image with the
+  default credentials, for the task, the fan-out and the CLI alike.
 
 Example:
     ```python
@@ -23,7 +24,7 @@ Example:
 
     @flow
     def animate(url: str) -> str:
-        creds = RunwayCredentials.load("runway")
+        creds = RunwayCredentials()  # RUNWAYML_API_SECRET, or RunwayCredentials.load("runway")
         submitted = submit_image_to_video(creds, ImageToVideoRequest(
             prompt_image=url, model="gen4_turbo", ratio="1280:720", duration=5))
         wait_for_tasks(creds, [submitted.id])
@@ -38,100 +39,67 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, task
+from prefect import task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
-from prefect.cache_policies import CacheKeyFnPolicy
-from prefect.client.schemas.objects import TaskRun
-from prefect.context import TaskRunContext
+from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
-from prefect.logging.loggers import task_run_logger
-from prefect.states import State
-from prefect.tasks import exponential_backoff
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from prefect_runway.caching import SubmissionLockManager, submission_key
+from prefect_runway.caching import image_identity
 from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.errors import (
-    RunwayError,
-    RunwayResponseLostError,
-    RunwayTaskFailedError,
+from prefect_runway.engine import Engine, ImageJob
+from prefect_runway.errors import RunwayError, RunwayTaskFailedError
+from prefect_runway.models import (
+    GenerationSettings,
+    ImageToVideoRequest,
+    SubmittedTask,
+    redact_url,
 )
-from prefect_runway.models import ImageToVideoRequest, SubmittedTask
 from prefect_runway.models import Task as RunwayTask
 
 # Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
 # plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
 # ``.map``, ``.submit`` and ``.with_options``, which a fan-out needs.
 
-TASK_RETRIES = 2
-"""Prefect-level retries of a submission, for transient errors only."""
-
-
-def _submission_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
-    credentials: RunwayCredentials = parameters["credentials"]
-    return submission_key(
-        credentials.account_fingerprint, parameters["request"], parameters.get("image_identity")
-    )
-
-
-SUBMISSION_CACHE_POLICY = CacheKeyFnPolicy(cache_key_fn=_submission_cache_key).configure(
-    isolation_level="SERIALIZABLE", lock_manager=SubmissionLockManager()
-)
-"""Cache policy of submissions: our key, SERIALIZABLE isolation, crash-safe file locks."""
-
-
-def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Prefect `retry_condition_fn`: retry 429, 502/503/504 and connection errors only.
-
-    A 400/401/403/404, a local validation error, a lost response (already retried by the
-    client and reported) and anything unexpected fail at once.
-    """
-    try:
-        state.result(_sync=True)  # type: ignore[call-overload]
-    except RunwayResponseLostError:
-        return False
-    except RunwayError as exc:
-        return bool(exc.transient)
-    except Exception:
-        return False
-    return False
-
-
-def _log_cache_hit(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> None:
-    if state.name != "Cached":
-        return
-    result = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
-    if isinstance(result, SubmittedTask):
-        task_run_logger(task_run, task).info(
-            "Cache hit: this image and request were already submitted as Runway task %s; "
-            "not submitting again.",
-            result.id,
-        )
-
-
-def _stamp(submitted: SubmittedTask, key: str) -> SubmittedTask:
-    logger = get_run_logger()
-    if submitted.lost_responses:
-        logger.warning(
-            "Runway task %s created after %d lost response(s): a duplicate task may exist "
-            "(no idempotency key in Runway's API).",
-            submitted.id,
-            submitted.lost_responses,
-        )
-    logger.info("Submitted Runway task %s", submitted.id)
-    return submitted.model_copy(update={"request_fingerprint": key})
-
-
 _SUBMIT_OPTIONS: dict[str, Any] = {
-    "cache_policy": SUBMISSION_CACHE_POLICY,
+    # Pinned so that no Prefect default or setting meant for other tasks (default cache
+    # policy, PREFECT_TASKS_REFRESH_CACHE, default retries) changes what a paid call does.
+    "cache_policy": NO_CACHE,
+    "refresh_cache": False,
+    "retries": 0,
     "persist_result": True,
     "result_serializer": "json",
-    "retries": TASK_RETRIES,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=10),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_if_transient,
-    "on_completion": [_log_cache_hit],
 }
+
+
+async def _submit(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity_: str | None,
+    resubmit: bool,
+    resubmit_unknown: bool,
+) -> SubmittedTask:
+    identity = image_identity_ or image_identity(request.prompt_image)
+    source = redact_url(request.prompt_image) if isinstance(request.prompt_image, str) else ""
+    job = ImageJob(source=identity if source.startswith("data:") else source or identity,
+                   identity=identity, image=request.prompt_image)  # fmt: skip
+    async with credentials.get_async_client() as client:
+        engine = await Engine.create(
+            credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
+        )
+        row = await engine.submit(job, request.settings())
+    logger = get_run_logger()
+    if row.status == "cached":
+        logger.info(
+            "Cache hit: this image and request were already submitted as Runway task %s; "
+            "not submitting again.",
+            row.task_id,
+        )
+    elif row.status == "submitted":
+        logger.info("Submitted Runway task %s", row.task_id)
+    if row._task is None or row.status == "unrecorded":
+        raise row._exception or RunwayError(row.error or "submission failed")
+    return row._task
 
 
 @task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
@@ -139,6 +107,8 @@ async def asubmit_image_to_video(
     credentials: RunwayCredentials,
     request: ImageToVideoRequest,
     image_identity: str | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
 ) -> SubmittedTask:
     """Submit one image-to-video generation, at most once per account, image and request.
 
@@ -147,19 +117,26 @@ async def asubmit_image_to_video(
         request: The validated request.
         image_identity: The image's stable identity (e.g. ``s3://bucket/key#etag``); derived
             from the request when omitted (content hash for data URIs, URL without signature).
+        resubmit: Pay again even if this image was submitted before.
+        resubmit_unknown: Pay again if an earlier submission's outcome is unknown (the new
+            task is flagged ``possible_duplicate``).
 
     Returns:
-        The submitted task, with ``request_fingerprint`` set to the cache key.
+        The submitted task (the recorded one on a cache hit), with ``request_fingerprint``
+        set to the key.
+
+    Raises:
+        RunwayUnknownOutcomeError: a task may exist and nobody can tell (see the README).
+        RecordWriteError: the task was created but its record was not written (the task ID
+            is in the message and an ERROR log line).
+        RecordReadError: the record could not be read; nothing was submitted.
 
     Example:
         ```python
         submitted = await asubmit_image_to_video(creds, request, "s3://b/cat.png#etag")
         ```
     """
-    key = submission_key(credentials.account_fingerprint, request, image_identity)
-    async with credentials.get_async_client() as client:
-        submitted = await client.image_to_video(request)
-    return _stamp(submitted, key)
+    return await _submit(credentials, request, image_identity, resubmit, resubmit_unknown)
 
 
 @task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
@@ -167,20 +144,21 @@ def submit_image_to_video(
     credentials: RunwayCredentials,
     request: ImageToVideoRequest,
     image_identity: str | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
 ) -> SubmittedTask:
     """Submit one image-to-video generation, at most once per account, image and request.
 
-    Same arguments and cache as `asubmit_image_to_video`.
+    Same arguments, ledger and errors as `asubmit_image_to_video`.
 
     Example:
         ```python
         submitted = submit_image_to_video(creds, request)
         ```
     """
-    key = submission_key(credentials.account_fingerprint, request, image_identity)
-    with credentials.get_client() as client:
-        submitted = client.image_to_video(request)
-    return _stamp(submitted, key)
+    return run_coro_as_sync(
+        _submit(credentials, request, image_identity, resubmit, resubmit_unknown)
+    )
 
 
 @task(name="get-runway-task", retries=2, retry_delay_seconds=5)
@@ -283,27 +261,48 @@ def wait_for_tasks(
     )
 
 
-def estimate_credits(requests: Sequence[ImageToVideoRequest]) -> float:
-    """Credits a batch should cost, from each model's credits per second (unknown models: 0).
+def estimate_credits(requests: Sequence[GenerationSettings]) -> float | None:
+    """Credits a batch should cost, from each model's price per second.
+
+    Returns:
+        The sum, or None when any request's model has no known price (an unknown price is
+        not zero: `check_budget` refuses such a batch when a budget is set).
 
     Example:
         ```python
         estimate_credits([request] * 100)  # 5000.0 for 10 s gen4_turbo clips
         ```
     """
-    return float(sum(r.estimated_credits() or 0 for r in requests))
+    prices = [r.estimated_credits() for r in requests]
+    return None if any(p is None for p in prices) else float(sum(p or 0 for p in prices))
 
 
 class BudgetExceededError(RunwayError):
-    """A batch would cost more credits than allowed; nothing was submitted."""
+    """A batch would cost more credits than allowed, or its cost is unknown; nothing was
+    submitted."""
 
 
-def check_budget(estimated: float, budget: float | None, balance: float | None = None) -> None:
+def check_budget(
+    estimated: float | None, budget: float | None, balance: float | None = None
+) -> None:
     """Refuse a batch over budget or over the organization's balance, before any POST.
+
+    Args:
+        estimated: The batch's estimated credits; None when a price is unknown.
+        budget: The most the caller allows, or None for no budget.
+        balance: The organization's credit balance, when the API tells it.
 
     Raises:
         BudgetExceededError: naming the estimate, the limit and what to change.
     """
+    if budget is not None and estimated is None:
+        raise BudgetExceededError(
+            f"A budget of {budget:g} credits is set, but the model's price is unknown to "
+            "prefect-runway, so the batch's cost cannot be bounded; remove budget_credits to "
+            "submit anyway, or use a model with a known price."
+        )
+    if estimated is None:
+        return
     if budget is not None and estimated > budget:
         raise BudgetExceededError(
             f"Estimated cost {estimated:g} credits (~{estimated / 100:.2f} USD) exceeds the "
@@ -394,7 +393,6 @@ def _store(spool: Any, target: str, s3_client: Any) -> None:
 
 
 __all__ = [
-    "SUBMISSION_CACHE_POLICY",
     "BudgetExceededError",
     "acancel_task",
     "aget_task",
@@ -405,7 +403,6 @@ __all__ = [
     "download_task_output",
     "estimate_credits",
     "get_task",
-    "retry_if_transient",
     "submit_image_to_video",
     "wait_for_tasks",
 ]

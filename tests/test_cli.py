@@ -15,6 +15,7 @@ from prefect_runway import RunwayCredentials, cli
 from prefect_runway.cli import main
 from prefect_runway.client import RunwayClient
 from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.emulator.samples import png
 from prefect_runway.models import Task
 from tests.conftest import API_KEY
 
@@ -48,7 +49,8 @@ def submit_one(emu: Emulator) -> str:
 
 def test_submit_a_png_file_and_a_data_uri(env, tmp_path, capsys):
     image = tmp_path / "cat.png"
-    image.write_bytes(PNG)
+    image.write_bytes(png(4, 4))
+    file_uri = "data:image/png;base64," + base64.b64encode(png(4, 4)).decode()
 
     assert main(["submit", str(image), PNG_URI, *GEN]) == 0
 
@@ -57,11 +59,31 @@ def test_submit_a_png_file_and_a_data_uri(env, tmp_path, capsys):
     [first, second] = [line.split("\t") for line in lines(out)]
     assert first[0] == str(image)
     assert second[0] == f"data:image/png;base64,<{len(PNG_B64)} chars>"
+    assert first[2:] == second[2:] == ["submitted", "5s", "~25 credits"]
     tasks = {task["id"]: task for task in env.tasks()}
     assert set(tasks) == {first[1], second[1]}
     assert env.stats()["tasks_created"] == 2
-    assert tasks[first[1]]["body"]["promptImage"] == PNG_URI  # the file, sent inline
+    assert tasks[first[1]]["body"]["promptImage"] == file_uri  # the file, sent inline
     assert tasks[first[1]]["body"]["duration"] == 5
+
+
+def test_the_same_file_twice_is_paid_once_unless_resubmitted(env, tmp_path, capsys):
+    image = tmp_path / "cat.png"
+    image.write_bytes(png(5, 5))
+    same_bytes = tmp_path / "copy-of-cat.png"
+    same_bytes.write_bytes(png(5, 5))
+
+    assert main(["submit", str(image), *GEN]) == 0
+    assert main(["submit", str(image), str(same_bytes), *GEN]) == 0
+    [first, again, copy] = [line.split("\t") for line in lines(capsys.readouterr().out)]
+    assert first[2] == "submitted" and again[2] == copy[2] == "cached"
+    assert first[1] == again[1] == copy[1]
+    assert env.stats()["posts"] == 1
+
+    assert main(["submit", str(image), *GEN, "--resubmit"]) == 0
+    [paid_again] = [line.split("\t") for line in lines(capsys.readouterr().out)]
+    assert paid_again[2] == "submitted" and paid_again[1] != first[1]
+    assert env.stats()["posts"] == 2
 
 
 def test_json_output_is_one_object_per_line(env, capsys):
@@ -119,7 +141,9 @@ def test_an_https_url_is_sent_whole_but_shown_redacted(monkeypatch, capsys):
         assert main(["submit", url, *GEN, "--base-url", emu.base_url]) == 0
         [task] = emu.tasks()
     out, err = capsys.readouterr()
-    assert out == f"https://images.example.com/cat.png?<redacted>\t{task['id']}\n"
+    assert out == (
+        f"https://images.example.com/cat.png?<redacted>\t{task['id']}\tsubmitted\t5s\t~25 credits\n"
+    )
     assert task["body"]["promptImage"] == url
     assert "topsecret" not in out + err
 
@@ -133,7 +157,7 @@ def test_a_large_file_is_uploaded_with_the_official_dialect(env, tmp_path, capsy
     [task] = env.tasks()
     assert task["body"]["promptImage"].startswith("runway://")
     assert env.stats()["uploads"] == 1
-    assert capsys.readouterr().out == f"{big}\t{task['id']}\n"
+    assert capsys.readouterr().out == f"{big}\t{task['id']}\tsubmitted\t5s\t~25 credits\n"
 
 
 def test_a_large_file_is_refused_for_the_proxy_dialect(

@@ -76,7 +76,7 @@ def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3
     assert all(by_source[s]["cache"] == "new" and by_source[s]["status"] == "submitted"
                for s in images)
     summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
-    assert "| 30 | 0 | 4 | 0 | 0 | 750 (~7.50 USD) |" in summary
+    assert "| 30 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
     assert "in/anim.gif" in summary and API_KEY not in summary + json.dumps(table)
 
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
@@ -130,7 +130,7 @@ def test_api_failures_fail_the_run_after_reporting(s3, runway):
     fill(s3, 3)
     bad_creds = RunwayCredentials(api_key=SecretStr("key_wrong"), base_url=runway.base_url)
     bad_creds.save("wrong-key", overwrite=True)
-    with pytest.raises(Exception, match="3 of 7 submissions failed at the API"):
+    with pytest.raises(Exception, match="3 of 7 submissions failed; see the 'runway-task-ids'"):
         run(credentials_block="wrong-key")
     table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
     failed = [row for row in table if row["status"] == "failed"]

@@ -53,7 +53,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 def _read_manifest(uri: str) -> dict[str, Any]:
     bucket, key = split_s3_uri(uri)
     body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return json.loads(body)  # type: ignore[no-any-return]
+    manifest: dict[str, Any] = json.loads(body)
+    return manifest
 
 
 def _video_uri(output_prefix: str, row: dict[str, Any]) -> str:

@@ -12,9 +12,11 @@ python flows/s3_image_to_video.py my-bucket stills/ --budget-credits 500
 
 Failure policy: images that cannot be used (not an image, empty, too large, refused by
 local validation) are *rejected*: reported in the artifacts and manifest, never submitted, and
-they do not fail the run. Images whose submission failed at the API (after the client's and
-Prefect's transient retries) fail the run, *after* the artifacts and the manifest are written,
-so nothing is lost and a rerun submits only those (everything else is a cache hit).
+they do not fail the run. Images whose submission failed (at the API after the client's
+transient retries, or at the ledger), whose outcome is *unknown* (a task may exist), or whose
+task was created but not recorded fail the run, *after* the artifacts and the manifest are
+written, so nothing is lost; a rerun submits only the failed ones (everything else is a
+cache hit, and unknown outcomes are held until ``resubmit_unknown=True``).
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.batch import SubmissionRow, cached_submission, submission_store, submit_images
+from prefect_runway.batch import SubmissionRow, submit_images
 from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
+from prefect_runway.errors import ImageRejectedError, RecordReadError
+from prefect_runway.records import Ledger
 from prefect_runway.sources import (
     MANIFEST_NAME,
     PRESIGNED_URL_CAVEAT,
-    ImageRejectedError,
     S3Image,
     Transport,
     iter_s3_pages,
@@ -58,6 +61,8 @@ class BatchResult(BaseModel):
     cached: int
     rejected: int
     failed: int
+    unknown: int = 0
+    unrecorded: int = 0
     estimated_credits: float
     possible_duplicates: int
     manifest_uri: str | None
@@ -76,11 +81,13 @@ async def plan_batch(
     bucket: str,
     prefix: str,
     transport: Transport,
+    resubmit: bool = False,
 ) -> dict[str, Any]:
-    """Count the images a run would submit (not cached, not obviously unusable), from the listing
-    alone: nothing is downloaded or submitted."""
+    """Count the images a run would pay for, from the listing and the ledger alone: nothing
+    is downloaded or submitted. With `resubmit`, every usable image counts; unknown outcomes
+    (held) and unreadable records (failing closed) do not."""
     s3 = boto3.client("s3")
-    store = await submission_store()
+    ledger = await Ledger.default()
     fingerprint = credentials.account_fingerprint
     new = listed = 0
     for page in iter_s3_pages(s3, bucket, prefix):
@@ -90,10 +97,17 @@ async def plan_batch(
                 precheck(obj, transport, credentials.dialect)
             except ImageRejectedError:
                 continue
-            key = submission_key(fingerprint, settings, obj.identity)
-            if await cached_submission(store, key) is None:
+            if resubmit:
                 new += 1
-    credits = new * (settings.estimated_credits() or 0)
+                continue
+            try:
+                record = await ledger.read(submission_key(fingerprint, settings, obj.identity))
+            except RecordReadError:
+                continue  # its row fails closed: never paid in this run
+            if record is None or (record.state == "submitted" and record.expired):
+                new += 1
+    price = settings.estimated_credits()
+    credits = 0.0 if new == 0 else (None if price is None else new * price)
     return {"listed": listed, "new": new, "estimated_credits": credits}
 
 
@@ -105,13 +119,15 @@ async def submit_s3_page(
     transport: Transport,
     concurrency: int,
     resubmit: bool = False,
+    resubmit_unknown: bool = False,
 ) -> list[SubmissionRow]:
-    """Submit one listing page: each image its own cached, locked unit (see batch.py)."""
+    """Submit one listing page: each image through the submission engine (see engine.py)."""
     s3 = boto3.client("s3")
     jobs = (s3_image_job(s3, obj, transport) for obj in page)
     return await submit_images(
-        credentials, settings, jobs, concurrency=concurrency, refresh=resubmit
-    )
+        credentials, settings, jobs, concurrency=concurrency, resubmit=resubmit,
+        resubmit_unknown=resubmit_unknown,
+    )  # fmt: skip
 
 
 @flow(name="s3-image-to-video", log_prints=True)
@@ -131,6 +147,7 @@ async def s3_image_to_video(
     fail_on_errors: bool = True,
     pages_in_flight: int = 1,
     resubmit: bool = False,
+    resubmit_unknown: bool = False,
 ) -> BatchResult:
     """Submit one image-to-video generation per image under ``s3://bucket/prefix``.
 
@@ -156,6 +173,9 @@ async def s3_image_to_video(
             runs `concurrency` submissions.
         resubmit: Pay again: submit every image even if it was submitted before (the new
             task replaces the cached one). Off by default, for good reason.
+        resubmit_unknown: Pay again for images whose earlier outcome is unknown (a task may
+            exist; the new one is flagged ``possible_duplicate``). Check the Runway dashboard
+            first.
 
     Returns:
         Counts, the estimated credits of new generations, and one row per object.
@@ -165,23 +185,26 @@ async def s3_image_to_video(
         model=model, ratio=ratio, duration=duration, prompt_text=prompt_text, seed=seed
     )
     credentials = await load_credentials(credentials_block)
-    plan = await plan_batch(credentials, settings, bucket, prefix, transport)
+    plan = await plan_batch(credentials, settings, bucket, prefix, transport, resubmit)
     balance, limit = await _organization_limits(credentials, model)
     check_budget(plan["estimated_credits"], budget_credits, balance)
     concurrency = concurrency or limit or 4
+    credits = plan["estimated_credits"]
     logger.info(
-        "%d objects under s3://%s/%s, %d to submit (~%g credits), %d at a time",
-        plan["listed"], bucket, prefix, plan["new"], plan["estimated_credits"], concurrency,
+        "%d objects under s3://%s/%s, %d to submit (%s), %d at a time",
+        plan["listed"], bucket, prefix, plan["new"],
+        "price unknown" if credits is None else f"~{credits:g} credits", concurrency,
     )  # fmt: skip
 
     # One task run per listing page, handed to the flow's task runner (threads by default,
     # Dask with prefect-dask); `pages_in_flight` pages at a time, results kept in order.
     rows: list[SubmissionRow] = []
-    in_flight: list[PrefectFuture[list[SubmissionRow]]] = []
+    in_flight: list[PrefectFuture[Any]] = []
     for page in iter_s3_pages(boto3.client("s3"), bucket, prefix):
         if page:
             in_flight.append(submit_s3_page.submit(
-                credentials, settings, page, transport, concurrency, resubmit))  # fmt: skip
+                credentials, settings, page, transport, concurrency, resubmit,
+                resubmit_unknown))  # fmt: skip
         if len(in_flight) >= pages_in_flight:
             rows += in_flight.pop(0).result()
     for future in in_flight:
@@ -189,7 +212,7 @@ async def s3_image_to_video(
 
     counts = Counter(row.status for row in rows)
     for row in rows:
-        if row.status in ("rejected", "failed"):
+        if row.status in ("rejected", "failed"):  # unknown/unrecorded: the engine logged them
             logger.warning("%s %s: %s", row.source, row.status, row.error)
     if any(row.transport == "url" for row in rows):
         logger.warning(PRESIGNED_URL_CAVEAT)
@@ -202,16 +225,29 @@ async def s3_image_to_video(
         cached=counts["cached"],
         rejected=counts["rejected"],
         failed=counts["failed"],
-        estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.status == "submitted"),
+        unknown=counts["unknown"],
+        unrecorded=counts["unrecorded"],
+        estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
         possible_duplicates=sum(r.possible_duplicate for r in rows),
         manifest_uri=manifest_uri,
         rows=rows,
     )
     await _publish(result, bucket, prefix)
-    if fail_on_errors and result.failed:
+    if result.unrecorded:
+        ids = ", ".join(row.task_id or "" for row in rows if row.status == "unrecorded")
         raise RuntimeError(
-            f"{result.failed} of {len(rows)} submissions failed at the API (see the "
-            f"'{TABLE_KEY}' artifact); rerun to retry only those."
+            f"{result.unrecorded} Runway task(s) were created but their records could not be "
+            f"written: {ids}. They are in the '{TABLE_KEY}' artifact and the manifest; a "
+            "rerun reports those images as 'unknown' and does not pay again."
+        )
+    if fail_on_errors and (result.failed or result.unknown):
+        what = [f"{result.failed} of {len(rows)} submissions failed"] if result.failed else []
+        if result.unknown:
+            what.append(f"{result.unknown} have an unknown outcome (a task may exist; held "
+                        "until a run with resubmit_unknown=True)")  # fmt: skip
+        raise RuntimeError(
+            f"{' and '.join(what)}; see the '{TABLE_KEY}' and '{SUMMARY_KEY}' artifacts. A "
+            "rerun retries only the failed ones."
         )
     return result
 
@@ -257,6 +293,7 @@ async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
             "seed": row.seed if row.seed is not None else "",
             "estimated_credits": row.estimated_credits,
             "possible_duplicate": row.possible_duplicate,
+            "lost_responses": row.lost_responses,
             "error": row.error or "",
         }
         for row in result.rows
@@ -272,19 +309,31 @@ async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
     failures = "\n".join(
         f"| `{row.source}` | {row.status} | {row.error} |"
         for row in result.rows
-        if row.status in ("rejected", "failed")
+        if row.status in ("rejected", "failed", "unknown", "unrecorded")
     )
     credits = result.estimated_credits
     markdown = f"""# Runway batch: s3://{bucket}/{prefix}
 
-| submitted | cached | rejected | failed | possible duplicates | new credits (est.) |
-|---|---|---|---|---|---|
+| submitted | cached | rejected | failed | unknown outcome | unrecorded | possible duplicates \
+| new credits (est.) |
+|---|---|---|---|---|---|---|---|
 | {result.submitted} | {result.cached} | {result.rejected} | {result.failed} | \
-{result.possible_duplicates} | {credits:g} (~{credits / 100:.2f} USD) |
+{result.unknown} | {result.unrecorded} | {result.possible_duplicates} | \
+{credits:g} (~{credits / 100:.2f} USD) |
 
 Manifest: `{result.manifest_uri or "not written"}`
 """
     if failures:
-        markdown += "\n## Not submitted\n\n| object | status | reason |\n|---|---|---|\n"
+        markdown += "\n## Needs attention\n\n| object | status | reason |\n|---|---|---|\n"
         markdown += failures + "\n"
-    await acreate_markdown_artifact(markdown=markdown, key=SUMMARY_KEY)
+    if result.unknown:
+        markdown += (
+            "\n**Unknown outcomes**: a Runway task may exist for these images (an answer was "
+            "lost, or a run stopped between submitting and recording). They are not submitted "
+            "again until a run with `resubmit_unknown=True`.\n"
+        )
+    await acreate_markdown_artifact(
+        markdown=markdown,
+        key=SUMMARY_KEY,
+        description=f"Runway batch summary for s3://{bucket}/{prefix}",
+    )
