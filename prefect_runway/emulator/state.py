@@ -119,6 +119,7 @@ class EmulatorState:
         self._daily: Counter[str] = Counter()
         self._uploads: dict[str, Upload] = {}
         self._stats = _Stats()
+        self._admitted = 0  # submits let through to create a task (hang_after counts these)
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -148,7 +149,7 @@ class EmulatorState:
         with self.lock:
             self._stats.posts += 1
             f = self._faults
-            if f.hang_after is not None and self._stats.tasks_created >= f.hang_after:
+            if f.hang_after is not None and self._admitted >= f.hang_after:
                 self._stats.rejected["fault_hang"] += 1
                 return "hang"
             draws = (
@@ -163,13 +164,14 @@ class EmulatorState:
                 if hit and (name != "wrapped_error" or proxy):
                     self._stats.rejected[f"fault_{name}"] += 1
                     return name
+            self._admitted += 1  # counted now, so concurrent submits cannot overshoot
             return None
 
     def hanging(self) -> bool:
         """True while submits are held (``hang_after`` reached)."""
         with self.lock:
             limit = self._faults.hang_after
-            return limit is not None and self._stats.tasks_created >= limit
+            return limit is not None and self._admitted >= limit
 
     def pick_5xx(self) -> int:
         """Pick 502, 503 or 504 with the fault random generator."""
