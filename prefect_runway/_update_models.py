@@ -268,8 +268,7 @@ def parse_type_file(source: str) -> dict[str, dict[str, Any]]:
     classes = _classes(tree)
     union: list[str] = []
     for node in tree.body:
-        target = getattr(node, "target", None)
-        if isinstance(node, ast.AnnAssign) and _name(target) == "ImageToVideoCreateParams":
+        if isinstance(node, ast.AnnAssign) and _name(node.target) == "ImageToVideoCreateParams":
             value = node.value
             if isinstance(value, ast.Subscript):
                 union = [_name(arg) for arg in _args(value)]

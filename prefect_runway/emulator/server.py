@@ -365,7 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.reject("validation")
             self._error(400, "Invalid JSON body.")
             return
-        result = validate_submit(body, state.upload_ready, cfg.allow_http_loopback)
+        result = validate_submit(
+            body, state.upload_ready, cfg.allow_http_loopback, dialect=cfg.dialect
+        )
         if not isinstance(result, ValidatedSubmit):
             state.reject("validation")
             issues = [i.to_dict() for i in result]

@@ -16,53 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-RATIOS: dict[str, tuple[str, ...]] = {
-    "gen4_turbo": ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"),
-    "gen4.5": ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672"),
-    "gen3a_turbo": ("1280:768", "768:1280"),
-    "veo3": ("1280:720", "720:1280", "1080:1920", "1920:1080"),
-    "veo3.1": ("1280:720", "720:1280", "1080:1920", "1920:1080"),
-    "veo3.1_fast": ("1280:720", "720:1280", "1080:1920", "1920:1080"),
-}
-"""Accepted ``ratio`` values per model."""
+from . import rules as RULES
 
-MODELS: tuple[str, ...] = tuple(RATIOS)
+MODELS: tuple[str, ...] = tuple(RULES.MODELS)
+"""The official API's image-to-video models, as the emulator's own table lists them."""
 
-DURATIONS: dict[str, tuple[int, ...]] = {
-    "gen4_turbo": tuple(range(2, 11)),
-    "gen4.5": tuple(range(2, 11)),
-    "gen3a_turbo": (5, 10),
-    "veo3": (8,),
-    "veo3.1": (4, 6, 8),
-    "veo3.1_fast": (4, 6, 8),
-}
-"""Accepted ``duration`` values (seconds) per model."""
+RETIRED_MODELS: tuple[str, ...] = tuple(RULES.RETIRED)
+"""Retired from the official API (refused there with the replacement named); proxy only."""
 
-DEFAULT_DURATION: dict[str, int] = {
-    "gen4_turbo": 10,
-    "gen4.5": 10,
-    "gen3a_turbo": 10,
-    "veo3": 8,
-    "veo3.1": 8,
-    "veo3.1_fast": 8,
-}
 
-CREDITS_PER_SECOND: dict[str, int] = {
-    "gen4_turbo": 5,
-    "gen4.5": 12,
-    "gen3a_turbo": 5,
-    "veo3": 40,
-    "veo3.1": 40,
-    "veo3.1_fast": 15,
-}
+def _rules(model: str) -> dict[str, Any]:
+    return RULES.MODELS.get(model) or RULES.RETIRED[model]
 
-PROMPT_TEXT_REQUIRED: frozenset[str] = frozenset({"gen4.5", "gen3a_turbo"})
-
-LAST_FRAME_MODELS: frozenset[str] = frozenset({"gen3a_turbo", "veo3.1", "veo3.1_fast"})
-"""Models accepting a ``promptImage`` entry with ``position: "last"`` (simplified rule)."""
 
 MAX_URL_LENGTH = 2048
-MAX_DATA_URI_BYTES = 5 * 1024 * 1024
+MAX_DATA_URI_CHARS = 5_242_880
+MAX_RUNWAY_URI_CHARS = 5000
 MAX_PROMPT_TEXT_UNITS = 1000
 MAX_SEED = 4294967295
 UPLOAD_URI_PREFIX = "runway://uploads/"
@@ -148,6 +117,13 @@ class _Validator:
         if uri.startswith("data:"):
             self.check_data_uri(path, name, uri)
         elif uri.startswith("runway://"):
+            if len(uri) > MAX_RUNWAY_URI_CHARS:
+                self.issue(
+                    path,
+                    f"{name} runway:// URI is {len(uri)} characters; the limit is "
+                    f"{MAX_RUNWAY_URI_CHARS}.",
+                )
+                return
             token = uri[len(UPLOAD_URI_PREFIX) :] if uri.startswith(UPLOAD_URI_PREFIX) else ""
             if not token or not self.upload_ready(token):
                 self.issue(
@@ -167,18 +143,17 @@ class _Validator:
                 "data:image/jpeg, data:image/png or data:image/webp with ;base64.",
             )
             return
-        payload = match.group(2)
-        try:
-            decoded = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            self.issue(path, f"{name} data URI ({match.group(1)}) is not valid base64.")
-            return
-        if len(decoded) > MAX_DATA_URI_BYTES:
+        if len(uri) > MAX_DATA_URI_CHARS:
             self.issue(
                 path,
-                f"{name} data URI decodes to {len(decoded)} bytes; the limit is "
-                f"{MAX_DATA_URI_BYTES} bytes (5 MB).",
+                f"{name} data URI is {len(uri)} characters; the limit is "
+                f"{MAX_DATA_URI_CHARS} characters for the whole URI.",
             )
+            return
+        try:
+            base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            self.issue(path, f"{name} data URI ({match.group(1)}) is not valid base64.")
 
     def check_url(self, path: list[str | int], name: str, uri: str) -> None:
         shown = safe_url(uri)
@@ -226,17 +201,26 @@ class _Validator:
                 f"got {_describe(value)}.",
             )
             return
-        if not 1 <= len(value) <= 2:
-            self.issue(["promptImage"], f"promptImage must hold 1 or 2 entries, got {len(value)}.")
+        rules = _rules(model) if model is not None else None
+        strict = rules is None or rules["position_required"]
+        limit = 2 if strict else 16
+        if not 1 <= len(value) <= limit:
+            self.issue(
+                ["promptImage"], f"promptImage must hold 1 to {limit} entries, got {len(value)}."
+            )
             return
-        seen: set[str] = set()
+        allowed = rules["positions"] if rules is not None else ["first", "last"]
+        seen: list[str] = []
+        without = 0
         for index, item in enumerate(value):
             where: list[str | int] = ["promptImage", index]
             if not isinstance(item, dict):
                 self.issue(where, f"promptImage[{index}] must be an object {{uri, position}}.")
                 continue
             position = item.get("position")
-            if position not in ("first", "last"):
+            if position is None and not strict:
+                without += 1
+            elif position not in ("first", "last"):
                 self.issue(
                     [*where, "position"],
                     f"promptImage[{index}].position must be 'first' or 'last', "
@@ -244,14 +228,107 @@ class _Validator:
                 )
             elif position in seen:
                 self.issue([*where, "position"], f"promptImage position '{position}' is repeated.")
-            elif position == "last" and model is not None and model not in LAST_FRAME_MODELS:
+            elif position not in allowed:
                 self.issue(
                     [*where, "position"],
-                    f"promptImage position 'last' is not supported by model {model}.",
+                    f"promptImage position '{position}' is not supported by model {model}.",
                 )
             if isinstance(position, str):
-                seen.add(position)
+                seen.append(position)
             self.check_uri([*where, "uri"], item.get("uri"))
+        if without and seen:
+            self.issue(
+                ["promptImage"],
+                "promptImage cannot mix keyframes (first/last) with reference images "
+                "(no position).",
+            )
+        elif "last" in seen and "first" not in seen and "last" in allowed:
+            self.issue(["promptImage"], "promptImage has a 'last' frame but no 'first' frame.")
+
+    def check_references(self, value: object) -> None:
+        if isinstance(value, str):
+            self.check_uri(["references"], value)
+            return
+        if not isinstance(value, list):
+            self.issue(["references"], f"references must be a string or an array, got "
+                       f"{_describe(value)}.")
+            return
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.issue(["references", index], f"references[{index}] must be an object.")
+                continue
+            self.check_uri(["references", index, "uri"], item.get("uri"))
+
+    def check_field(self, model: str, key: str, spec: dict[str, Any], value: object) -> None:
+        """Check one field against the model's spec (the emulator's own table)."""
+        kind = spec["type"]
+        if kind == "image":
+            return
+        if kind == "enum":
+            if not any(value == v and type(value) is type(v) for v in spec["values"]):
+                allowed = ", ".join(str(v) for v in spec["values"])
+                self.issue(
+                    [key],
+                    f"{key} {_describe(value)} is not supported by model {model}; "
+                    f"expected one of {allowed}.",
+                )
+            return
+        if kind in ("integer", "integer_or_auto"):
+            if kind == "integer_or_auto" and value == "auto":
+                return
+            if not _is_int(value):
+                extra = " or 'auto'" if kind == "integer_or_auto" else ""
+                self.issue([key], f"{key} must be an integer{extra}, got {_describe(value)}.")
+                return
+            assert isinstance(value, int)
+            low = spec.get("min", 1 if "max" not in spec else None)
+            high = spec.get("max")
+            if (low is not None and value < low) or (high is not None and value > high):
+                if key == "seed":
+                    self.issue(
+                        [key], f"seed must be an integer from 0 to {MAX_SEED}, got {value}."
+                    )
+                else:
+                    bounds = f"from {low} to {high}" if high is not None else f">= {low}"
+                    self.issue(
+                        [key],
+                        f"{key} {value} is not supported by model {model}; expected an "
+                        f"integer {bounds}.",
+                    )
+            return
+        expected = {
+            "string": (str,), "boolean": (bool,), "number": (int, float), "object": (dict,),
+            "array": (list,),
+        }.get(kind)
+        if expected is not None:
+            wrong_bool = kind == "number" and isinstance(value, bool)
+            if not isinstance(value, expected) or wrong_bool:
+                article = "an" if kind[0] in "aeio" else "a"
+                self.issue([key], f"{key} must be {article} {kind}, got {_describe(value)}.")
+                return
+        if key == "promptText" and isinstance(value, str):
+            self.check_prompt_text(model, spec, value)
+        elif key == "references":
+            self.check_references(value)
+        elif key == "contentModeration" and isinstance(value, dict):
+            threshold = value.get("publicFigureThreshold")
+            if threshold is not None and threshold not in ("auto", "low"):
+                self.issue(
+                    ["contentModeration", "publicFigureThreshold"],
+                    "contentModeration.publicFigureThreshold must be 'auto' or 'low', "
+                    f"got {_describe(threshold)}.",
+                )
+
+    def check_prompt_text(self, model: str, spec: dict[str, Any], text: str) -> None:
+        units = prompt_text_units(text)
+        limit = spec.get("max_length")
+        if limit is not None and units > limit:
+            self.issue(
+                ["promptText"],
+                f"promptText is {units} UTF-16 code units long; the limit is {limit}.",
+            )
+        elif not text.strip() and spec.get("required"):
+            self.issue(["promptText"], f"promptText must not be empty for model {model}.")
 
 
 def _describe(value: object) -> str:
@@ -275,6 +352,7 @@ def validate_submit(
     body: dict[str, Any],
     upload_ready: Callable[[str], bool],
     allow_http_loopback: bool = False,
+    dialect: str = "runway",
 ) -> ValidatedSubmit | list[Issue]:
     """Validate an image-to-video request body.
 
@@ -282,6 +360,7 @@ def validate_submit(
         body: The decoded JSON object.
         upload_ready: Tells whether an upload token's file has been received.
         allow_http_loopback: Accept ``http://127.0.0.1`` / ``http://localhost`` image URLs.
+        dialect: ``"runway"`` refuses retired models; ``"proxy"`` still serves them.
 
     Returns:
         A :class:`ValidatedSubmit` when the body is valid, else the list of issues.
@@ -292,7 +371,14 @@ def validate_submit(
     known_model: str | None = None
     if model is None:
         v.issue(["model"], "model is required.")
-    elif not isinstance(model, str) or model not in RATIOS:
+    elif isinstance(model, str) and model in RETIRED_MODELS and dialect == "runway":
+        retired = RULES.RETIRED[model]
+        v.issue(
+            ["model"],
+            f"model '{model}' was retired ({retired['retired']}); use "
+            f"{retired['replacement']} instead.",
+        )
+    elif not isinstance(model, str) or model not in MODELS + RETIRED_MODELS:
         v.issue(
             ["model"],
             f"model {_describe(model)} is not supported; expected one of {', '.join(MODELS)}.",
@@ -301,72 +387,40 @@ def validate_submit(
         known_model = model
 
     v.check_prompt_image(body.get("promptImage"), known_model)
-
-    ratio = body.get("ratio")
-    if ratio is None:
-        v.issue(["ratio"], "ratio is required.")
-    elif not isinstance(ratio, str):
-        v.issue(["ratio"], f"ratio must be a string like '1280:720', got {_describe(ratio)}.")
-    elif known_model is not None and ratio not in RATIOS[known_model]:
-        v.issue(
-            ["ratio"],
-            f"ratio '{ratio}' is not supported by model {known_model}; expected one of "
-            f"{', '.join(RATIOS[known_model])}.",
-        )
-
-    duration = body.get("duration")
-    if duration is not None:
-        if not _is_int(duration):
-            v.issue(["duration"], f"duration must be an integer, got {_describe(duration)}.")
-        elif known_model is not None and duration not in DURATIONS[known_model]:
-            allowed = ", ".join(str(d) for d in DURATIONS[known_model])
-            v.issue(
-                ["duration"],
-                f"duration {duration} is not supported by model {known_model}; "
-                f"expected one of {allowed}.",
-            )
-
-    seed = body.get("seed")
-    if seed is not None and (not _is_int(seed) or not 0 <= seed <= MAX_SEED):
-        v.issue(["seed"], f"seed must be an integer from 0 to {MAX_SEED}, got {_describe(seed)}.")
-
-    text = body.get("promptText")
-    if text is None:
-        if known_model in PROMPT_TEXT_REQUIRED:
-            v.issue(["promptText"], f"promptText is required for model {known_model}.")
-    elif not isinstance(text, str):
-        v.issue(["promptText"], f"promptText must be a string, got {_describe(text)}.")
-    else:
-        units = prompt_text_units(text)
-        if units > MAX_PROMPT_TEXT_UNITS:
-            v.issue(
-                ["promptText"],
-                f"promptText is {units} UTF-16 code units long; the limit is "
-                f"{MAX_PROMPT_TEXT_UNITS}.",
-            )
-        elif not text.strip() and known_model in PROMPT_TEXT_REQUIRED:
-            v.issue(["promptText"], f"promptText must not be empty for model {known_model}.")
-
-    moderation = body.get("contentModeration")
-    if moderation is not None:
-        if not isinstance(moderation, dict):
-            v.issue(
-                ["contentModeration"],
-                f"contentModeration must be an object, got {_describe(moderation)}.",
-            )
-        else:
-            threshold = moderation.get("publicFigureThreshold")
-            if threshold is not None and threshold not in ("auto", "low"):
-                v.issue(
-                    ["contentModeration", "publicFigureThreshold"],
-                    "contentModeration.publicFigureThreshold must be 'auto' or 'low', "
-                    f"got {_describe(threshold)}.",
-                )
-
-    if v.issues or known_model is None:
+    if known_model is None:
         return v.issues
-    final_duration = duration if isinstance(duration, int) else DEFAULT_DURATION[known_model]
+
+    rules = _rules(known_model)
+    specs: dict[str, dict[str, Any]] = rules["fields"]
+    for key, spec in specs.items():
+        value = body.get(key)
+        if value is None:
+            if spec.get("required") and key != "promptImage":
+                if key == "promptText":
+                    v.issue([key], f"promptText is required for model {known_model}.")
+                else:
+                    v.issue([key], f"{key} is required for model {known_model}.")
+            continue
+        v.check_field(known_model, key, spec, value)
+    if not rules["open_fields"]:
+        for key in body:
+            if key not in specs and key != "model":
+                v.issue([key], f"Unrecognized key '{key}' for model {known_model}.")
+
+    if v.issues:
+        return v.issues
+    duration = body.get("duration")
+    if isinstance(duration, int):
+        final_duration = duration
+    elif duration == "auto":
+        final_duration = rules.get("max_duration") or 10
+    else:
+        final_duration = rules.get("default_duration") or rules.get("max_duration") or 10
+    per_second = rules["credits"]
+    if body.get("audio") is False and rules.get("credits_no_audio") is not None:
+        per_second = rules["credits_no_audio"]
     fail_code = None
+    text = body.get("promptText")
     if isinstance(text, str):
         trigger = _FAIL_TRIGGER.search(text)
         if trigger is not None:
@@ -374,7 +428,7 @@ def validate_submit(
     return ValidatedSubmit(
         model=known_model,
         duration=final_duration,
-        credits=CREDITS_PER_SECOND[known_model] * final_duration,
+        credits=int(per_second * final_duration),
         urls_to_fetch=v.urls,
         fail_code=fail_code,
     )
