@@ -325,6 +325,79 @@ def render(table: dict[str, Any], retired: dict[str, Any], version: str, owner: 
     )
 
 
+README = PACKAGE_DIR.parent / "README.md"
+README_BEGIN = "<!-- models:begin -->"
+README_END = "<!-- models:end -->"
+_COMMON = {"promptImage", "promptText", "ratio", "resolution", "duration", "seed"}
+
+
+def _snake(wire: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), wire)
+
+
+def _durations(spec: dict[str, Any] | None) -> str:
+    if spec is None:
+        return "-"
+    if spec["type"] == "enum":
+        text = ", ".join(str(v) for v in spec["values"])
+    elif "min" in spec:
+        text = f"{spec['min']}-{spec['max']}"
+    else:
+        text = "any integer"
+    if spec["type"] == "integer_or_auto":
+        text += ", auto"
+    return text + (" (required)" if spec.get("required") else "")
+
+
+def _shapes(fields: dict[str, Any]) -> str:
+    parts = []
+    for key in ("ratio", "resolution"):
+        spec = fields.get(key)
+        if spec:
+            values = spec["values"]
+            shown = ", ".join(values) if len(values) <= 4 else f"{len(values)} values"
+            parts.append(f"{key}: {shown}")
+    return "; ".join(parts) or "follows the image"
+
+
+def readme_table(table: dict[str, dict[str, Any]]) -> str:
+    """The README's model table, one row per model, from the rules table."""
+    rows = [
+        "| model | ratio / resolution | duration (s) | prompt_text | frames | other fields "
+        "| credits/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, rules in table.items():
+        fields = rules["fields"]
+        prompt = fields.get("promptText", {})
+        text = ("required, " if prompt.get("required") else "") + (
+            f"≤{prompt['max_length']}" if "max_length" in prompt else "no local limit"
+        )
+        frames = "/".join(rules["positions"]) + ("" if rules["position_required"] else ", refs")
+        others = ", ".join(_snake(key) for key in fields if key not in _COMMON) or "-"
+        price = f"{rules['credits']:g}"
+        if rules.get("credits_no_audio") is not None:
+            price += f" ({rules['credits_no_audio']:g} without audio)"
+        if not rules["price_verified"]:
+            price += " (est.)"
+        rows.append(
+            f"| {name} | {_shapes(fields)} | {_durations(fields.get('duration'))} | {text} "
+            f"| {frames} | {others} | {price} |"
+        )
+    return "\n".join(rows)
+
+
+def update_readme(table: dict[str, dict[str, Any]], path: Path = README) -> bool:
+    """Rewrite the README's table between its markers; False when the markers are absent."""
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    path.write_text(f"{head}{README_BEGIN}\n{readme_table(table)}\n{README_END}{tail}")
+    return True
+
+
 def fetch_type_file(version: str) -> str:
     """Download the ``runwayml`` sdist of `version` with pip and return its type file."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -354,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     for path, owner in zip(OUTPUTS, owners, strict=True):
         path.write_text(render(table, RETIRED, args.version, owner))
         print(f"wrote {path} ({len(table)} models)")
+    if update_readme(table):
+        print(f"updated the model table in {README}")
     return 0
 
 

@@ -575,6 +575,26 @@ def test_organization(make_emulator: Callable[..., Emulator]) -> None:
     assert emu.stats()["organization"] == 1
 
 
+def test_organization_usage_nets_refunds(client: httpx.Client, emu: Emulator) -> None:
+    assert client.post("/v1/organization/usage", json={}).json() == {"models": [], "results": []}
+    client.post(SUBMIT, json=body())
+    cancelled = client.post(SUBMIT, json=body(model="veo3.1", duration=8)).json()["id"]
+    client.delete(f"/v1/tasks/{cancelled}")
+    usage = client.post("/v1/organization/usage", json={}).json()
+    assert usage["models"] == ["gen4_turbo"]
+    assert usage["results"][0]["usedCredits"] == [{"model": "gen4_turbo", "amount": 25}]
+
+
+def test_proxy_dialect_still_serves_retired_models(make_emulator: Callable[..., Emulator]) -> None:
+    emu = make_emulator(dialect="proxy", proxy_submit_shape="plain")
+    seed = body(model="gen3a_turbo", ratio="1280:768", duration=10, watermark=False)
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        assert c.post(SUBMIT, json=seed).status_code == 200
+        r = c.post(SUBMIT, json=body(model="gen3a_turbo", ratio="1280:720"))
+    assert r.status_code == 400
+    assert "ratio '1280:720' is not supported by model gen3a_turbo" in r.text
+
+
 def test_upload_roundtrip(client: httpx.Client, emu: Emulator) -> None:
     r = client.post("/v1/uploads", json={"filename": "cat.png", "type": "ephemeral"})
     assert r.status_code == 200

@@ -273,3 +273,9 @@ def test_submitted_task_reads_the_estimated_cost_of_every_shape():
     assert SubmittedTask.from_response({"id": "t"}).estimated_cost_credits is None
     wrapped = {"code": 200, "data": {"task_id": "t", "estimatedCost": {"credits": 7}}}
     assert SubmittedTask.from_response(wrapped).estimated_cost_credits == 7
+
+
+def test_readme_model_table_agrees_with_the_rules():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split(_update_models.README_BEGIN, 1)[1].split(_update_models.README_END)[0]
+    assert section.strip() == _update_models.readme_table(rules.MODELS)
