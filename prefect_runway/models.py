@@ -42,7 +42,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
-from prefect_runway import rules as _rules
+from . import rules as _rules
 
 MAX_URL_LENGTH = 2048
 MAX_DATA_URI_CHARS = 5_242_880
@@ -543,7 +543,7 @@ class GenerationSettings(_WireModel):
     @classmethod
     def python_names(cls) -> dict[str, str]:
         """Wire name -> Python field name, for messages that use the names users write."""
-        return {to_camel(name): name for name in cls.model_fields}
+        return {"promptImage": "prompt_image", **{to_camel(n): n for n in cls.model_fields}}
 
     @property
     def rules(self) -> ModelRules | None:
