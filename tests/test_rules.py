@@ -279,3 +279,22 @@ def test_readme_model_table_agrees_with_the_rules():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     section = readme.split(_update_models.README_BEGIN, 1)[1].split(_update_models.README_END)[0]
     assert section.strip() == _update_models.readme_table(rules.MODELS)
+
+
+def test_generator_refuses_a_model_without_reviewed_facts():
+    source = '''
+from typing import Union
+from typing_extensions import Literal, Required, TypedDict
+
+class NewModel(TypedDict, total=False):
+    model: Required[Literal["new_model"]]
+    prompt_image: Required[str]
+    duration: int
+    """Seconds, from 2 to 12."""
+
+ImageToVideoCreateParams: TypeAlias = Union[NewModel]
+'''
+    parsed = _update_models.parse_type_file(source)
+    assert parsed["new_model"]["fields"]["duration"] == {"type": "integer", "min": 2, "max": 12}
+    with pytest.raises(SystemExit, match=r"add prices and durations to FACTS .*new_model"):
+        _update_models.build_table(parsed)
