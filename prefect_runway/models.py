@@ -1,7 +1,9 @@
 """Request and response models for Runway's image-to-video API.
 
 Every rule of the API that can be checked without a network call is checked here, before a
-credit is spent. Errors name the field, the value and what is allowed, e.g.
+credit is spent, per model, from the generated rules table (`prefect_runway.rules`, made by
+``make update-models`` from the official SDK's types). Errors name the field, the value and
+what is allowed, e.g.
 ``ratio '1280:768' is not supported by gen4_turbo; use one of 1280:720, 720:1280, ...``.
 
 Example:
