@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
 from prefect_runway.errors import (
     RunwayAuthenticationError,
@@ -156,15 +157,16 @@ def _parse(call: _Call, response: httpx.Response) -> Any:
     if isinstance(body, dict) and "code" in body and body["code"] not in _SUCCESS_CODES:
         # A proxy's wrapped error, sometimes sent with HTTP 200.
         code = body["code"]
-        status = code if isinstance(code, int) and 400 <= code <= 599 else 400
+        number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
+        status = number if isinstance(number, int) and 400 <= number <= 599 else 400
         error = _error_from(status, body, response)
         error.message = f"proxy error code {code}: {error.message}"
         raise error
     return body
 
 
-def _transport_error(call: _Call, exc: httpx.HTTPError) -> RunwayError:
-    what = f"{call.method} {call.path}"
+def _transport_error(call: _Call, exc: httpx.HTTPError, base_url: str = "") -> RunwayError:
+    what = f"{call.method} {redact_url(base_url + call.path)}"
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return RunwayConnectionError(f"{what} could not reach the API: {type(exc).__name__}")
     return RunwayResponseLostError(
@@ -218,12 +220,37 @@ class _ClientBase:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.retry_lost_responses = retry_lost_responses
-        if httpx.URL(self.base_url).host.endswith("runwayml.com"):
-            poll_interval = max(poll_interval, MIN_POLL_INTERVAL)
-        self.poll_interval = poll_interval
+        self.poll_interval = self._interval(poll_interval)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={self.dialect!r})"
+
+    def _interval(self, poll_interval: float | None) -> float:
+        """The poll interval to use: at least 5 s against runwayml.com, even when per call."""
+        default: float = getattr(self, "poll_interval", MIN_POLL_INTERVAL)
+        interval = poll_interval or default
+        if httpx.URL(self.base_url).host.endswith("runwayml.com"):
+            interval = max(interval, MIN_POLL_INTERVAL)
+        return interval
+
+    @staticmethod
+    def _task(body: Any) -> Task:
+        """Read a task answer; a proxy's ``{code, data: {...}}`` wrapper is unwrapped.
+
+        Raises:
+            RunwayProtocolError: the answer is not a task (only this task's wait fails).
+        """
+        if isinstance(body, dict) and isinstance(body.get("data"), dict) and "code" in body:
+            body = dict(body["data"])
+            if "id" not in body and "task_id" in body:
+                body["id"] = body["task_id"]
+            if "status" not in body and isinstance(body.get("task_status"), str):
+                body["status"] = body["task_status"].upper()
+        try:
+            return Task.model_validate(body)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
+            raise RunwayProtocolError(f"Unreadable task answer (bad fields: {fields})") from None
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -271,8 +298,8 @@ class _ClientBase:
                 f"({self.base_url})."
             )
 
-    @staticmethod
-    def _submit_call(request: ImageToVideoRequest) -> _Call:
+    def _submit_call(self, request: ImageToVideoRequest) -> _Call:
+        request.check_dialect(self.dialect)  # retired models: refused before any credit
         return _Call("POST", "/v1/image_to_video", request.to_wire(), is_submit=True)
 
     @staticmethod
@@ -353,7 +380,7 @@ class RunwayClient(_ClientBase):
                 response = self._http.request(call.method, call.path, json=call.json)
                 return _parse(call, response), lost
             except httpx.HTTPError as exc:
-                error: RunwayError = _transport_error(call, exc)
+                error: RunwayError = _transport_error(call, exc, self.base_url)
             except RunwayError as exc:
                 error = exc
             lost += isinstance(error, RunwayResponseLostError)
@@ -368,7 +395,7 @@ class RunwayClient(_ClientBase):
     def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""
         body, _ = self._send(_Call("GET", self._task_path(task_id)))
-        return Task.model_validate(body)
+        return self._task(body)
 
     def cancel_task(self, task_id: str) -> None:
         """Cancel a pending, throttled or running task; delete a finished one."""
@@ -414,7 +441,7 @@ class RunwayClient(_ClientBase):
             RunwayTaskFailedError: FAILED (with ``failure_code``) or CANCELLED.
             RunwayTaskTimeoutError: still not finished after `timeout` seconds.
         """
-        interval = poll_interval or self.poll_interval
+        interval = self._interval(poll_interval)
         start = time.monotonic()
         last: tuple[Any, ...] | None = None
         while True:
@@ -490,7 +517,7 @@ class AsyncRunwayClient(_ClientBase):
                 response = await self._http.request(call.method, call.path, json=call.json)
                 return _parse(call, response), lost
             except httpx.HTTPError as exc:
-                error: RunwayError = _transport_error(call, exc)
+                error: RunwayError = _transport_error(call, exc, self.base_url)
             except RunwayError as exc:
                 error = exc
             lost += isinstance(error, RunwayResponseLostError)
@@ -505,7 +532,7 @@ class AsyncRunwayClient(_ClientBase):
     async def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""
         body, _ = await self._send(_Call("GET", self._task_path(task_id)))
-        return Task.model_validate(body)
+        return self._task(body)
 
     async def cancel_task(self, task_id: str) -> None:
         """Cancel a pending, throttled or running task; delete a finished one."""
@@ -555,7 +582,7 @@ class AsyncRunwayClient(_ClientBase):
         not_found_grace: float,
         on_update: TaskCallback | None,
     ) -> Task:
-        interval = poll_interval or self.poll_interval
+        interval = self._interval(poll_interval)
         start = time.monotonic()
         last: tuple[Any, ...] | None = None
         while True:

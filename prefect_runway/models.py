@@ -1,7 +1,9 @@
 """Request and response models for Runway's image-to-video API.
 
 Every rule of the API that can be checked without a network call is checked here, before a
-credit is spent. Errors name the field, the value and what is allowed, e.g.
+credit is spent, per model, from the generated rules table (`prefect_runway.rules`, made by
+``make update-models`` from the official SDK's types). Errors name the field, the value and
+what is allowed, e.g.
 ``ratio '1280:768' is not supported by gen4_turbo; use one of 1280:720, 720:1280, ...``.
 
 Example:
@@ -42,8 +44,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
+from . import rules as _rules
+
 MAX_URL_LENGTH = 2048
-MAX_DATA_URI_BYTES = 5 * 1024 * 1024
+MAX_DATA_URI_CHARS = 5_242_880
+"""A data URI may be at most this many characters, the whole URI (about 3.9 MB of image)."""
+MAX_DATA_URI_BYTES = MAX_DATA_URI_CHARS
+"""Deprecated name of `MAX_DATA_URI_CHARS`: the limit counts the URI's characters."""
+MAX_RUNWAY_URI_CHARS = 5000
 MAX_URL_IMAGE_BYTES = 16 * 1024 * 1024
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 MAX_PROMPT_UTF16_UNITS = 1000
@@ -51,64 +59,136 @@ MAX_SEED = 4_294_967_295
 IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
+class FieldRule(BaseModel):
+    """What one request field accepts for one model (wire name, from the rules table)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    """image, enum, integer, integer_or_auto, string, boolean, number, object, array,
+    string_or_array or any."""
+    required: bool = False
+    values: tuple[Any, ...] = ()
+    min: int | None = None
+    max: int | None = None
+    max_length: int | None = None
+    """Longest accepted string, in UTF-16 code units."""
+
+    def describe(self) -> str:
+        """What the field allows, in words: ``one of 4, 6, 8``, ``an integer from 2 to 10``."""
+        if self.type == "enum":
+            return f"one of {_allowed(self.values)}"
+        if self.type in ("integer", "integer_or_auto"):
+            text = "an integer"
+            if self.min is not None and self.max is not None:
+                text += f" from {self.min} to {self.max}"
+            elif self.min is not None:
+                text += f" of at least {self.min}"
+            return text + (" or 'auto'" if self.type == "integer_or_auto" else "")
+        if self.type == "string" and self.max_length:
+            return f"a string of at most {self.max_length} UTF-16 code units"
+        return {
+            "boolean": "true or false",
+            "number": "a number",
+            "object": "an object",
+            "array": "a list",
+            "string_or_array": "a URI or a list of {uri} images",
+        }.get(self.type, f"a {self.type}")
+
+
 class ModelRules(BaseModel):
-    """What one Runway model accepts; the source is `runway-api.md`."""
+    """What one Runway model accepts and costs; the source is the generated `rules` table.
 
-    ratios: tuple[str, ...]
-    durations: tuple[int, ...]
-    default_duration: int
-    credits_per_second: float
-    prompt_text_required: bool = False
-    last_frame: bool = False
+    Example:
+        ```python
+        MODEL_RULES["veo3.1"].fields["duration"].values  # (4, 6, 8)
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    fields: dict[str, FieldRule]
+    """Wire name -> rule, for every field the model accepts."""
+    positions: tuple[str, ...] = ("first",)
+    position_required: bool = True
+    open_fields: bool = False
+    """True when unknown fields pass through to the API (gen4 family); False: refused."""
+    credits: float
+    """Credits per second (with audio, where the model prices it)."""
+    credits_no_audio: float | None = None
+    default_duration: int | None = None
+    max_duration: int | None = None
+    price_verified: bool = False
+    retired: str | None = None
+    replacement: str | None = None
+
+    @property
+    def ratios(self) -> tuple[str, ...]:
+        """Accepted ``ratio`` values (empty: the model takes no ratio)."""
+        rule = self.fields.get("ratio")
+        return tuple(rule.values) if rule else ()
+
+    @property
+    def durations(self) -> tuple[int, ...]:
+        """Accepted integer durations when the table bounds them, else empty."""
+        rule = self.fields.get("duration")
+        if rule is None:
+            return ()
+        if rule.type == "enum":
+            return tuple(rule.values)
+        if rule.min is not None and rule.max is not None:
+            return tuple(range(rule.min, rule.max + 1))
+        return ()
+
+    @property
+    def prompt_text_required(self) -> bool:
+        """Whether ``promptText`` is required."""
+        rule = self.fields.get("promptText")
+        return bool(rule and rule.required)
+
+    @property
+    def last_frame(self) -> bool:
+        """Whether a ``last`` frame position is accepted."""
+        return "last" in self.positions
+
+    def credits_per_second(self, audio: bool | None = None) -> float:
+        """Credits per second of output; `audio` False picks the no-audio price if any."""
+        if audio is False and self.credits_no_audio is not None:
+            return self.credits_no_audio
+        return self.credits
 
 
-_GEN4_RATIOS = ("1280:720", "720:1280", "1104:832", "832:1104", "960:960", "1584:672")
-_VEO_RATIOS = ("1280:720", "720:1280", "1080:1920", "1920:1080")
+def _load(name: str, raw: dict[str, Any]) -> ModelRules:
+    fields = {key: FieldRule(**spec) for key, spec in raw["fields"].items()}
+    return ModelRules(
+        name=name, **{key: value for key, value in raw.items() if key != "fields"},
+        fields=fields,
+    )
+
 
 MODEL_RULES: dict[str, ModelRules] = {
-    "gen4_turbo": ModelRules(
-        ratios=_GEN4_RATIOS,
-        durations=tuple(range(2, 11)),
-        default_duration=10,
-        credits_per_second=5,
-    ),
-    "gen4.5": ModelRules(
-        ratios=_GEN4_RATIOS,
-        durations=tuple(range(2, 11)),
-        default_duration=10,
-        credits_per_second=12,
-        prompt_text_required=True,
-    ),
-    "gen3a_turbo": ModelRules(
-        ratios=("1280:768", "768:1280"),
-        durations=(5, 10),
-        default_duration=10,
-        credits_per_second=5,
-        prompt_text_required=True,
-        last_frame=True,
-    ),
-    "veo3": ModelRules(
-        ratios=_VEO_RATIOS,
-        durations=(8,),
-        default_duration=8,
-        credits_per_second=40,
-    ),
-    "veo3.1": ModelRules(
-        ratios=_VEO_RATIOS,
-        durations=(4, 6, 8),
-        default_duration=8,
-        credits_per_second=40,
-        last_frame=True,
-    ),
-    "veo3.1_fast": ModelRules(
-        ratios=_VEO_RATIOS,
-        durations=(4, 6, 8),
-        default_duration=8,
-        credits_per_second=15,
-        last_frame=True,
-    ),
+    name: _load(name, raw) for name, raw in _rules.MODELS.items()
 }
-"""Per-model rules. A model not listed here (proxies add their own) gets generic checks only."""
+"""The official API's image-to-video models (SDK `rules.SDK_VERSION`)."""
+
+RETIRED_MODEL_RULES: dict[str, ModelRules] = {
+    name: _load(name, raw) for name, raw in _rules.RETIRED.items()
+}
+"""Models the official API retired; their last rules, for proxies that still serve them."""
+
+
+def rules_for(model: str) -> ModelRules | None:
+    """The rules of a current or retired model; None for a model the table does not know.
+
+    Example:
+        ```python
+        rules_for("gen4_turbo").ratios  # ('1280:720', '720:1280', ...)
+        rules_for("some_proxy_model")   # None: the server decides
+        ```
+    """
+    return MODEL_RULES.get(model) or RETIRED_MODEL_RULES.get(model)
+
 
 _DATA_URI = re.compile(
     r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?P<params>(;[^;,]*)*),(?P<data>.*)$", re.S
@@ -123,10 +203,10 @@ def utf16_length(text: str) -> int:
         utf16_length("🎬")  # 2
         ```
     """
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def _allowed(values: tuple[Any, ...]) -> str:
+def _allowed(values: tuple[Any, ...] | list[Any]) -> str:
     return ", ".join(str(v) for v in values)
 
 
@@ -159,8 +239,9 @@ def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     """Check one image reference the way Runway will, and return it unchanged.
 
     Accepts an HTTPS URL on a domain host (no IP literal, at most 2048 characters), a base64
-    data URI of a JPEG, PNG or WebP image of at most 5 MB, or a ``runway://`` upload URI.
-    With ``PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS=1`` (local runs against the emulator and moto
+    data URI of a JPEG, PNG or WebP image of at most 5,242,880 characters (the whole URI), or
+    a ``runway://`` upload URI of at most 5,000 characters. With
+    ``PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS=1`` (local runs against the emulator and moto
     only; Runway itself never accepts them), http URLs on 127.0.0.1/localhost pass too.
 
     Raises:
@@ -171,6 +252,11 @@ def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     if uri.startswith("runway://"):
         if len(uri) <= len("runway://"):
             raise ValueError(f"{field} {uri!r} is not a valid runway:// upload URI")
+        if len(uri) > MAX_RUNWAY_URI_CHARS:
+            raise ValueError(
+                f"{field} runway:// URI is {len(uri)} characters long; Runway accepts at most "
+                f"{MAX_RUNWAY_URI_CHARS}"
+            )
         return uri
     if uri.startswith("data:"):
         return _check_data_uri(uri, field)
@@ -215,15 +301,14 @@ def _check_data_uri(uri: str, field: str) -> str:
         raise ValueError(
             f"{field} data URI must be base64-encoded (data:{content_type};base64,...)"
         )
-    data = match["data"]
-    size = len(data) * 3 // 4 - data[-2:].count("=")
-    if size > MAX_DATA_URI_BYTES:
+    if len(uri) > MAX_DATA_URI_CHARS:
         raise ValueError(
-            f"{field} data URI holds {size} bytes; Runway accepts at most {MAX_DATA_URI_BYTES} "
-            "bytes (5 MB) as a data URI: use an upload or a URL for larger images"
+            f"{field} data URI is {len(uri)} characters long; Runway accepts at most "
+            f"{MAX_DATA_URI_CHARS} characters (the whole URI, about 3.9 MB of image): use an "
+            "upload or a URL for larger images"
         )
     try:
-        base64.b64decode(data, validate=True)
+        base64.b64decode(match["data"], validate=True)
     except (binascii.Error, ValueError):
         raise ValueError(f"{field} data URI does not hold valid base64 data") from None
     return uri
@@ -238,10 +323,13 @@ class _WireModel(BaseModel):
 
 
 class PromptImage(_WireModel):
-    """One image of a multi-image prompt: ``{"uri": ..., "position": "first" | "last"}``."""
+    """One image of a multi-image prompt: ``{"uri": ..., "position": "first" | "last"}``.
+
+    ``position=None`` makes it a reference image (seedance2*, hailuo3, wan3*, kling_4).
+    """
 
     uri: str
-    position: Literal["first", "last"] = "first"
+    position: Literal["first", "last"] | None = "first"
 
     @field_validator("uri")
     @classmethod
@@ -249,23 +337,167 @@ class PromptImage(_WireModel):
         return check_image_uri(value, "prompt_image.uri")
 
 
+class ReferenceImage(_WireModel):
+    """A reference image (``references``: kling_4, klingO3_*), optionally a keyframe."""
+
+    uri: str
+    position: Literal["first", "last"] | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _check_uri(cls, value: str) -> str:
+        return check_image_uri(value, "references.uri")
+
+
+class MediaReference(_WireModel):
+    """An audio or video reference (``referenceAudio``, ``referenceVideos``)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow",
+        hide_input_in_errors=True,
+    )
+
+    type: Literal["audio", "video"] | None = None
+    uri: str | None = None
+
+
+class MultiPrompt(_WireModel):
+    """One segment of a multishot generation (kling models' ``providerSettings``)."""
+
+    duration: int
+    prompt: str
+
+
+class ProviderSettings(_WireModel):
+    """Kling multishot settings: ``{"multiPrompt": [...], "shotType": ...}``."""
+
+    multi_prompt: list[MultiPrompt] | None = None
+    shot_type: Literal["intelligence", "customize"] | None = None
+
+
 class ContentModeration(_WireModel):
-    """Content moderation settings."""
+    """Content moderation settings (gen4.5 and gen4_turbo only)."""
 
     public_figure_threshold: Literal["auto", "low"] = "auto"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _value_ok(rule: FieldRule, value: Any) -> bool:
+    """Whether `value` fits `rule` (type, allowed values, range); lengths are checked apart."""
+    kind = rule.type
+    if kind == "enum":
+        return any(value == v and type(value) is type(v) for v in rule.values)
+    if kind in ("integer", "integer_or_auto"):
+        if kind == "integer_or_auto" and value == "auto":
+            return True
+        if not _is_int(value):
+            return False
+        low = 1 if rule.min is None and rule.max is None else rule.min
+        return (low is None or value >= low) and (rule.max is None or value <= rule.max)
+    checks: dict[str, Any] = {
+        "string": lambda v: isinstance(v, str),
+        "boolean": lambda v: isinstance(v, bool),
+        "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "string_or_array": lambda v: isinstance(v, (str, list)),
+    }
+    check = checks.get(kind)
+    return check(value) if check else True
+
+
+def _check_rules(settings: GenerationSettings, rules: ModelRules, wire: dict[str, Any]) -> None:
+    """Check a request's wire body against one model's rules; raise ValueError on the first."""
+    model = rules.name
+    names = settings.python_names()
+
+    def name(key: str) -> str:
+        return names.get(key, key)
+
+    if not rules.open_fields:
+        unknown = [key for key in wire if key not in rules.fields and key != "model"]
+        if unknown:
+            accepted = ", ".join(name(key) for key in rules.fields)
+            raise ValueError(
+                f"{name(unknown[0])} is not accepted by {model} (it refuses unknown fields); "
+                f"it accepts {accepted}"
+            )
+    for key, rule in rules.fields.items():
+        if key == "promptImage" and "promptImage" not in wire:
+            continue  # settings without an image yet
+        value = wire.get(key)
+        if value is None:
+            if rule.required:
+                raise ValueError(f"{name(key)} is required by {model}; use {rule.describe()}")
+            continue
+        if rule.type == "image":
+            continue  # checked by ImageToVideoRequest
+        if not _value_ok(rule, value):
+            raise ValueError(
+                f"{name(key)} {value!r} is not supported by {model}; use {rule.describe()}"
+            )
+        if rule.type == "string" and rule.required and not value.strip():
+            raise ValueError(f"{name(key)} is required by {model} and must not be empty")
+        if rule.max_length is not None and isinstance(value, str):
+            units = utf16_length(value)
+            if units > rule.max_length:
+                raise ValueError(
+                    f"{name(key)} is {units} UTF-16 code units long; {model} accepts at most "
+                    f"{rule.max_length} (emoji and other astral characters count as 2)"
+                )
+
+
+def _check_positions(model: str, rules: ModelRules | None, images: list[PromptImage]) -> None:
+    positions = [image.position for image in images]
+    given = [p for p in positions if p is not None]
+    if given.count("first") > 1 or given.count("last") > 1:
+        raise ValueError(
+            f"prompt_image positions {positions} repeat; give at most one 'first' and one 'last'"
+        )
+    if rules is None:
+        return  # a proxy's own model: the server decides the rest
+    if None in positions and rules.position_required:
+        raise ValueError(
+            f"prompt_image position None (a reference image) is not supported by {model}; "
+            f"use one of {_allowed(rules.positions)}"
+        )
+    if given and len(given) != len(positions):
+        raise ValueError(
+            f"prompt_image positions {positions} mix keyframes and reference images; {model} "
+            "takes either first/last frames or images without a position"
+        )
+    for position in given:
+        if position not in rules.positions:
+            allowed = " or ".join(repr(p) for p in rules.positions)
+            raise ValueError(
+                f"prompt_image position {position!r} is not supported by {model}; "
+                f"only {allowed} {'is' if len(rules.positions) == 1 else 'are'} allowed"
+            )
+    if "last" in given and "first" not in given:
+        raise ValueError(
+            f"prompt_image has a 'last' frame without a 'first' one; {model} needs a first frame"
+        )
 
 
 class GenerationSettings(_WireModel):
     """Everything about a generation except the image: model, ratio, duration, prompt...
 
-    Checked against the model's rules on creation, so a batch fails before any listing,
-    upload or credit. Unknown keyword arguments (such as the seed's ``watermark``) are passed
-    to the API as they are, never silently dropped.
+    Checked against the model's rules (the generated `prefect_runway.rules` table) on
+    creation, so a batch fails before any listing, upload or credit. A model the table does
+    not know (a proxy's own) gets only the checks that hold for every model. Unknown keyword
+    arguments (such as the seed's ``watermark``) are passed to the API as they are, never
+    silently dropped, except to models that refuse unknown fields (veo3.1 and the partner
+    models), where they fail here instead of as a 400.
 
     Example:
         ```python
         settings = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
         request = settings.for_image("https://example.com/cat.png")
+        GenerationSettings(model="veo3.1", ratio="1280:720", duration=8, audio=False)
+        GenerationSettings(model="seedance2", duration="auto", ratio="1280:720")
         ```
     """
 
@@ -278,11 +510,23 @@ class GenerationSettings(_WireModel):
     )
 
     model: str
-    ratio: str
+    ratio: str | None = None
     seed: int | None = None
     prompt_text: str | None = None
-    duration: int | None = None
+    duration: int | Literal["auto"] | None = None
     content_moderation: ContentModeration | None = None
+    resolution: str | None = None
+    audio: bool | None = None
+    negative_prompt: str | None = None
+    references: str | list[ReferenceImage] | None = None
+    reference_audio: list[MediaReference] | None = None
+    reference_videos: list[MediaReference] | None = None
+    provider_settings: ProviderSettings | None = None
+    cfg_scale: float | None = None
+    output_format: str | None = None
+    prores_profile: str | None = None
+    prompt_expansion_mode: str | None = None
+    draft: bool | None = None
 
     @field_validator("seed")
     @classmethod
@@ -291,57 +535,85 @@ class GenerationSettings(_WireModel):
             raise ValueError(f"seed {value} is out of range; use an integer 0..{MAX_SEED}")
         return value
 
-    @field_validator("prompt_text")
+    @field_validator("duration")
     @classmethod
-    def _check_prompt_text(cls, value: str | None) -> str | None:
-        if value is not None and utf16_length(value) > MAX_PROMPT_UTF16_UNITS:
-            raise ValueError(
-                f"prompt_text is {utf16_length(value)} UTF-16 code units long; Runway accepts at "
-                f"most {MAX_PROMPT_UTF16_UNITS} (emoji and other astral characters count as 2)"
-            )
+    def _check_duration(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"duration {value} must be a positive number of seconds or 'auto'")
         return value
+
+    @classmethod
+    def python_names(cls) -> dict[str, str]:
+        """Wire name -> Python field name, for messages that use the names users write."""
+        return {"promptImage": "prompt_image", **{to_camel(n): n for n in cls.model_fields}}
+
+    @property
+    def rules(self) -> ModelRules | None:
+        """This model's rules, or None for a model the table does not know."""
+        return rules_for(self.model)
 
     @model_validator(mode="after")
     def _check_model_rules(self) -> Self:
-        if not re.fullmatch(r"\d+:\d+", self.ratio):
-            raise ValueError(f"ratio {self.ratio!r} must look like WIDTH:HEIGHT, e.g. 1280:720")
-        if self.duration is not None and self.duration < 1:
-            raise ValueError(f"duration {self.duration} must be a positive number of seconds")
-        rules = MODEL_RULES.get(self.model)
-        if rules is None:
-            return self  # a proxy's own model: generic checks only
-        if self.ratio not in rules.ratios:
+        rules = self.rules
+        if rules is not None:
+            _check_rules(self, rules, self.to_wire())
+        return self
+
+    def check_dialect(self, dialect: str) -> Self:
+        """Refuse a retired model on the official dialect, naming its replacement.
+
+        Proxies (``dialect="proxy"``) may still serve retired models, so they pass.
+
+        Raises:
+            ValueError: the model was retired from the official API.
+
+        Example:
+            ```python
+            GenerationSettings(model="veo3", ratio="1280:720").check_dialect("runway")
+            # ValueError: model 'veo3' was retired from Runway's official API ...
+            ```
+        """
+        rules = RETIRED_MODEL_RULES.get(self.model)
+        if rules is not None and dialect == "runway":
             raise ValueError(
-                f"ratio {self.ratio!r} is not supported by {self.model}; "
-                f"use one of {_allowed(rules.ratios)}"
+                f"model {self.model!r} was retired from Runway's official API "
+                f"({rules.retired}); use {rules.replacement} instead, or a proxy that still "
+                "serves it (dialect 'proxy')"
             )
-        if self.duration is not None and self.duration not in rules.durations:
-            raise ValueError(
-                f"duration {self.duration} is not supported by {self.model}; "
-                f"use one of {_allowed(rules.durations)}"
-            )
-        if rules.prompt_text_required and not self.prompt_text:
-            raise ValueError(f"prompt_text is required by {self.model}")
         return self
 
     @property
     def effective_duration(self) -> int:
-        """The duration the API will generate: the given one or the model's default."""
-        if self.duration is not None:
+        """Seconds the API will generate (or bill up front, for ``"auto"``).
+
+        The given duration, else the model's default; ``"auto"`` counts as the model's
+        maximum, which Runway bills up front and partly refunds.
+        """
+        rules = self.rules
+        if isinstance(self.duration, int):
             return self.duration
-        rules = MODEL_RULES.get(self.model)
-        return rules.default_duration if rules else 10
+        if rules is None:
+            return 10
+        if self.duration == "auto":
+            return rules.max_duration or rules.default_duration or 10
+        return rules.default_duration or rules.max_duration or 10
 
     def estimated_credits(self) -> float | None:
-        """Credits this generation should cost, or None for a model without a known price.
+        """Credits this generation should cost at most, or None for a model of unknown price.
+
+        Price per second (audio-dependent for veo3.1 and veo3.1_fast) times
+        `effective_duration`. A budget figure: the submit answer's ``estimatedCost`` is the
+        one to record.
 
         Example:
             ```python
             GenerationSettings(model="gen4_turbo", ratio="1280:720").estimated_credits()  # 50
             ```
         """
-        rules = MODEL_RULES.get(self.model)
-        return rules.credits_per_second * self.effective_duration if rules else None
+        rules = self.rules
+        if rules is None:
+            return None
+        return rules.credits_per_second(self.audio) * self.effective_duration
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body to send: camelCase keys, unset fields left out, extras kept."""
@@ -362,7 +634,7 @@ class GenerationSettings(_WireModel):
         image = (
             prompt_image
             if isinstance(prompt_image, str)
-            else [item.model_dump(by_alias=True) for item in prompt_image]
+            else [item.model_dump(by_alias=True, exclude_none=True) for item in prompt_image]
         )
         return ImageToVideoRequest.model_validate({**self.settings_wire(), "promptImage": image})
 
@@ -390,23 +662,12 @@ class ImageToVideoRequest(GenerationSettings):
             return check_image_uri(value)
         if not value:
             raise ValueError("prompt_image list must hold at least one {uri, position} image")
-        positions = [image.position for image in value]
-        if positions.count("first") > 1 or positions.count("last") > 1:
-            raise ValueError(
-                f"prompt_image positions {positions} repeat; give at most one 'first' and one "
-                "'last'"
-            )
         return value
 
     @model_validator(mode="after")
-    def _check_last_frame(self) -> Self:
-        rules = MODEL_RULES.get(self.model)
-        if rules and not rules.last_frame and isinstance(self.prompt_image, list):
-            if any(image.position == "last" for image in self.prompt_image):
-                raise ValueError(
-                    f"prompt_image position 'last' is not supported by {self.model}; "
-                    "only 'first' is allowed"
-                )
+    def _check_frames(self) -> Self:
+        if isinstance(self.prompt_image, list):
+            _check_positions(self.model, self.rules, self.prompt_image)
         return self
 
 
@@ -489,6 +750,12 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
+def _credits(cost: Any) -> float | None:
+    """``estimatedCost.credits`` as a number, or None when absent or not a number."""
+    value = cost.get("credits") if isinstance(cost, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 class SubmittedTask(BaseModel):
     """One normalized answer to a submission, whatever shape the API or proxy sent.
 
@@ -509,6 +776,14 @@ class SubmittedTask(BaseModel):
     lost_responses: int = 0
     """Earlier attempts of this submission whose answer was lost: >0 means a possible duplicate."""
 
+    @property
+    def estimated_cost_credits(self) -> float | None:
+        """The answer's ``estimatedCost.credits``: the most the task may charge (None: not sent).
+
+        Same value as `estimated_credits`; the name says where it comes from.
+        """
+        return self.estimated_credits
+
     @classmethod
     def from_response(cls, body: Any) -> SubmittedTask:
         """Parse a submit response body.
@@ -524,17 +799,17 @@ class SubmittedTask(BaseModel):
                 id=str(data.get("task_id") or data.get("id")),
                 status=_parse_status(data.get("task_status") or data.get("status")),
                 created_at=_parse_time(data.get("created_at")),
+                estimated_credits=_credits(data.get("estimatedCost")),
                 request_id=body.get("request_id"),
             )
         task_id = body.get("id") or body.get("task_id")
         if not task_id:
             raise ValueError(f"no task id in the response (keys: {sorted(body)})")
-        cost = body.get("estimatedCost")
         return cls(
             id=str(task_id),
             status=_parse_status(body.get("status") or body.get("state")),
             created_at=_parse_time(body.get("createdAt") or body.get("created_at")),
-            estimated_credits=cost.get("credits") if isinstance(cost, dict) else None,
+            estimated_credits=_credits(body.get("estimatedCost")),
             request_id=body.get("request_id"),
         )
 

@@ -6,6 +6,7 @@ import io
 
 import httpx
 import pytest
+import respx
 
 from prefect_runway import (
     AsyncRunwayClient,
@@ -259,7 +260,7 @@ def test_proxy_wrapped_error_is_raised_with_message_and_request_id(proxy_emulato
 
 
 def test_proxy_validation_error_is_a_bad_request(proxy_emulator):
-    bad = ImageToVideoRequest.model_construct(prompt_image=PNG, model="veo3", ratio="1280:720",
+    bad = ImageToVideoRequest.model_construct(prompt_image=PNG, model="veo3.1", ratio="1280:720",
                                               duration=5)
     with client_for(proxy_emulator) as client, pytest.raises(RunwayBadRequestError) as info:
         client.image_to_video(bad)
@@ -296,3 +297,89 @@ def test_official_host_keeps_the_five_second_poll_floor():
     client = RunwayClient("k", poll_interval=0.1)
     assert client.poll_interval == 5.0 and client.base_url == "https://api.dev.runwayml.com"
     assert client.max_retries == 5
+
+
+# -- defects found while testing the API contract --------------------------------------------
+
+OFFICIAL = "https://api.dev.runwayml.com"
+TASK = {"id": "t-ok", "status": "SUCCEEDED", "output": ["https://cdn.example.com/v.mp4"]}
+
+
+async def test_one_malformed_poll_answer_fails_only_its_own_task():
+    with respx.mock(base_url="https://proxy.example.com") as mock:
+        mock.get("/v1/tasks/t-ok").respond(200, json=TASK)
+        mock.get("/v1/tasks/t-bad").respond(200, json={"id": "t-bad", "status": 42})
+        async with AsyncRunwayClient(API_KEY, base_url="https://proxy.example.com",
+                                     poll_interval=0.01) as client:
+            results = await client.wait_for_tasks(["t-ok", "t-bad"], timeout=5)
+    assert results["t-ok"].status is TaskStatus.SUCCEEDED
+    assert isinstance(results["t-bad"], RunwayProtocolError)
+    assert str(results["t-bad"]) == "Unreadable task answer (bad fields: status)"
+
+
+def test_proxy_wrapped_task_answer_is_unwrapped():
+    wrapped = {"code": 200, "message": "success", "request_id": "r1",
+               "data": {"task_id": "t1", "task_status": "running", "progress": 0.5}}
+    with respx.mock(base_url="https://proxy.example.com/runwayml") as mock:
+        mock.get("/v1/tasks/t1").respond(200, json=wrapped)
+        with RunwayClient(API_KEY, base_url="https://proxy.example.com/runwayml",
+                          dialect="proxy") as client:
+            task = client.get_task("t1")
+    assert (task.id, task.status, task.progress) == ("t1", TaskStatus.RUNNING, 0.5)
+
+
+@pytest.mark.parametrize(("code", "error"), [("429", RunwayRateLimitError),
+                                             ("503", RunwayServerError)])
+def test_proxy_string_codes_are_transient_and_retried(code, error):
+    wrapped = {"code": code, "message": "busy", "request_id": "r1", "data": None}
+    with respx.mock(base_url="https://proxy.example.com/runwayml") as mock:
+        route = mock.get("/v1/tasks/t1").respond(200, json=wrapped)
+        with RunwayClient(API_KEY, base_url="https://proxy.example.com/runwayml",
+                          dialect="proxy", max_retries=2, backoff_base=0.001) as client:
+            with pytest.raises(error) as info:
+                client.get_task("t1")
+    assert info.value.transient and info.value.status_code == int(code)
+    assert route.call_count == 3
+
+
+def test_per_call_poll_interval_keeps_the_five_second_floor(monkeypatch):
+    sleeps = []
+    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
+    answers = iter([{"id": "t1", "status": "RUNNING"}, TASK | {"id": "t1"}])
+    with respx.mock(base_url=OFFICIAL) as mock:
+        mock.get("/v1/tasks/t1").mock(side_effect=lambda _: httpx.Response(200, json=next(answers)))
+        with RunwayClient(API_KEY) as client:
+            client.wait_for_task("t1", poll_interval=0.01, timeout=60)
+    assert sleeps == [5.0]
+
+
+def test_connection_error_names_the_url_without_query():
+    client = RunwayClient(API_KEY, base_url="http://127.0.0.1:9", max_retries=0)
+    with client, pytest.raises(RunwayConnectionError) as info:
+        client.get_task("abc")
+    assert "GET http://127.0.0.1:9/v1/tasks/abc could not reach the API" in str(info.value)
+
+
+def test_retired_model_is_refused_locally_on_the_official_dialect(emulator):
+    retired = request(model="veo3", duration=8)
+    with client_for(emulator) as client, pytest.raises(ValueError) as info:
+        client.image_to_video(retired)
+    assert str(info.value) == (
+        "model 'veo3' was retired from Runway's official API (SDK 5.14 (2026-08)); use veo3.1 "
+        "instead, or a proxy that still serves it (dialect 'proxy')"
+    )
+    assert emulator.stats()["posts"] == 0
+
+
+def test_retired_model_still_works_on_the_proxy_dialect(proxy_emulator):
+    seed_request = request(model="gen3a_turbo", ratio="1280:768", duration=10,
+                           prompt_text="slow dolly zoom")
+    with client_for(proxy_emulator) as client:
+        submitted = client.image_to_video(seed_request)
+    assert submitted.id and proxy_emulator.tasks()[0]["model"] == "gen3a_turbo"
+
+
+def test_submitted_task_records_the_estimated_cost(emulator):
+    with client_for(emulator) as client:
+        submitted = client.image_to_video(request(model="veo3.1", duration=6, audio=False))
+    assert submitted.estimated_cost_credits == submitted.estimated_credits == 120

@@ -169,13 +169,16 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], list[Any], str]] = [
         "not valid base64",
     ),
     (
-        "data uri over 5 MB",
-        body(
-            promptImage="data:image/png;base64,"
-            + base64.b64encode(b"\0" * (5 * 1024 * 1024 + 1)).decode()
-        ),
+        "data uri over 5,242,880 characters",
+        body(promptImage="data:image/png;base64," + "A" * (5_242_880 - 21)),
         ["promptImage"],
-        "5242881 bytes",
+        "data URI is 5242881 characters; the limit is 5242880 characters for the whole URI",
+    ),
+    (
+        "runway uri over 5,000 characters",
+        body(promptImage="runway://uploads/" + "a" * 4984),
+        ["promptImage"],
+        "runway:// URI is 5001 characters; the limit is 5000.",
     ),
     (
         "unknown runway uri",
@@ -206,20 +209,78 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], list[Any], str]] = [
         "ratio '1280:768' is not supported by model gen4_turbo",
     ),
     (
-        "veo ratio on gen3a",
-        body(model="gen3a_turbo", ratio="1280:720"),
+        "gen3a_turbo retired",
+        body(model="gen3a_turbo", ratio="1280:768"),
+        ["model"],
+        "model 'gen3a_turbo' was retired (2026-07-30); use gen4_turbo instead.",
+    ),
+    (
+        "veo3 retired",
+        body(model="veo3", ratio="1280:720", duration=8),
+        ["model"],
+        "model 'veo3' was retired (SDK 5.14 (2026-08)); use veo3.1 instead.",
+    ),
+    (
+        "gen4.5 needs duration",
+        body(model="gen4.5", duration=None),
+        ["duration"],
+        "duration is required for model gen4.5.",
+    ),
+    (
+        "veo3.1 refuses unknown fields",
+        body(model="veo3.1", duration=8, watermark=False),
+        ["watermark"],
+        "Unrecognized key 'watermark' for model veo3.1.",
+    ),
+    (
+        "contentModeration only on gen4",
+        body(model="veo3.1", duration=8, contentModeration={"publicFigureThreshold": "low"}),
+        ["contentModeration"],
+        "Unrecognized key 'contentModeration' for model veo3.1.",
+    ),
+    (
+        "last frame needs a first",
+        body(model="veo3.1", duration=8, promptImage=[{"uri": PNG_URI, "position": "last"}]),
+        ["promptImage"],
+        "promptImage has a 'last' frame but no 'first' frame.",
+    ),
+    (
+        "partner ratio",
+        body(model="klingO3_pro", ratio="1280:720", duration=5),
         ["ratio"],
-        "not supported by model gen3a_turbo",
+        "ratio '1280:720' is not supported by model klingO3_pro; expected one of "
+        "1920:1080, 1080:1920, 1440:1440.",
+    ),
+    (
+        "partner without ratio field",
+        body(model="happyhorse_1_0", ratio="1280:720", duration=5),
+        ["ratio"],
+        "Unrecognized key 'ratio' for model happyhorse_1_0.",
+    ),
+    (
+        "happyhorse prompt 2,501 units",
+        body(model="happyhorse_1_0", ratio=None, duration=5, promptText="a" * 2501),
+        ["promptText"],
+        "promptText is 2501 UTF-16 code units long; the limit is 2500.",
+    ),
+    (
+        "gemini_omni_flash duration 2",
+        body(model="gemini_omni_flash", duration=2),
+        ["duration"],
+        "duration 2 is not supported by model gemini_omni_flash; expected an integer from 3 "
+        "to 10.",
+    ),
+    (
+        "seedance2 mixes keyframes and references",
+        body(
+            model="seedance2",
+            promptImage=[{"uri": PNG_URI, "position": "first"}, {"uri": PNG_URI}],
+        ),
+        ["promptImage"],
+        "cannot mix keyframes",
     ),
     ("duration too long", body(duration=11), ["duration"], "duration 11"),
     ("duration float", body(duration=5.5), ["duration"], "must be an integer"),
-    (
-        "gen3a duration 6",
-        body(model="gen3a_turbo", ratio="1280:768", duration=6),
-        ["duration"],
-        "expected one of 5, 10",
-    ),
-    ("veo3 duration 4", body(model="veo3", duration=4), ["duration"], "expected one of 8"),
     ("veo3.1 duration 5", body(model="veo3.1", duration=5), ["duration"], "4, 6, 8"),
     ("seed negative", body(seed=-1), ["seed"], "0 to 4294967295"),
     ("seed too big", body(seed=4294967296), ["seed"], "4294967296"),
@@ -242,12 +303,6 @@ VALIDATION_CASES: list[tuple[str, dict[str, Any], list[Any], str]] = [
         body(model="gen4.5", promptText=None),
         ["promptText"],
         "required for model gen4.5",
-    ),
-    (
-        "gen3a needs prompt text",
-        body(model="gen3a_turbo", ratio="1280:768", promptText=None),
-        ["promptText"],
-        "required for model gen3a_turbo",
     ),
     (
         "moderation threshold",
@@ -287,8 +342,6 @@ VALID_CASES: list[dict[str, Any]] = [
     body(),
     body(duration=None, watermark=False, seed=4294967295),
     body(model="gen4.5", duration=2, ratio="1584:672"),
-    body(model="gen3a_turbo", ratio="768:1280", duration=5),
-    body(model="veo3", ratio="1080:1920", duration=8, promptText=None),
     body(model="veo3.1_fast", ratio="1920:1080", duration=4),
     body(
         model="veo3.1",
@@ -316,18 +369,18 @@ def test_valid_bodies_are_accepted(make_emulator: Callable[..., Emulator], paylo
         ("gen4_turbo", "1280:720", None, 50),
         ("gen4_turbo", "1280:720", 5, 25),
         ("gen4.5", "960:960", 10, 120),
-        ("gen3a_turbo", "1280:768", 5, 25),
-        ("veo3", "1280:720", None, 320),
         ("veo3.1", "1280:720", 4, 160),
         ("veo3.1_fast", "1280:720", None, 120),
+        ("seedance2", "1280:720", "auto", 450),
+        ("kling2.5_turbo_pro", None, None, 75),
     ],
 )
 def test_estimated_cost_and_credit_balance(
     client: httpx.Client,
     emu: Emulator,
     model: str,
-    ratio: str,
-    duration: int | None,
+    ratio: str | None,
+    duration: int | str | None,
     credits: int,
 ) -> None:
     r = client.post(SUBMIT, json=body(model=model, ratio=ratio, duration=duration))
@@ -506,7 +559,7 @@ def test_organization(make_emulator: Callable[..., Emulator]) -> None:
     emu = make_emulator(concurrency=3, credit_balance=1000)
     with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
         c.post(SUBMIT, json=body())
-        c.post(SUBMIT, json=body(model="veo3", duration=8))
+        c.post(SUBMIT, json=body(model="veo3.1", duration=8))
         org = c.get("/v1/organization").json()
     assert org["creditBalance"] == 1000 - 25 - 320
     assert org["tier"]["maxMonthlyCreditSpend"] == 100000
@@ -515,9 +568,31 @@ def test_organization(make_emulator: Callable[..., Emulator]) -> None:
         "maxDailyGenerations": 10000,
     }
     assert org["usage"]["models"]["gen4_turbo"] == {"dailyGenerations": 1}
-    assert org["usage"]["models"]["veo3"] == {"dailyGenerations": 1}
+    assert org["usage"]["models"]["veo3.1"] == {"dailyGenerations": 1}
+    assert len(org["tier"]["models"]) == len(org["usage"]["models"]) == 25
+    assert org["usage"]["models"]["seedance2_5"] == {"dailyGenerations": 0}
     assert org["usage"]["models"]["gen4.5"] == {"dailyGenerations": 0}
     assert emu.stats()["organization"] == 1
+
+
+def test_organization_usage_nets_refunds(client: httpx.Client, emu: Emulator) -> None:
+    assert client.post("/v1/organization/usage", json={}).json() == {"models": [], "results": []}
+    client.post(SUBMIT, json=body())
+    cancelled = client.post(SUBMIT, json=body(model="veo3.1", duration=8)).json()["id"]
+    client.delete(f"/v1/tasks/{cancelled}")
+    usage = client.post("/v1/organization/usage", json={}).json()
+    assert usage["models"] == ["gen4_turbo"]
+    assert usage["results"][0]["usedCredits"] == [{"model": "gen4_turbo", "amount": 25}]
+
+
+def test_proxy_dialect_still_serves_retired_models(make_emulator: Callable[..., Emulator]) -> None:
+    emu = make_emulator(dialect="proxy", proxy_submit_shape="plain")
+    seed = body(model="gen3a_turbo", ratio="1280:768", duration=10, watermark=False)
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        assert c.post(SUBMIT, json=seed).status_code == 200
+        r = c.post(SUBMIT, json=body(model="gen3a_turbo", ratio="1280:720"))
+    assert r.status_code == 400
+    assert "ratio '1280:720' is not supported by model gen3a_turbo" in r.text
 
 
 def test_upload_roundtrip(client: httpx.Client, emu: Emulator) -> None:

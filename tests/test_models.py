@@ -38,7 +38,7 @@ VALID = [
     {"seed": 4294967295},
     {"prompt_text": "x" * 1000},
     {"prompt_text": "🎬" * 500},
-    {"model": "gen4.5", "prompt_text": "a cat", "ratio": "1584:672"},
+    {"model": "gen4.5", "prompt_text": "a cat", "ratio": "1584:672", "duration": 2},
     {"model": "gen3a_turbo", "ratio": "1280:768", "duration": 5, "prompt_text": "cat"},
     {"model": "gen3a_turbo", "ratio": "768:1280", "prompt_text": "cat",
      "prompt_image": [{"uri": URL, "position": "first"}, {"uri": PNG, "position": "last"}]},
@@ -65,18 +65,41 @@ INVALID = [
      "duration 5 is not supported by veo3; use one of 8"),
     ({"model": "veo3.1", "ratio": "1280:720", "duration": 5},
      "duration 5 is not supported by veo3.1; use one of 4, 6, 8"),
-    ({"duration": 11}, "duration 11 is not supported by gen4_turbo; use one of "
-     "2, 3, 4, 5, 6, 7, 8, 9, 10"),
+    ({"duration": 11}, "duration 11 is not supported by gen4_turbo; use an integer from 2 to 10"),
     ({"model": "gen3a_turbo", "ratio": "1280:768", "duration": 7, "prompt_text": "x"},
      "duration 7 is not supported by gen3a_turbo; use one of 5, 10"),
-    ({"duration": 0}, "duration 0 must be a positive number of seconds"),
-    ({"ratio": "wide"}, "ratio 'wide' must look like WIDTH:HEIGHT, e.g. 1280:720"),
+    ({"duration": 0}, "duration 0 must be a positive number of seconds or 'auto'"),
+    ({"duration": "auto"}, "duration 'auto' is not supported by gen4_turbo; use an integer "
+     "from 2 to 10"),
+    ({"ratio": "wide"}, "ratio 'wide' is not supported by gen4_turbo; use one of 1280:720"),
+    ({"ratio": None}, "ratio is required by gen4_turbo; use one of 1280:720, 720:1280"),
     ({"seed": -1}, "seed -1 is out of range; use an integer 0..4294967295"),
     ({"seed": 4294967296}, "seed 4294967296 is out of range; use an integer 0..4294967295"),
-    ({"prompt_text": "x" * 1001}, "prompt_text is 1001 UTF-16 code units long; Runway accepts "
-     "at most 1000 (emoji and other astral characters count as 2)"),
+    ({"prompt_text": "x" * 1001}, "prompt_text is 1001 UTF-16 code units long; gen4_turbo "
+     "accepts at most 1000 (emoji and other astral characters count as 2)"),
     ({"prompt_text": "🎬" * 501}, "prompt_text is 1002 UTF-16 code units long"),
-    ({"model": "gen4.5"}, "prompt_text is required by gen4.5"),
+    ({"model": "gen4.5", "prompt_text": "x"},
+     "duration is required by gen4.5; use an integer from 2 to 10"),
+    ({"model": "gen4.5", "duration": 5},
+     "prompt_text is required by gen4.5; use a string of at most 1000 UTF-16 code units"),
+    ({"model": "gen4.5", "duration": 5, "prompt_text": "  "},
+     "prompt_text is required by gen4.5 and must not be empty"),
+    ({"model": "veo3.1", "watermark": False}, "watermark is not accepted by veo3.1 (it refuses "
+     "unknown fields); it accepts audio, duration, negative_prompt, prompt_image, prompt_text, "
+     "ratio, seed"),
+    ({"model": "veo3.1", "content_moderation": {"public_figure_threshold": "low"}},
+     "content_moderation is not accepted by veo3.1"),
+    ({"model": "veo3.1", "prompt_image": [{"uri": URL, "position": "last"}]},
+     "prompt_image has a 'last' frame without a 'first' one; veo3.1 needs a first frame"),
+    ({"model": "seedance2", "ratio": "1280:720",
+      "prompt_image": [{"uri": URL, "position": "first"}, {"uri": URL, "position": None}]},
+     "prompt_image positions ['first', None] mix keyframes and reference images; seedance2 "
+     "takes either first/last frames or images without a position"),
+    ({"prompt_image": [{"uri": URL, "position": None}]},
+     "prompt_image position None (a reference image) is not supported by gen4_turbo; use one "
+     "of first"),
+    ({"prompt_image": "runway://uploads/" + "a" * 4984},
+     "prompt_image runway:// URI is 5001 characters long; Runway accepts at most 5000"),
     ({"model": "gen3a_turbo", "ratio": "1280:768"}, "prompt_text is required by gen3a_turbo"),
     ({"prompt_image": "http://images.example.com/cat.png"},
      "prompt_image 'http://images.example.com/cat.png' must be an https:// URL, a "
@@ -94,8 +117,10 @@ INVALID = [
      "prompt_image data URI must be base64-encoded (data:image/png;base64,...)"),
     ({"prompt_image": "data:image/png;base64,***"},
      "prompt_image data URI does not hold valid base64 data"),
-    ({"prompt_image": "data:image/png;base64," + "A" * (5 * 1024 * 1024 // 3 * 4 + 8)},
-     "bytes (5 MB) as a data URI: use an upload or a URL for larger images"),
+    ({"prompt_image": "data:image/png;base64," + "A" * (5_242_880 - 21)},
+     "prompt_image data URI is 5242881 characters long; Runway accepts at most 5242880 "
+     "characters (the whole URI, about 3.9 MB of image): use an upload or a URL for larger "
+     "images"),
     ({"prompt_image": []}, "prompt_image list must hold at least one {uri, position} image"),
     ({"prompt_image": [{"uri": URL, "position": "last"}]},
      "prompt_image position 'last' is not supported by gen4_turbo; only 'first' is allowed"),
@@ -110,6 +135,14 @@ def test_invalid_requests_name_field_value_and_allowed(fields, message):
     with pytest.raises(ValidationError) as info:
         make(**fields)
     assert message in str(info.value)
+
+
+def test_data_uri_limit_counts_the_whole_uri():
+    head = "data:image/png;xyz=1;base64,"  # 28 characters: the payload stays valid base64
+    at_limit = head + "A" * (5_242_880 - len(head))
+    assert len(make(prompt_image=at_limit).prompt_image) == 5_242_880
+    with pytest.raises(ValidationError, match="5242881 characters long"):
+        make(prompt_image=at_limit + "A")
 
 
 def test_presigned_query_never_appears_in_errors():
@@ -140,6 +173,11 @@ def test_multi_image_wire_format():
     ({"duration": 10}, 50), ({}, 50), ({"duration": 5}, 25),
     ({"model": "veo3", "ratio": "1280:720"}, 320),
     ({"model": "gen4.5", "prompt_text": "x", "duration": 4}, 48),
+    ({"model": "veo3.1", "duration": 8}, 320),
+    ({"model": "veo3.1", "duration": 8, "audio": True}, 320),
+    ({"model": "veo3.1", "duration": 8, "audio": False}, 160),
+    ({"model": "veo3.1_fast", "duration": 4}, 60),
+    ({"model": "veo3.1_fast", "duration": 4, "audio": False}, 40),
     ({"model": "custom", "ratio": "1:1"}, None),
 ])
 def test_estimated_credits(fields, credits):

@@ -281,6 +281,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._endpoint(method, ("POST",), self._submit)
         elif api_path == "/v1/organization":
             self._endpoint(method, ("GET",), self._organization)
+        elif api_path == "/v1/organization/usage":
+            self._endpoint(method, ("POST",), self._organization_usage)
         elif api_path == "/v1/uploads" and cfg.dialect == "runway":
             self._endpoint(method, ("POST",), self._create_upload)
         elif (match := _TASK_PATH.fullmatch(api_path)) is not None:
@@ -365,7 +367,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.reject("validation")
             self._error(400, "Invalid JSON body.")
             return
-        result = validate_submit(body, state.upload_ready, cfg.allow_http_loopback)
+        result = validate_submit(
+            body, state.upload_ready, cfg.allow_http_loopback, dialect=cfg.dialect
+        )
         if not isinstance(result, ValidatedSubmit):
             state.reject("validation")
             issues = [i.to_dict() for i in result]
@@ -487,6 +491,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self._authorize() is not None:
             return
         self._json(200, state.organization())
+
+    def _organization_usage(self, method: str) -> None:
+        self._read_body_quietly()
+        if self._authorize() is not None:
+            return
+        self._json(200, self.server.state.usage())
 
     def _create_upload(self, method: str) -> None:
         state = self.server.state

@@ -379,6 +379,22 @@ class EmulatorState:
                 "usage": {"models": {m: {"dailyGenerations": self._daily[m]} for m in MODELS}},
             }
 
+    def usage(self) -> dict[str, Any]:
+        """Return the ``POST /v1/organization/usage`` body: today's net credits per model."""
+        with self.lock:
+            now = time.monotonic()
+            self._advance(now)
+            used: Counter[str] = Counter()
+            for t in self._tasks.values():
+                if t.cancelled_at is None and not (t.fail_code and t.status(now) == "FAILED"):
+                    used[t.model] += t.credits
+            today = datetime.now(timezone.utc).date().isoformat()
+            credits = [{"model": m, "amount": n} for m, n in sorted(used.items())]
+            return {
+                "models": sorted(used),
+                "results": [{"date": today, "usedCredits": credits}] if credits else [],
+            }
+
     def stats(self) -> dict[str, Any]:
         """Return the ``GET /_emulator/stats`` body."""
         with self.lock:
