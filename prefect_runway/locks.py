@@ -9,9 +9,9 @@ implements Prefect's `LockManager` protocol by hand:
 - **Exclusive**: a lock is a file created with ``O_EXCL``.
 - **Renewable**: the holder pushes its expiry forward (`renew_lock`) while its work is in
   flight, by writing a new file and renaming it over the old one.
-- **Broken atomically**: an abandoned lock is renamed away (only one contender can rename
-  it), then its bytes are compared with the ones judged abandoned; a lock renewed or
-  re-created in between is put back.
+- **Broken atomically**: contenders break an abandoned lock one at a time (a kernel
+  ``flock`` that dies with its process), and only if it still holds the bytes judged
+  abandoned; a lock renewed or re-created in between is left alone.
 - **Judged soberly**: a holder on this machine (same host, boot and PID namespace) whose PID
   is gone is dead at once; otherwise only the expiry counts. Empty or partial files age out
   by their modification time. Containers that share a lock folder and a hostname but not a
@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import socket
@@ -241,22 +242,23 @@ def _abandoned(info: dict[str, Any] | None, path: Path) -> bool:
 
 
 def _break(path: Path, judged: bytes) -> bool:
-    """Remove an abandoned lock, unless it changed since it was judged; True when removed."""
-    tomb = path.with_name(f"{path.name}.{uuid.uuid4().hex}.broken")
-    try:
-        os.rename(path, tomb)  # only one contender can move a given file
-    except FileNotFoundError:
-        return True  # someone else removed it: the place is free to try
-    if tomb.read_bytes() == judged:
-        tomb.unlink(missing_ok=True)
+    """Remove an abandoned lock, unless it changed since it was judged; True when removed.
+
+    Breakers take turns on an advisory ``flock`` of one guard file per folder, which the
+    kernel releases even when a breaker dies; under it, the lock is read again and removed
+    only if it still holds the bytes that were judged abandoned. (Renaming the lock away
+    instead would leave its place empty for an instant, and a third contender could take
+    it while a live lock was being put back.)
+    """
+    with open(path.parent / ".break.guard", "a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        current = _read_bytes(path)
+        if current is None:
+            return True  # released or broken meanwhile: the place is free to try
+        if current != judged:
+            return False  # renewed or re-created since it was judged: a live holder's
+        path.unlink()
         return True
-    # Renewed or re-created after it was judged: it belongs to a live holder. Put it back.
-    try:
-        os.link(tomb, path)
-    except FileExistsError:
-        pass  # a third contender already took the place: its lock stands, ours is moot
-    tomb.unlink(missing_ok=True)
-    return False
 
 
 def _alive(pid: Any) -> bool:
