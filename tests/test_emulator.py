@@ -679,6 +679,24 @@ def test_fault_lost_response_creates_task(make_emulator: Callable[..., Emulator]
     assert emu.stats()["duplicates"] == 1
 
 
+def test_held_submits_wait_at_the_gate_uncounted_until_released(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emu = make_emulator()
+    emu.hold_submits()
+    with ThreadPoolExecutor(2) as pool:
+        answers = [pool.submit(fresh_post, emu, body(seed=i)) for i in range(2)]
+        deadline = time.monotonic() + 10
+        while emu.held_submits < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert emu.stats()["posts"] == 0 and emu.tasks() == []
+        assert httpx.get(emu.base_url + "/v1/organization", headers=HEADERS).status_code == 200
+        emu.release_submits()
+        assert [a.result(timeout=10).status_code for a in answers] == [200, 200]
+    assert emu.held_submits == 0 and emu.stats()["tasks_created"] == 2
+
+
 def test_fault_task_failure(make_emulator: Callable[..., Emulator]) -> None:
     emu = make_emulator(faults=Faults(rate_task_failure=1.0, failure_code="INTERNAL.X", seed=6))
     with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:

@@ -168,6 +168,21 @@ class Emulator:
         """The current fault settings."""
         return self._state.faults
 
+    def hold_submits(self) -> None:
+        """Hold every submit POST, before it is counted or creates anything, until
+        `release_submits`: a fixed point at which a test lines up a second client."""
+        self._state.submit_gate.clear()
+
+    def release_submits(self) -> None:
+        """Let held submits (and later ones) through."""
+        self._state.submit_gate.set()
+
+    @property
+    def held_submits(self) -> int:
+        """Submit POSTs waiting at the gate of `hold_submits` right now."""
+        with self._state.lock:
+            return self._state.held_submits
+
     def reset(self) -> None:
         """Clear tasks, uploads and stats, and restore the credit balance."""
         self._state.reset()

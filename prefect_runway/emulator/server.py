@@ -342,6 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             raw = None
         proxy = cfg.dialect == "proxy"
+        state.wait_at_gate(lambda: self.server.stopping)
         fault = state.draw_submit_fault(proxy)
         if fault is None:
             reason = self._authorize()

@@ -107,6 +107,9 @@ class EmulatorState:
         self.lock = threading.Lock()
         self._faults = faults
         self._rng = random.Random(faults.seed)
+        self.submit_gate = threading.Event()  # cleared by Emulator.hold_submits (tests)
+        self.submit_gate.set()
+        self.held_submits = 0
         self._clear()
 
     def _clear(self) -> None:
@@ -166,6 +169,19 @@ class EmulatorState:
                     return name
             self._admitted += 1  # counted now, so concurrent submits cannot overshoot
             return None
+
+    def wait_at_gate(self, stopping: Any) -> None:
+        """Hold a submit while the gate is closed, counted in ``held_submits``."""
+        if self.submit_gate.is_set():
+            return
+        with self.lock:
+            self.held_submits += 1
+        try:
+            while not self.submit_gate.wait(0.02) and not stopping():
+                pass
+        finally:
+            with self.lock:
+                self.held_submits -= 1
 
     def hanging(self) -> bool:
         """True while submits are held (``hang_after`` reached)."""
