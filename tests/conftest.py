@@ -114,3 +114,39 @@ def runway(monkeypatch):
         monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
         monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
         yield emu
+
+
+def wait_until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def lock_calls(monkeypatch):
+    """Every `SubmissionLockManager.try_acquire` call in this process, as (key, holder,
+    taken), in order: lets a test see a second run reach a lock the first one holds."""
+    from prefect_runway.locks import SubmissionLockManager
+
+    calls: list[tuple[str, str, bool]] = []
+    real = SubmissionLockManager.try_acquire
+
+    def spy(self, key, holder, hold_timeout=None):
+        taken = real(self, key, holder, hold_timeout)
+        calls.append((key, holder, taken))
+        return taken
+
+    monkeypatch.setattr(SubmissionLockManager, "try_acquire", spy)
+    return calls
+
+
+def contenders(calls: list[tuple[str, str, bool]]) -> int:
+    """The most holders that asked for one key: 2 once a second run reached a held lock."""
+    holders: dict[str, set[str]] = {}
+    for key, holder, _ in list(calls):
+        holders.setdefault(key, set()).add(holder)
+    return max((len(h) for h in holders.values()), default=0)

@@ -157,13 +157,63 @@ def test_503_then_success_creates_one_task(emulator):
     assert stats["posts"] == 8 + stats["rejected"]["fault_5xx"]
 
 
-def test_429_honours_retry_after_then_gives_up(emulator):
+def test_429_honours_retry_after_then_gives_up(emulator, monkeypatch):
+    sleeps: list[float] = []
+    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
     emulator.set_faults(Faults(rate_429=1.0, retry_after=0.2))
-    with client_for(emulator, max_retries=2) as client:
+    with client_for(emulator, max_retries=2) as client:  # backoff_base=0.01: far from 0.2
         with pytest.raises(RunwayRateLimitError) as info:
             client.image_to_video(request())
     assert info.value.retry_after == pytest.approx(0.2)
+    assert sleeps == [pytest.approx(0.2), pytest.approx(0.2)]  # the waits asked for, no jitter
     assert emulator.stats()["posts"] == 3 and emulator.stats()["tasks_created"] == 0
+
+
+def test_retry_after_is_capped_at_backoff_max(emulator, monkeypatch):
+    sleeps: list[float] = []
+    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
+    emulator.set_faults(Faults(rate_429=1.0, retry_after=45))
+    with client_for(emulator, max_retries=1, backoff_max=2.5) as client:
+        with pytest.raises(RunwayRateLimitError):
+            client.image_to_video(request())
+    assert sleeps == [2.5]
+
+
+async def test_async_client_waits_what_retry_after_asks(emulator, monkeypatch):
+    sleeps: list[float] = []
+
+    async def sleep(seconds):
+        sleeps.append(seconds)
+
+    monkeypatch.setattr("prefect_runway.client.asyncio", _AsyncioWithSleep(sleep))
+    emulator.set_faults(Faults(rate_429=1.0, retry_after=0.3))
+    async with async_client_for(emulator, max_retries=2, backoff_max=0.25) as client:
+        with pytest.raises(RunwayRateLimitError):
+            await client.image_to_video(request())
+    assert sleeps == [0.25, 0.25]  # asked 0.3, capped at backoff_max
+
+
+class _AsyncioWithSleep:
+    """The asyncio module as the client sees it, with a recording sleep."""
+
+    def __init__(self, sleep):
+        import asyncio
+
+        self._asyncio = asyncio
+        self.sleep = sleep
+
+    def __getattr__(self, name):
+        return getattr(self._asyncio, name)
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(0.0, 0.0), (1.5, 1.5), (7, 7.0),
+                                                        (600, 30.0)])
+def test_delay_is_what_retry_after_asks_capped(retry_after, expected):
+    client = RunwayClient(API_KEY, backoff_base=0.5, backoff_max=30.0, max_retries=3)
+    error = RunwayRateLimitError("slow down", status_code=429, retry_after=retry_after)
+    assert [client._delay(attempt, error) for attempt in (1, 2, 3, 4)] == [expected] * 3 + [None]
+    plain = RunwayRateLimitError("slow down", status_code=429)  # no header: backoff + jitter
+    assert 0.5 <= client._delay(1, plain) <= 0.75 and 1.0 <= client._delay(2, plain) <= 1.5
 
 
 def test_resets_are_retried_without_duplicates(emulator):
@@ -226,7 +276,6 @@ def test_organization(emulator):
 
 
 def test_upload_roundtrip_gives_a_usable_runway_uri(emulator):
-    png = httpx.URL(PNG)  # noqa: F841 - the bytes below are the same 1x1 PNG
     import base64
 
     data = base64.b64decode(PNG.split(",", 1)[1])
@@ -383,3 +432,24 @@ def test_submitted_task_records_the_estimated_cost(emulator):
     with client_for(emulator) as client:
         submitted = client.image_to_video(request(model="veo3.1", duration=6, audio=False))
     assert submitted.estimated_cost_credits == submitted.estimated_credits == 120
+
+
+SIGNED_OUTPUT = "https://cdn.example.com/out/v.mp4?exp=1700000000&sig=c2VjcmV0LXNpZ25hdHVyZQ"
+
+
+@pytest.mark.parametrize(("status", "error", "hint"), [
+    (403, RunwayAuthenticationError, " (output URLs expire: fetch the task again for fresh ones)"),
+    (404, RunwayNotFoundError, ""),
+    (503, RunwayServerError, ""),
+])  # fmt: skip
+def test_download_errors_name_the_url_without_its_signature(status, error, hint):
+    with respx.mock() as mock:
+        mock.get(SIGNED_OUTPUT).respond(status)
+        with RunwayClient(API_KEY) as client, pytest.raises(error) as info:
+            client.download(SIGNED_OUTPUT, io.BytesIO())
+    assert str(info.value) == (
+        f"Download of https://cdn.example.com/out/v.mp4?<redacted> failed with HTTP {status}"
+        f"{hint} (HTTP {status})"
+    )
+    assert "c2VjcmV0" not in repr(info.value.args) and info.value.status_code == status
+

@@ -51,9 +51,19 @@ VALID = [
 ]
 
 
+def camel(value):
+    """snake_case keys to the API's camelCase, at every depth."""
+    if isinstance(value, dict):
+        return {k.split("_")[0] + "".join(w.title() for w in k.split("_")[1:]): camel(v)
+                for k, v in value.items()}  # fmt: skip
+    return [camel(v) for v in value] if isinstance(value, list) else value
+
+
 @pytest.mark.parametrize("fields", VALID)
 def test_valid_requests(fields):
-    assert make(**fields).to_wire()["model"]
+    """Accepted, and sent exactly as given: camelCase keys, nothing added or dropped."""
+    given = {"prompt_image": URL, "model": "gen4_turbo", "ratio": "1280:720", **fields}
+    assert make(**fields).to_wire() == camel(given)
 
 
 INVALID = [

@@ -27,7 +27,7 @@ from prefect_runway.tasks import (
     submit_image_to_video,
     wait_for_tasks,
 )
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, contenders, wait_until
 from tests.test_client import PNG
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -96,20 +96,32 @@ def test_changed_request_field_is_a_new_generation(url_emulator):
     assert url_emulator.stats()["tasks_created"] == 2
 
 
-def test_two_concurrent_runs_submit_once(url_emulator):
-    url_emulator.set_faults(Faults(latency=1.5))  # long enough for the two runs to overlap
+def test_two_concurrent_runs_submit_once(url_emulator, lock_calls):
+    """Overlapping by construction: the emulator holds the first run's POSTs until the
+    second run has reached the lock of an image the first one is submitting."""
     creds = creds_for(url_emulator)
     results: list[list[str]] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(submit_all(creds, requests(20))))
-        for _ in range(2)
-    ]
+    errors: list[BaseException] = []
+
+    def one_run():
+        try:
+            results.append(submit_all(creds, requests(20)))
+        except BaseException as exc:  # reported below, with the emulator's counts
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one_run) for _ in range(2)]
+    url_emulator.hold_submits()
+    try:
+        threads[0].start()
+        wait_until(lambda: url_emulator.held_submits >= 1, "the first run's POST")
+        threads[1].start()
+        wait_until(lambda: contenders(lock_calls) >= 2, "the second run at a held lock")
+    finally:
+        url_emulator.release_submits()
     for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 2 and results[0] == results[1]
-    assert url_emulator.stats()["tasks_created"] == 20
+        thread.join(timeout=120)
+    assert not errors and len(results) == 2 and results[0] == results[1], errors
+    assert url_emulator.stats()["tasks_created"] == url_emulator.stats()["posts"] == 20
 
 
 def outcome(state):
@@ -227,15 +239,34 @@ def test_download_lands_in_s3_with_content_type_and_size(credentials, emulator, 
     assert record["sha256"] == local["sha256"]
 
 
-def test_budget_is_checked_before_any_post():
+@flow
+def submit_within_budget(creds: RunwayCredentials, batch: list[ImageToVideoRequest],
+                         budget: float | None) -> list[str]:
+    """The documented pattern: estimate, check against budget and balance, then submit."""
+    with creds.get_client() as client:
+        balance = client.organization().credit_balance
+    check_budget(estimate_credits(batch), budget, balance)
+    return submit_all.fn(creds, batch)
+
+
+def test_budget_is_checked_before_any_post(url_emulator):
+    creds = creds_for(url_emulator)
     batch = requests(10)
     assert estimate_credits(batch) == 250
-    check_budget(250, 250)
-    with pytest.raises(BudgetExceededError, match="Estimated cost 250 credits .* exceeds the "
-                       "budget of 100 credits"):
-        check_budget(250, 100)
-    with pytest.raises(BudgetExceededError, match="balance of 10 credits"):
-        check_budget(250, None, balance=10)
+    with pytest.raises(BudgetExceededError, match=r"Estimated cost 250 credits \(~2.50 USD\) "
+                       "exceeds the budget of 100 credits"):
+        submit_within_budget(creds, batch, 100)
+    assert url_emulator.stats()["posts"] == 0
+    assert len(set(submit_within_budget(creds, batch, 250))) == 10  # the budget allows it
+    assert url_emulator.stats()["posts"] == 10
+
+
+def test_balance_is_checked_before_any_post():
+    with Emulator(api_key=API_KEY, fetch_urls=False, credit_balance=200) as emu:
+        with pytest.raises(BudgetExceededError, match="Estimated cost 250 credits exceeds the "
+                           "organization's balance of 200 credits"):
+            submit_within_budget(creds_for(emu), requests(10), None)
+        assert emu.stats()["posts"] == 0
 
 
 def test_api_key_is_nowhere_in_database_results_or_logs(url_emulator, caplog, prefect_home):

@@ -26,7 +26,7 @@ from prefect_runway.engine import Engine, ImageJob
 from prefect_runway.errors import RecordWriteError
 from prefect_runway.locks import SubmissionLockManager
 from prefect_runway.records import Ledger, SubmissionRecord
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, contenders, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
@@ -277,17 +277,88 @@ def test_sigkill_at_each_step_never_pays_twice_silently(emu, places, step, creat
 # -- two runs at once -----------------------------------------------------------------------
 
 
-def test_two_engines_racing_on_one_image_pay_once(emu, places):
-    emu.set_faults(Faults(latency=0.3))
+def in_thread(target, *args, **kwargs):
+    """Start `target` in a thread; returns (thread, outcome list: its result or exception)."""
+    outcome: list = []
+
+    def run():
+        try:
+            outcome.append(target(*args, **kwargs))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def test_runs_reaching_a_held_lock_wait_and_read_the_record(emu, places, lock_calls):
+    """Overlapping by construction: the first run's POST is held by the emulator until three
+    more runs are waiting on its lock; they then find its record and pay nothing."""
+    emu.hold_submits()
+    try:
+        first = in_thread(run_engine, emu, places)
+        wait_until(lambda: emu.held_submits == 1, "the first run's POST")
+        others = [in_thread(run_engine, emu, places) for _ in range(3)]
+        wait_until(lambda: contenders(lock_calls) == 4, "three runs at the held lock")
+        assert emu.held_submits == 1  # nobody else got past the lock
+    finally:
+        emu.release_submits()
     rows = []
-    threads = [threading.Thread(target=lambda: rows.append(run_engine(emu, places)))
-               for _ in range(4)]  # fmt: skip
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(r.status for r in rows) == ["cached", "cached", "cached", "submitted"]
+    for thread, outcome in [first, *others]:
+        thread.join(timeout=60)
+        rows += outcome
+    assert [r.status for r in rows] == ["submitted", "cached", "cached", "cached"], rows
     assert len({r.task_id for r in rows}) == 1 and emu.stats()["posts"] == 1
+
+
+def test_a_run_that_looked_before_the_intent_reads_again_under_the_lock(
+    emu, places, lock_calls
+):
+    """The second run finds no record, prepares its image, and only then reaches the lock
+    while the first run's POST is in flight: it must read the record again under the lock."""
+    looked, go_on = threading.Event(), threading.Event()
+
+    async def slow_image(client):
+        looked.set()  # the record was read (none): the image is being prepared
+        await asyncio.to_thread(go_on.wait, 60)
+        return IMAGE
+
+    late = ImageJob(source=JOB.source, identity=JOB.identity, image=slow_image)
+    emu.hold_submits()
+    try:
+        second = in_thread(run_engine, emu, places, job=late)
+        wait_until(looked.is_set, "the second run to read the ledger")
+        first = in_thread(run_engine, emu, places)
+        wait_until(lambda: emu.held_submits == 1, "the first run's POST")
+        go_on.set()
+        wait_until(lambda: contenders(lock_calls) == 2, "the second run at the held lock")
+    finally:
+        go_on.set()
+        emu.release_submits()
+    for thread, _ in (first, second):
+        thread.join(timeout=60)
+    [one], [two] = first[1], second[1]
+    assert (one.status, two.status) == ("submitted", "cached"), (one, two)
+    assert one.task_id == two.task_id and emu.stats()["posts"] == 1
+
+
+def test_a_lock_held_through_a_slow_post_is_renewed(emu, places):
+    """The lock outlives its hold timeout while the POST is in flight: it is renewed."""
+    emu.hold_submits()
+    intruder = SubmissionLockManager(places[1])
+    key = submission_key(creds_for(emu).account_fingerprint, SETTINGS, JOB.identity)
+    try:
+        first = in_thread(run_engine, emu, places, hold_timeout=0.6)
+        wait_until(lambda: emu.held_submits == 1, "the POST")
+        for _ in range(8):  # 2.4 s: four hold timeouts
+            time.sleep(0.3)
+            assert not intruder.try_acquire(key, "intruder"), "the held lock expired"
+    finally:
+        emu.release_submits()
+    first[0].join(timeout=60)
+    assert first[1][0].status == "submitted" and emu.stats()["posts"] == 1
+    assert intruder.try_acquire(key, "intruder")  # released at the end
 
 
 def test_intent_is_created_only_where_no_record_exists(places):
