@@ -235,3 +235,38 @@ def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
              for key in (TABLE_KEY, f"{TABLE_KEY}-2", f"{TABLE_KEY}-3")]
     assert [len(p) for p in parts] == [4, 4, 2]
     assert [row["task_id"] for p in parts for row in p] == result.task_ids
+
+
+def test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary(s3, runway, monkeypatch):
+    """The first submit's answer is lost on the way back (the emulator created its task); the
+    retry creates a second task. The image is reported as a possible duplicate everywhere."""
+    import threading
+
+    fill(s3, 3, bad=False)
+    real, lost, guard = httpx.AsyncClient.request, [], threading.Lock()
+
+    async def request(self, method, url, *args, **kwargs):
+        response = await real(self, method, url, *args, **kwargs)
+        if method == "POST" and str(url).endswith("/v1/image_to_video"):
+            with guard:
+                first = not lost
+                lost.append(response.json()["id"])
+            if first:
+                raise httpx.ReadError("connection reset by peer")
+        return response
+
+    monkeypatch.setattr(httpx.AsyncClient, "request", request)
+    result = run()
+    stats = runway.stats()
+    assert stats["tasks_created"] == 4 and stats["duplicates"] == 1
+    [flagged] = [row for row in result.rows if row.possible_duplicate]
+    assert (flagged.status, flagged.lost_responses) == ("submitted", 1)
+    assert flagged.task_id != lost[0] and flagged.task_id in lost  # the retry's task
+    assert (result.submitted, result.possible_duplicates) == (3, 1)
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    assert [(r["source"], r["lost_responses"]) for r in table if r["possible_duplicate"]] == [
+        (flagged.source, 1)]
+    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    assert "| 3 | 0 | 0 | 0 | 0 | 0 | 1 | 75 (~0.75 USD) |" in summary
+    again = run()  # the record keeps the flag
+    assert (again.cached, again.possible_duplicates) == (3, 1)
