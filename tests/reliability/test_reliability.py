@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from botocore.stub import Stubber
@@ -23,23 +24,22 @@ from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import ImageJob, submit_images
 from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.emulator.samples import GIF, png
-from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
+from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway.sources import ImageSourceError, iter_s3_pages
-from tests.conftest import API_KEY, BUCKET
+from tests.conftest import API_KEY, BUCKET, wait_until
 from tests.test_flows import read_artifact
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
-PRESIGN_MARK = "X-Amz-Signature"
 
 
-def put_images(s3, count: int, prefix: str = "r/") -> dict[str, bytes]:
+def put_images(s3, count: int, prefix: str = "r/", **extra: str) -> dict[str, bytes]:
     """`count` distinct PNGs; returns source URI -> bytes."""
     images = {}
     for i in range(count):
         body = png(8, 8, (i % 256, i // 256, 7))
-        s3.put_object(Bucket=BUCKET, Key=f"{prefix}{i:04d}.png", Body=body)
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}{i:04d}.png", Body=body, **extra)
         images[f"s3://{BUCKET}/{prefix}{i:04d}.png"] = body
     return images
 
@@ -88,10 +88,26 @@ def test_r2_lost_responses_are_never_silent_duplicates(s3, runway):
         assert row.task_id in created[row.source]
 
 
-def flow_process(env_extra: dict[str, str], prefix: str = "r/") -> subprocess.Popen:
+# Touches a file when the process asks for a lock whose file exists (another run holds it).
+LOCK_SPY = """
+from pathlib import Path
+from prefect_runway.locks import SubmissionLockManager
+real = SubmissionLockManager.try_acquire
+def spy(self, key, holder, hold_timeout=None):
+    if self._path(key).exists():
+        Path({marker!r}).touch()
+    return real(self, key, holder, hold_timeout)
+SubmissionLockManager.try_acquire = spy
+"""
+
+
+def flow_process(
+    env_extra: dict[str, str], prefix: str = "r/", marker: Path | None = None
+) -> subprocess.Popen:
     env = {**os.environ, **env_extra, "PREFECT_API_URL": PREFECT_API_URL.value()}
     code = (
-        "import asyncio\n"
+        (LOCK_SPY.format(marker=str(marker)) if marker else "")
+        + "import asyncio\n"
         "from prefect_runway.flows.s3_image_to_video import s3_image_to_video\n"
         f"r = asyncio.run(s3_image_to_video({BUCKET!r}, {prefix!r}, concurrency=8))\n"
         "print('DONE', r.submitted, r.cached)\n"
@@ -141,18 +157,30 @@ def test_r3_crash_and_resume_submits_only_the_rest(s3, runway):
     assert {row.source: [row.task_id] for row in resolved.rows} == created
 
 
-def test_r4_two_concurrent_runs_submit_each_image_once(s3, runway):
-    images = put_images(s3, 60)
-    runway.set_faults(Faults(latency=0.5))  # each run submits for ~4 s: they overlap
-    procs = [flow_process(aws_env()) for _ in range(2)]
+def test_r4_two_concurrent_runs_submit_each_image_once(s3, runway, tmp_path):
+    """Overlapping by construction: the emulator holds the first run's POSTs until the
+    second run asks for a lock the first one holds."""
+    images = put_images(s3, 30)
+    marker = tmp_path / "second-run-at-a-held-lock"
+    runway.hold_submits()
+    try:
+        first = flow_process(aws_env())
+        wait_until(lambda: runway.held_submits >= 1 or first.poll() is not None,
+                   "the first run's POSTs", timeout=120)  # fmt: skip
+        second = flow_process(aws_env(), marker=marker)
+        wait_until(lambda: marker.exists() or second.poll() is not None,
+                   "the second run at a held lock", timeout=120)  # fmt: skip
+    finally:
+        runway.release_submits()
+    procs = [first, second]
     outputs = [p.communicate(timeout=180)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     stats = runway.stats()
-    assert stats["tasks_created"] == 60 and stats["duplicates"] == 0, outputs
+    assert stats["tasks_created"] == stats["posts"] == 30 and stats["duplicates"] == 0, outputs
     assert {k: len(v) for k, v in sources_of(runway, images).items()} == dict.fromkeys(images, 1)
     totals = [tuple(map(int, out.split("DONE ")[1].split()[:2])) for out in outputs]
-    assert sum(submitted for submitted, _ in totals) == 60
-    assert all(submitted + cached == 60 for submitted, cached in totals)
+    assert sum(submitted for submitted, _ in totals) == 30
+    assert all(submitted + cached == 30 for submitted, cached in totals)
 
 
 HUGE = png(8, 8) + b"\0" * (5 * 1024 * 1024)
@@ -269,26 +297,61 @@ def test_r5_missing_bucket_and_access_denied_are_named(s3, runway):
     assert runway.stats()["posts"] == 0
 
 
+def files_under(*folders: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under `folders`, with its modification time and size."""
+    found = {}
+    for folder in folders:
+        for path in folder.rglob("*"):
+            try:
+                if path.is_file():
+                    found[path] = (path.stat().st_mtime_ns, path.stat().st_size)
+            except FileNotFoundError:  # a temporary file gone meanwhile
+                pass
+    return found
+
+
+def signature_of(url: str) -> str:
+    """The signature of an S3 presigned URL (SigV4 or SigV2, whichever boto3 chose)."""
+    query = parse_qs(urlsplit(url).query)
+    [signature] = query.get("X-Amz-Signature") or query["Signature"]
+    return signature
+
+
 def test_r6_no_key_and_no_presigned_signature_anywhere(s3, monkeypatch, prefect_home, caplog):
+    """Three images really submitted as presigned URLs (stored with a content type, so the
+    emulator's HEAD check passes); neither the API key nor any of the three signatures is in
+    the files this run wrote (ledger records, results, the database), its logs or artifacts."""
     monkeypatch.setenv("PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS", "1")
+    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    before = files_under(database.parent, prefect_home)
     with Emulator(api_key=API_KEY, allow_http_loopback=True) as emu:
         monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
         monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        put_images(s3, 3, prefix="p/")
-        result = asyncio.run(s3_image_to_video(BUCKET, "p/", transport="presigned_url",
-                                               fail_on_errors=False))
+        put_images(s3, 3, prefix="p/", ContentType="image/png")
+        result = asyncio.run(s3_image_to_video(BUCKET, "p/", transport="presigned_url"))
         posted = [t["body"]["promptImage"] for t in emu.tasks()]
-    assert result.submitted + result.failed == 3
-    signatures = [u.split(PRESIGN_MARK + "=", 1)[1].split("&")[0] for u in posted]
-    assert all(PRESIGN_MARK in u for u in posted)  # the emulator did get presigned URLs
-    needles = [API_KEY.encode()] + [s.encode() for s in signatures if s]
-    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
-    files = [p for p in [*database.parent.glob("*"), *prefect_home.rglob("*")] if p.is_file()]
-    assert len(files) > 10
-    for path in files:
-        data = path.read_bytes()
+    assert result.submitted == 3 and {row.transport for row in result.rows} == {"url"}
+    signatures = [signature_of(url) for url in posted]  # the emulator got presigned URLs
+    assert len(posted) == 3 and len(set(signatures)) == 3 and all(len(s) >= 20 for s in signatures)
+    needles = [API_KEY, *signatures, *(quote(s, safe="") for s in signatures)]
+
+    after = files_under(database.parent, prefect_home)
+    written = [path for path, seen in after.items() if before.get(path) != seen]
+    records = {prefect_home / "storage" / row.cache_key for row in result.rows}
+    assert records <= set(written)  # the ledger's records are among the files scanned
+    assert any(path.parent == database.parent for path in written)  # and the database
+    contents = {path: path.read_bytes() for path in written if path.exists()}
+    for row in result.rows:  # the scan sees what this run stored: sources and task IDs
+        assert any(row.task_id.encode() in data for data in contents.values())
+        assert any(row.source.encode() in data for path, data in contents.items()
+                   if path.parent == database.parent)  # fmt: skip
+    for path, data in contents.items():
         for needle in needles:
-            assert needle not in data, f"secret found in {path}"
-    text = caplog.text + json.dumps([r.model_dump() for r in result.rows])
+            assert needle.encode() not in data, f"secret found in {path}"
+
+    table = asyncio.run(read_artifact(TABLE_KEY)).data
+    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    assert all(row.task_id in table for row in result.rows)
+    text = caplog.text + table + summary + json.dumps([r.model_dump() for r in result.rows])
     for needle in needles:
-        assert needle.decode() not in text
+        assert needle not in text
