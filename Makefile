@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test lint demo bench clean update-models
+.PHONY: install test lint demo bench mutate clean update-models
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Break each once-only guard on purpose (scratch copy) and check its tests fail: tests/mutate.py.
+mutate: $(STAMP)
+	$(BIN)/python tests/mutate.py
 
 # Regenerate the per-model rules from the official SDK's types (SDK=x.y.z to pick a version).
 SDK ?= 5.24.0

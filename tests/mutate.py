@@ -1,0 +1,395 @@
+"""Mutation check of the once-only guards (``make mutate``; not part of ``make test``).
+
+Each mutation below breaks one guard with a textual replacement in a scratch copy of the
+repository, then runs there the tests that claim to cover that guard, with this venv's
+python and ``PYTHONPATH`` pointing at the copy (the editable install's finder comes after
+``PYTHONPATH``; the ``sanity`` mutation and a pre-flight import check make sure the copy is
+what runs). A mutation is *killed* when those tests fail. Every mutation must be killed: one
+that survives names a test that asserts less than it claims, or a guard nobody tests.
+
+Usage:
+    python tests/mutate.py                 # every mutation, then a table; exit 1 if any survived
+    python tests/mutate.py --list          # names, guards and tests only
+    python tests/mutate.py NAME [NAME...]  # some of them
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGINE = "tests/reliability/test_engine_faults.py::"
+RELIABILITY = "tests/reliability/test_reliability.py::"
+TASKS = "tests/test_tasks.py::"
+CLIENT = "tests/test_client.py::"
+LOCKS = "tests/test_locks.py::"
+FLOWS = "tests/test_flows.py::"
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One guard broken on purpose: `old` (found exactly once in `path`) becomes `new`."""
+
+    name: str
+    guard: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = [
+    Mutation(
+        "sanity",
+        "the scratch copy is the code under test",
+        "prefect_runway/engine.py",
+        "        settings = job.settings or settings\n        key = self.key(",
+        "        settings = None  # type: ignore[assignment]\n        key = self.key(",
+        (ENGINE + "test_definite_failure_undoes_its_intent_so_a_rerun_submits",),
+    ),
+    # -- the client -----------------------------------------------------------------------
+    Mutation(
+        "retry-after-ignored",
+        "429 waits what Retry-After asks",
+        "prefect_runway/client.py",
+        "if isinstance(error, RunwayRateLimitError) and error.retry_after is not None:",
+        "if False:",
+        (CLIENT + "test_429_honours_retry_after_then_gives_up",
+         CLIENT + "test_delay_is_what_retry_after_asks_capped"),
+    ),  # fmt: skip
+    Mutation(
+        "retry-after-uncapped",
+        "Retry-After capped at backoff_max",
+        "prefect_runway/client.py",
+        "return min(error.retry_after, self.backoff_max)",
+        "return error.retry_after",
+        (CLIENT + "test_retry_after_is_capped_at_backoff_max",
+         CLIENT + "test_async_client_waits_what_retry_after_asks"),
+    ),  # fmt: skip
+    Mutation(
+        "download-error-unredacted",
+        "download errors show no URL signature",
+        "prefect_runway/client.py",
+        'f"Download of {redact_url(url)} failed',
+        'f"Download of {url} failed',
+        (CLIENT + "test_download_errors_name_the_url_without_its_signature",),
+    ),
+    # -- locks ----------------------------------------------------------------------------
+    Mutation(
+        "lock-without-o-excl",
+        "a lock file is created exclusively",
+        "prefect_runway/locks.py",
+        "os.O_WRONLY | os.O_CREAT | os.O_EXCL",
+        "os.O_WRONLY | os.O_CREAT",
+        (TASKS + "test_two_concurrent_runs_submit_once",
+         ENGINE + "test_runs_reaching_a_held_lock_wait_and_read_the_record",
+         LOCKS + "test_a_second_holder_cannot_acquire_until_release"),
+    ),  # fmt: skip
+    Mutation(
+        "lock-break-without-compare",
+        "a lock is broken only if unchanged since judged",
+        "prefect_runway/locks.py",
+        "if current != judged:",
+        "if False:",
+        (LOCKS + "test_a_lock_renewed_after_it_was_judged_is_left_alone",),
+    ),
+    Mutation(
+        "lock-renewal-noop",
+        "renew_lock pushes the expiry forward",
+        "prefect_runway/locks.py",
+        "        if not self.is_lock_holder(key, holder):\n            return False\n"
+        "        temporary",
+        "        return self.is_lock_holder(key, holder)\n        temporary",
+        (LOCKS + "test_renewal_keeps_a_live_lock_from_expiring",
+         ENGINE + "test_a_lock_held_through_a_slow_post_is_renewed"),
+    ),  # fmt: skip
+    Mutation(
+        "partial-lock-never-ages",
+        "empty or partial lock files age out by mtime",
+        "prefect_runway/locks.py",
+        "return time.time() - path.stat().st_mtime > PARTIAL_FILE_GRACE",
+        "return False",
+        (LOCKS + "test_empty_or_partial_lock_files_age_out_by_mtime",),
+    ),
+    Mutation(
+        "pid-check-across-namespaces",
+        "a dead PID counts only on this host, boot and PID namespace",
+        "prefect_runway/locks.py",
+        'return same_machine and not _alive(info.get("pid"))',
+        'return not _alive(info.get("pid"))',
+        (LOCKS + "test_a_dead_pid_in_another_pid_namespace_is_not_trusted",),
+    ),
+    # -- the engine -----------------------------------------------------------------------
+    Mutation(
+        "engine-lock-not-awaited",
+        "the engine waits for the lock (its isolation)",
+        "prefect_runway/engine.py",
+        "await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)",
+        "self.locks.try_acquire(key, holder, self.hold_timeout)",
+        (ENGINE + "test_runs_reaching_a_held_lock_wait_and_read_the_record",
+         TASKS + "test_two_concurrent_runs_submit_once"),
+    ),  # fmt: skip
+    Mutation(
+        "engine-no-reread-under-lock",
+        "the record is read again under the lock",
+        "prefect_runway/engine.py",
+        "earlier = await self.ledger.read(key)  # under the lock",
+        "pass  # under the lock",
+        (ENGINE + "test_a_run_that_looked_before_the_intent_reads_again_under_the_lock",),
+    ),
+    Mutation(
+        "engine-never-renews",
+        "the engine renews its lock while it works",
+        "prefect_runway/engine.py",
+        'renew = getattr(self.locks, "renew_lock", None)',
+        "renew = None",
+        (ENGINE + "test_a_lock_held_through_a_slow_post_is_renewed",),
+    ),
+    Mutation(
+        "intent-not-written",
+        "an intent is written before the POST",
+        "prefect_runway/engine.py",
+        "await self._write_intent(intent, earlier)",
+        "pass",
+        (ENGINE + "test_intent_that_cannot_be_written_means_no_post",
+         ENGINE + "test_sigkill_at_each_step_never_pays_twice_silently[after_post-1-intent]"),
+    ),  # fmt: skip
+    Mutation(
+        "intent-replaces-instead-of-create",
+        "an intent is created only where no record exists",
+        "prefect_runway/records.py",
+        "os.link(temporary, target)",
+        "os.replace(temporary, target)",
+        (ENGINE + "test_intent_is_created_only_where_no_record_exists",),
+    ),
+    Mutation(
+        "read-error-as-no-record",
+        "a read error fails closed",
+        "prefect_runway/records.py",
+        "        except Exception as exc:\n            raise RecordReadError(\n"
+        '                f"Cannot read',
+        "        except Exception as exc:\n            return None\n            raise "
+        'RecordReadError(\n                f"Cannot read',
+        (ENGINE + "test_a_read_error_is_never_no_record",),
+    ),
+    Mutation(
+        "damaged-record-as-no-record",
+        "a damaged record fails closed",
+        "prefect_runway/records.py",
+        "        except (ValueError, ValidationError, TypeError) as exc:\n",
+        "        except (ValueError, ValidationError, TypeError) as exc:\n"
+        "            return None  # type: ignore[return-value]\n",
+        (ENGINE + "test_a_damaged_record_fails_closed_and_names_the_file",),
+    ),
+    Mutation(
+        "lost-answer-as-plain-failure",
+        "a lost answer then errors is an unknown outcome",
+        "prefect_runway/engine.py",
+        "if lost or isinstance(exc, RunwayProtocolError):",
+        "if False:",
+        (ENGINE + "test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure",),
+    ),
+    Mutation(
+        "lost-answer-deletes-intent",
+        "an unknown outcome stays in the ledger",
+        "prefect_runway/engine.py",
+        "await self.ledger.replace(unknown)",
+        "await self.ledger.delete(intent.key)",
+        (ENGINE + "test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure",),
+    ),
+    Mutation(
+        "unknown-outcome-not-held",
+        "an intent without outcome is held until resubmit_unknown",
+        "prefect_runway/engine.py",
+        "if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):",
+        "if False:",
+        (ENGINE + "test_sigkill_at_each_step_never_pays_twice_silently[after_post-1-intent]",),
+    ),
+    Mutation(
+        "definite-failure-keeps-intent",
+        "a POST that created nothing removes its intent",
+        "prefect_runway/engine.py",
+        "            await self._undo_intent(intent.key, earlier)\n            raise",
+        "            raise",
+        (ENGINE + "test_definite_failure_undoes_its_intent_so_a_rerun_submits",),
+    ),
+    Mutation(
+        "unrecorded-reported-as-submitted",
+        "a task whose record failed is reported, never hidden",
+        "prefect_runway/engine.py",
+        'row.status = "unrecorded"',
+        'row.status = "submitted"',
+        (ENGINE + "test_outcome_that_cannot_be_written_keeps_the_task_id_and_never_pays_again",),
+    ),
+    Mutation(
+        "fanout-duplicate-flag-dropped",
+        "a retried lost answer flags the row",
+        "prefect_runway/engine.py",
+        "row.possible_duplicate = unknown or bool(submitted.lost_responses)",
+        "row.possible_duplicate = unknown",
+        (FLOWS + "test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary",),
+    ),
+    Mutation(
+        "flow-duplicates-uncounted",
+        "the flow counts possible duplicates",
+        "prefect_runway/flows/s3_image_to_video.py",
+        "possible_duplicates=sum(r.possible_duplicate for r in rows),",
+        "possible_duplicates=0,",
+        (FLOWS + "test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary",),
+    ),
+    Mutation(
+        "records-keep-the-presigned-url",
+        "records hold no presigned URL",
+        "prefect_runway/engine.py",
+        "request=request_fields(settings),",
+        "request=request.to_wire(),",
+        (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
+    ),
+    # -- identity, tasks, budget, models ---------------------------------------------------
+    Mutation(
+        "lone-token-stripped",
+        "only whole signing schemes leave the identity",
+        "prefect_runway/caching.py",
+        "dropped = signing_params([name for name, _ in query])",
+        'dropped = signing_params([name for name, _ in query]) | {"token"}',
+        ("tests/test_identity.py::"
+         "test_lone_parameters_named_like_signatures_are_part_of_the_address",),
+    ),  # fmt: skip
+    Mutation(
+        "task-retries-unpinned",
+        "Prefect's default retries never re-run a paid task",
+        "prefect_runway/tasks.py",
+        '    "retries": 0,\n',
+        "",
+        (TASKS + "test_prefect_settings_meant_for_other_tasks_never_pay_again",),
+    ),
+    Mutation(
+        "budget-not-enforced",
+        "a batch over budget is refused before any POST",
+        "prefect_runway/tasks.py",
+        "if budget is not None and estimated > budget:",
+        "if False:",
+        (TASKS + "test_budget_is_checked_before_any_post",),
+    ),
+    Mutation(
+        "wire-keeps-unset-fields",
+        "the wire body is exactly what was given",
+        "prefect_runway/models.py",
+        'self.model_dump(by_alias=True, exclude_none=True, mode="json")',
+        'self.model_dump(by_alias=True, exclude_none=False, mode="json")',
+        ("tests/test_models.py::test_valid_requests",),
+    ),
+]
+
+IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", "*.egg-info", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"
+)
+
+
+def _env(scratch: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _pytest(scratch: Path, tests: tuple[str, ...], timeout: float) -> tuple[int, str, float]:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=180",
+               "-o", "addopts=", *tests]  # fmt: skip
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(command, cwd=scratch, env=_env(scratch), capture_output=True,
+                              text=True, timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return -1, "timed out", time.monotonic() - started
+    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started
+
+
+def _summary(output: str) -> str:
+    """'failed/run' from pytest's last line, e.g. '2/3 failed'."""
+    lines = [line for line in output.splitlines() if re.search(r"\d+ (passed|failed)", line)]
+    if not lines:
+        return "no tests ran"
+    counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|error)", lines[-1])}
+    failed = counts.get("failed", 0) + counts.get("error", 0)
+    return f"{failed}/{failed + counts.get('passed', 0)} failed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip running the selected tests unmutated first")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutation")
+    args = parser.parse_args(argv)
+
+    chosen = [m for m in MUTATIONS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MUTATIONS}
+    if unknown:
+        parser.error(f"unknown mutations: {', '.join(sorted(unknown))}")
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}: {m.guard}\n    {m.path}\n    " + "\n    ".join(m.tests))
+        return 0
+
+    scratch = Path(tempfile.mkdtemp(prefix="prefect-runway-mutate-"))
+    try:
+        shutil.copytree(ROOT, scratch, ignore=IGNORE, dirs_exist_ok=True)
+        return _run(scratch, chosen, args)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(scratch: Path, chosen: list[Mutation], args: argparse.Namespace) -> int:
+    originals = {m.path: (scratch / m.path).read_text() for m in chosen}
+    stale = [m.name for m in chosen if originals[m.path].count(m.old) != 1]
+    if stale:
+        print(f"stale mutations (their text is not found exactly once): {', '.join(stale)}")
+        return 2
+    where = subprocess.run(
+        [sys.executable, "-c", "import prefect_runway, tests; print(prefect_runway.__file__)"],
+        cwd=scratch, env=_env(scratch), capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if not Path(where).is_relative_to(scratch):
+        print(f"the scratch copy is not what runs: prefect_runway comes from {where}")
+        return 2
+    if not args.no_baseline:
+        tests = tuple(dict.fromkeys(t for m in chosen for t in m.tests))
+        code, output, seconds = _pytest(scratch, tests, args.timeout * 2)
+        print(f"baseline: {len(tests)} tests, {_summary(output)} ({seconds:.0f}s)", flush=True)
+        if code != 0:
+            print(output[-4000:])
+            print("the selected tests fail without any mutation: fix them first")
+            return 2
+
+    rows = []
+    for m in chosen:
+        target = scratch / m.path
+        target.write_text(originals[m.path].replace(m.old, m.new))
+        try:
+            code, output, seconds = _pytest(scratch, m.tests, args.timeout)
+        finally:
+            target.write_text(originals[m.path])
+        verdict = {0: "SURVIVED", 1: "killed"}.get(code, f"error ({code})")
+        rows.append((m, verdict, _summary(output), seconds))
+        print(f"{verdict:9} {m.name} ({_summary(output)}, {seconds:.0f}s)", flush=True)
+        if code not in (0, 1):
+            print(output[-2000:])
+
+    print("\n| mutation | guard broken | tests | result |\n|---|---|---|---|")
+    for m, verdict, summary, _ in rows:
+        print(f"| `{m.name}` | {m.guard} | {summary} | {verdict} |")
+    killed = sum(verdict == "killed" for _, verdict, _, _ in rows)
+    print(f"\n{killed} of {len(rows)} mutations killed")
+    return 0 if killed == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
