@@ -92,7 +92,8 @@ MUTATIONS = [
         "os.O_WRONLY | os.O_CREAT",
         (TASKS + "test_two_concurrent_runs_submit_once",
          ENGINE + "test_runs_reaching_a_held_lock_wait_and_read_the_record",
-         LOCKS + "test_a_second_holder_cannot_acquire_until_release"),
+         LOCKS + "test_a_second_holder_cannot_acquire_until_release",
+         RELIABILITY + "test_r4_two_concurrent_runs_submit_each_image_once"),
     ),  # fmt: skip
     Mutation(
         "lock-break-without-compare",
@@ -270,7 +271,15 @@ MUTATIONS = [
         "prefect_runway/tasks.py",
         '    "retries": 0,\n',
         "",
-        (TASKS + "test_prefect_settings_meant_for_other_tasks_never_pay_again",),
+        (TASKS + "test_prefect_task_defaults_set_before_import_never_pay_again",),
+    ),
+    Mutation(
+        "task-cache-policy-unpinned",
+        "no Prefect cache answers in place of the engine",
+        "prefect_runway/tasks.py",
+        '    "cache_policy": NO_CACHE,\n',
+        "",
+        (TASKS + "test_an_explicit_resubmit_pays_each_time_it_is_asked",),
     ),
     Mutation(
         "budget-not-enforced",

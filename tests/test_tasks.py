@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -169,6 +172,64 @@ def test_prefect_settings_meant_for_other_tasks_never_pay_again(url_emulator):
         completed, _ = failing()
     assert first == again and not completed
     assert url_emulator.stats()["posts"] == 3  # 2 paid once each + 1 failed: no task retries
+
+
+# Prefect reads its task defaults when a task is defined, so they are set before the import.
+PINS_SCRIPT = """
+import sys
+import httpx
+from prefect import flow
+from pydantic import SecretStr
+from prefect_runway import ImageToVideoRequest, RunwayCredentials
+from prefect_runway.tasks import submit_image_to_video
+
+root, base_url, key = sys.argv[1:4]
+creds = RunwayCredentials(api_key=SecretStr(key), base_url=base_url, max_retries=0)
+request = ImageToVideoRequest(prompt_image="https://images.example.com/pins.png",
+                              model="gen4_turbo", ratio="1280:720", duration=5)
+
+@flow
+def once():
+    return submit_image_to_video(creds, request, return_state=True).is_completed()
+
+print("RUN", once())
+httpx.post(root + "/_emulator/faults", json={}).raise_for_status()
+print("RUN", once())
+print("RUN", once())
+"""
+
+
+def test_prefect_task_defaults_set_before_import_never_pay_again(url_emulator):
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "PREFECT_TASK_DEFAULT_RETRIES": "3", "PREFECT_TASK_DEFAULT_RETRY_DELAY_SECONDS": "0",
+           "PREFECT_TASKS_REFRESH_CACHE": "true"}  # fmt: skip
+    url_emulator.set_faults(Faults(rate_5xx=1.0))
+    proc = subprocess.run(
+        [sys.executable, "-c", PINS_SCRIPT, url_emulator.root_url, url_emulator.base_url,
+         API_KEY], env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    runs = [line for line in proc.stdout.splitlines() if line.startswith("RUN ")]
+    assert runs == ["RUN False", "RUN True", "RUN True"], proc.stdout + proc.stderr
+    stats = url_emulator.stats()
+    assert stats["posts"] == 2 and stats["tasks_created"] == 1  # no task retry, then cached
+
+
+def test_an_explicit_resubmit_pays_each_time_it_is_asked(url_emulator):
+    """Within one flow run too: no Prefect cache answers in place of the engine."""
+    creds = creds_for(url_emulator)
+    request = requests(1)[0]
+
+    @flow
+    def resubmit_twice():
+        ids = [submit_image_to_video(creds, request).id]
+        ids += [submit_image_to_video(creds, request, resubmit=True).id for _ in range(2)]
+        return ids + [submit_image_to_video(creds, request).id]
+
+    first, second, third, latest = resubmit_twice()
+    assert len({first, second, third}) == 3 and latest == third  # the ledger's latest task
+    assert url_emulator.stats()["posts"] == 3
 
 
 def test_invalid_request_is_refused_before_any_post(url_emulator):
