@@ -49,15 +49,25 @@ OUTPUTS = (PACKAGE_DIR / "rules.py", PACKAGE_DIR / "emulator" / "rules.py")
 FACTS: dict[str, dict[str, Any]] = {
     "gen4.5": {"credits": 12, "max_duration": 10, "open_fields": True, "price_verified": True},
     "gen4_turbo": {
-        "credits": 5, "default_duration": 10, "max_duration": 10, "open_fields": True,
-        "price_verified": True, "fields": {"duration": {"min": 2, "max": 10}},
+        "credits": 5,
+        "default_duration": 10,
+        "max_duration": 10,
+        "open_fields": True,
+        "price_verified": True,
+        "fields": {"duration": {"min": 2, "max": 10}},
     },
     "veo3.1": {
-        "credits": 40, "credits_no_audio": 20, "default_duration": 8, "max_duration": 8,
+        "credits": 40,
+        "credits_no_audio": 20,
+        "default_duration": 8,
+        "max_duration": 8,
         "price_verified": True,
     },
     "veo3.1_fast": {
-        "credits": 15, "credits_no_audio": 10, "default_duration": 8, "max_duration": 8,
+        "credits": 15,
+        "credits_no_audio": 10,
+        "default_duration": 8,
+        "max_duration": 8,
         "price_verified": True,
     },
     "klingO3_4k": {"credits": 60, "default_duration": 5, "max_duration": 15},
@@ -111,7 +121,8 @@ RETIRED: dict[str, dict[str, Any]] = {
             "promptImage": {"type": "image", "required": True},
             "promptText": {"type": "string", "max_length": 1000},
             "ratio": {
-                "type": "enum", "required": True,
+                "type": "enum",
+                "required": True,
                 "values": ["1280:720", "720:1280", "1080:1920", "1920:1080"],
             },
             "duration": {"type": "enum", "values": [8]},
@@ -197,8 +208,11 @@ def _spec(field: _Field) -> dict[str, Any]:
     if values is not None:
         spec = {"type": "enum", "values": values}
     elif isinstance(node, ast.Name) and node.id in ("int", "str", "bool", "float"):
-        spec = {"type": {"int": "integer", "str": "string", "bool": "boolean",
-                         "float": "number"}[node.id]}
+        spec = {
+            "type": {"int": "integer", "str": "string", "bool": "boolean", "float": "number"}[
+                node.id
+            ]
+        }
     elif isinstance(node, ast.Subscript) and _name(node) == "Union":
         parts = _args(node)
         kinds = {_name(p) for p in parts}
@@ -402,8 +416,19 @@ def fetch_type_file(version: str) -> str:
     """Download the ``runwayml`` sdist of `version` with pip and return its type file."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "-q", "-d", tmp, f"runwayml=={version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-q",
+                "-d",
+                tmp,
+                f"runwayml=={version}",
+            ],
             check=True,
         )
         sdist = next(Path(tmp).glob("runwayml-*.tar.gz"))

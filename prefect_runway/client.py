@@ -175,6 +175,13 @@ def _transport_error(call: _Call, exc: httpx.HTTPError, base_url: str = "") -> R
     )
 
 
+def _host_error(what: str, url: str, exc: httpx.HTTPError) -> RunwayError:
+    """A transport error on an upload or download host, as a `RunwayError` (URL redacted)."""
+    return RunwayConnectionError(
+        f"{what} {redact_url(url)} failed: {type(exc).__name__}; retry later"
+    )
+
+
 def _download_error(url: str, response: httpx.Response) -> RunwayError:
     expired = " (output URLs expire: fetch the task again for fresh ones)" * (
         response.status_code in (401, 403)
@@ -412,9 +419,12 @@ class RunwayClient(_ClientBase):
         upload, _ = self._send(
             _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
         )
-        response = self._bare.post(
-            upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
-        )
+        try:
+            response = self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
         if not response.is_success:
             raise _error_from(response.status_code, None, response)
         return str(upload["runwayUri"])
@@ -470,13 +480,16 @@ class RunwayClient(_ClientBase):
             RunwayError: the URL answered an error (403 when it expired).
         """
         digest, size = hashlib.sha256(), 0
-        with self._bare.stream("GET", url) as response:
-            if not response.is_success:
-                raise _download_error(url, response)
-            for chunk in response.iter_bytes(1 << 20):
-                fileobj.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
+        try:
+            with self._bare.stream("GET", url) as response:
+                if not response.is_success:
+                    raise _download_error(url, response)
+                for chunk in response.iter_bytes(1 << 20):
+                    fileobj.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except httpx.HTTPError as exc:
+            raise _host_error("Download of", url, exc) from None
         return size, digest.hexdigest()
 
 
@@ -549,9 +562,12 @@ class AsyncRunwayClient(_ClientBase):
         upload, _ = await self._send(
             _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
         )
-        response = await self._bare.post(
-            upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
-        )
+        try:
+            response = await self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
         if not response.is_success:
             raise _error_from(response.status_code, None, response)
         return str(upload["runwayUri"])

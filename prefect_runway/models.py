@@ -162,14 +162,13 @@ class ModelRules(BaseModel):
 def _load(name: str, raw: dict[str, Any]) -> ModelRules:
     fields = {key: FieldRule(**spec) for key, spec in raw["fields"].items()}
     return ModelRules(
-        name=name, **{key: value for key, value in raw.items() if key != "fields"},
+        name=name,
+        **{key: value for key, value in raw.items() if key != "fields"},
         fields=fields,
     )
 
 
-MODEL_RULES: dict[str, ModelRules] = {
-    name: _load(name, raw) for name, raw in _rules.MODELS.items()
-}
+MODEL_RULES: dict[str, ModelRules] = {name: _load(name, raw) for name, raw in _rules.MODELS.items()}
 """The official API's image-to-video models (SDK `rules.SDK_VERSION`)."""
 
 RETIRED_MODEL_RULES: dict[str, ModelRules] = {
@@ -353,7 +352,10 @@ class MediaReference(_WireModel):
     """An audio or video reference (``referenceAudio``, ``referenceVideos``)."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="allow",
         hide_input_in_errors=True,
     )
 

@@ -219,7 +219,8 @@ class Ledger:
         data = record.model_dump_json(exclude_none=True).encode()
         try:
             if self._folder is not None:
-                _write_local(self._folder, record.key, data, exclusive)
+                # In a thread: the fsyncs must not stall the event loop's other submissions.
+                await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
             else:
                 await _call(self._block, "write_path", record.key, data)
         except (RecordConflictError, RecordWriteError):

@@ -253,8 +253,9 @@ class _Validator:
             self.check_uri(["references"], value)
             return
         if not isinstance(value, list):
-            self.issue(["references"], f"references must be a string or an array, got "
-                       f"{_describe(value)}.")
+            self.issue(
+                ["references"], f"references must be a string or an array, got {_describe(value)}."
+            )
             return
         for index, item in enumerate(value):
             if not isinstance(item, dict):
@@ -288,9 +289,7 @@ class _Validator:
             high = spec.get("max")
             if (low is not None and value < low) or (high is not None and value > high):
                 if key == "seed":
-                    self.issue(
-                        [key], f"seed must be an integer from 0 to {MAX_SEED}, got {value}."
-                    )
+                    self.issue([key], f"seed must be an integer from 0 to {MAX_SEED}, got {value}.")
                 else:
                     bounds = f"from {low} to {high}" if high is not None else f">= {low}"
                     self.issue(
@@ -300,7 +299,10 @@ class _Validator:
                     )
             return
         expected = {
-            "string": (str,), "boolean": (bool,), "number": (int, float), "object": (dict,),
+            "string": (str,),
+            "boolean": (bool,),
+            "number": (int, float),
+            "object": (dict,),
             "array": (list,),
         }.get(kind)
         if expected is not None:

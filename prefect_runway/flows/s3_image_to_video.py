@@ -38,16 +38,9 @@ from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
 from prefect_runway.errors import ImageRejectedError, RecordReadError
 from prefect_runway.records import Ledger
-from prefect_runway.sources import (
-    MANIFEST_NAME,
-    PRESIGNED_URL_CAVEAT,
-    S3Image,
-    Transport,
-    iter_s3_pages,
-    precheck,
-    s3_image_job,
-)
+from prefect_runway.sources import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
 from prefect_runway.tasks import check_budget
+from prefect_runway.transport import Transport, precheck, s3_image_job
 
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
