@@ -91,6 +91,20 @@ class RunwayRateLimitError(RunwayError):
         self.retry_after = retry_after
 
 
+class RunwayDailyLimitError(RunwayRateLimitError):
+    """429 on create over the model's daily generation limit (a rolling 24-hour window).
+
+    Not transient: retrying in seconds only wastes requests, so neither the client nor
+    Prefect retries it. Defer the rest of the batch and submit it when the window frees;
+    ``Organization.remaining_daily(model)`` tells how many generations are left today.
+
+    Attributes:
+        retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
+    """
+
+    transient = False
+
+
 class RunwayServerError(RunwayError):
     """5xx: Runway or the proxy is shedding load or broken. 502/503/504 are transient."""
 
