@@ -17,7 +17,8 @@ Control endpoints (no auth): ``GET /_emulator/health``, ``GET /_emulator/stats``
 (``{"advance_seconds": 86400}`` moves the clock a day forward). In ``stats``, ``rejected``
 counts rejected submits only, so ``posts == tasks_created + sum(rejected.values())``
 (``rejected["daily_limit"]`` counts creates refused by the daily limit), ``uploads`` counts
-``POST /v1/uploads`` calls and ``downloads`` counts output videos served (GET, not HEAD).
+``POST /v1/uploads`` calls, ``downloads`` counts output videos served (GET, not HEAD) and
+``download_errors`` the video GETs failed by ``rate_download_error``.
 
 Daily limit: with ``daily_limit=N`` (``--daily-limit N``) each model accepts at most N creates
 in any rolling 24 hours of the emulator's clock; past it, create answers 429 with an error

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="maximum generations per model in any rolling 24 hours; past it, create answers "
         "429 (default: 10000; 0: no limit)",
     )
+    p.add_argument(
+        "--rate-download-error",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="fraction 0..1 of output video downloads answered 500 (default: 0)",
+    )
     return p
 
 
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             failure_code=args.failure_code,
             latency=args.latency,
             seed=args.seed,
+            rate_download_error=args.rate_download_error,
         )
         emulator = Emulator(
             api_key=args.api_key or None,

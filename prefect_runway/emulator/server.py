@@ -603,6 +603,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "Not found", api=False)
             return
         if not head_only:
+            if state.draw_download_error():
+                self._error(500, "Video temporarily unavailable (injected).", api=False)
+                return
             state.count("downloads")
         self._send(200, VIDEO_MP4, content_type="video/mp4", head_only=head_only)
 

@@ -93,6 +93,7 @@ class _Stats:
     uploads: int = 0
     organization: int = 0
     downloads: int = 0
+    download_errors: int = 0
 
 
 class EmulatorState:
@@ -209,6 +210,14 @@ class EmulatorState:
             if lost:
                 self._stats.lost_responses += 1
             return lost
+
+    def draw_download_error(self) -> bool:
+        """Draw whether a video download fails (and count it if so)."""
+        with self.lock:
+            failed = self._rng.random() < self._faults.rate_download_error
+            if failed:
+                self._stats.download_errors += 1
+            return failed
 
     def reject(self, reason: str) -> None:
         """Count a rejected submit under ``reason``."""
@@ -448,6 +457,7 @@ class EmulatorState:
                 "uploads": s.uploads,
                 "organization": s.organization,
                 "downloads": s.downloads,
+                "download_errors": s.download_errors,
                 "duplicates": s.tasks_created - len(self._bodies),
                 "by_status": dict(by_status),
                 "credit_balance": self.credit_balance,
