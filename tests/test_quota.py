@@ -34,8 +34,9 @@ PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUl
 DAY = 86400
 
 
-def request(model: str = "gen4_turbo") -> ImageToVideoRequest:
-    return ImageToVideoRequest(prompt_image=PNG, model=model, ratio="1280:720", duration=5)
+def request(model: str = "gen4_turbo", seed: int | None = None) -> ImageToVideoRequest:
+    return ImageToVideoRequest(prompt_image=PNG, model=model, ratio="1280:720", duration=5,
+                               seed=seed)  # fmt: skip
 
 
 def client_for(base_url: str, dialect: str = "runway", **kwargs) -> RunwayClient:
@@ -233,3 +234,30 @@ def test_organization_without_limits_reports_none():
     org = Organization.model_validate({"creditBalance": 10})
     assert org.max_daily_generations("gen4_turbo") is None
     assert org.daily_generations("gen4_turbo") == 0 and org.remaining_daily("gen4_turbo") is None
+
+
+def test_a_tier1_batch_driven_day_by_day_with_the_clock():
+    """The emulator side of benchmark P5: 120 images at 50 a day finish on the third day, with
+    no 429 at all when the quota is read first, and at most one per day when it is not."""
+    with Emulator(api_key=API_KEY, daily_limit=50, concurrency=1, generation_seconds=0.01,
+                  credit_balance=10**6) as emu:  # fmt: skip
+        for read_quota in (True, False):
+            emu.reset()
+            left, days, refusals = 120, 0, []
+            with client_for(emu.base_url) as client:
+                while left:
+                    days += 1
+                    before = emu.stats()["rejected"].get("daily_limit", 0)
+                    org = client.organization()
+                    allowed = org.remaining_daily("gen4_turbo") if read_quota else None
+                    for _ in range(min(left, allowed if allowed is not None else left)):
+                        try:
+                            client.image_to_video(request(seed=left))
+                        except RunwayDailyLimitError:
+                            break
+                        left -= 1
+                    refusals.append(emu.stats()["rejected"].get("daily_limit", 0) - before)
+                    emu.advance_clock(DAY)
+            stats = emu.stats()
+            assert days == 3 and stats["tasks_created"] == 120 and stats["duplicates"] == 0
+            assert refusals == ([0, 0, 0] if read_quota else [1, 1, 0])
