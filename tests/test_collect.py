@@ -150,6 +150,7 @@ def test_a_lost_manifest_write_does_not_download_again(s3, runway):
 
 
 def test_collector_and_submission_runs_at_once_keep_every_row(s3, runway):
+    """Whole runs side by side; the forced write order is in tests/test_manifest.py."""
     fill(s3, 4, bad=False)
     submit()
     for i in range(4, 8):  # more images land while the collector runs
