@@ -179,8 +179,9 @@ async def collect_videos(
     else:
         manifest = manifest.with_rows(updates)
     final = [row for row in manifest.rows if row.task_id]
+    by_key = {row.key: row for row in final}
     for row, outcome in events:
-        _emit(manifest.row(row.key) or row, outcome)
+        _emit(by_key.get(row.key, row), outcome)
 
     pending = sum(isinstance(outcomes[str(r.task_id)], RunwayTaskTimeoutError) for r in todo)
     result = CollectResult(
