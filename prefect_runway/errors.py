@@ -78,7 +78,7 @@ class RunwayNotFoundError(RunwayError):
 
 
 class RunwayRateLimitError(RunwayError):
-    """429: daily limit or too many requests. Transient: retried with backoff.
+    """429: too many requests. Transient: retried with backoff (see `RunwayDailyLimitError`).
 
     Attributes:
         retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
