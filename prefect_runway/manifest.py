@@ -179,7 +179,12 @@ class Manifest(BaseModel):
     settings: dict[str, Any] | None = Field(
         default=None, description="The generation settings of the last submission run."
     )
-    flow_run_id: str | None = Field(default=None, description="The last run that wrote it.")
+    flow_run_id: str | None = Field(
+        default=None, description="The last submission run that wrote it."
+    )
+    collector_flow_run_id: str | None = Field(
+        default=None, description="The last collector run that wrote it."
+    )
     updated_at: datetime | None = None
     rows: list[ManifestRow] = Field(default_factory=list)
 
@@ -193,6 +198,7 @@ class Manifest(BaseModel):
         *,
         settings: Mapping[str, Any] | None = None,
         flow_run_id: str | None = None,
+        collector_flow_run_id: str | None = None,
         source: str | None = None,
     ) -> Manifest:
         """A copy with `updates` merged into the rows (new keys appended, in order)."""
@@ -206,6 +212,7 @@ class Manifest(BaseModel):
                 "rows": list(rows.values()),
                 "settings": dict(settings) if settings is not None else self.settings,
                 "flow_run_id": flow_run_id or self.flow_run_id,
+                "collector_flow_run_id": collector_flow_run_id or self.collector_flow_run_id,
                 "source": self.source or source,
                 "updated_at": datetime.now(timezone.utc),
             }
@@ -244,6 +251,7 @@ def merge_manifest(
     *,
     settings: Mapping[str, Any] | None = None,
     flow_run_id: str | None = None,
+    collector_flow_run_id: str | None = None,
     max_attempts: int = 25,
 ) -> Manifest:
     """Merge `rows` into ``s3://bucket/key`` with conditional writes; return what was written.
@@ -256,7 +264,8 @@ def merge_manifest(
         rows: Submission rows (`prefect_runway.batch.SubmissionRow`), `ManifestRow` updates
             or mappings; each is keyed by ``source`` (else ``task:<task_id>``).
         settings: The generation settings to record (a submission run's); None keeps them.
-        flow_run_id: The writing flow run, recorded as the last writer.
+        flow_run_id: The writing submission run, recorded as the last one.
+        collector_flow_run_id: The writing collector run, recorded as the last one.
         max_attempts: Read-merge-write rounds before giving up on constant conflicts.
 
     Returns:
@@ -284,8 +293,9 @@ def merge_manifest(
     for attempt in range(1, max_attempts + 1):
         current, etag = _read(s3, bucket, key)
         merged = (current or Manifest()).with_rows(
-            updates, settings=settings, flow_run_id=flow_run_id, source=f"s3://{bucket}/{prefix}"
-        )
+            updates, settings=settings, flow_run_id=flow_run_id,
+            collector_flow_run_id=collector_flow_run_id, source=f"s3://{bucket}/{prefix}",
+        )  # fmt: skip
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             s3.put_object(

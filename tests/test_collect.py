@@ -107,6 +107,8 @@ def test_runs_over_days_copy_what_finished_and_each_video_once(s3, slow_runway):
     assert slow_runway.stats()["downloads"] == 5  # each video downloaded exactly once
     rows = manifest_rows(s3)
     assert all(r["output"] and r["status"] == "submitted" for r in rows.values())
+    raw = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read())
+    assert raw["flow_run_id"] != raw["collector_flow_run_id"]  # each writer's last run
 
 
 def test_a_failed_copy_fails_only_its_row_and_the_next_run_retries_it(s3, runway):

@@ -175,7 +175,7 @@ async def collect_videos(
     if manifest_uri:
         bucket, key = split_s3_uri(manifest_uri)
         run_id = str(flow_run.id) if flow_run.id else None
-        manifest = merge_manifest(s3, bucket, key, updates, flow_run_id=run_id)
+        manifest = merge_manifest(s3, bucket, key, updates, collector_flow_run_id=run_id)
     else:
         manifest = manifest.with_rows(updates)
     final = [row for row in manifest.rows if row.task_id]
