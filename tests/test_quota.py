@@ -261,3 +261,13 @@ def test_a_tier1_batch_driven_day_by_day_with_the_clock():
             stats = emu.stats()
             assert days == 3 and stats["tasks_created"] == 120 and stats["duplicates"] == 0
             assert refusals == ([0, 0, 0] if read_quota else [1, 1, 0])
+
+
+def test_reset_clears_daily_usage_and_keeps_the_clock(tier1):
+    with client_for(tier1.base_url) as client:
+        for _ in range(3):
+            client.image_to_video(request())
+        tier1.advance_clock(60)
+        httpx.post(tier1.root_url + "/_emulator/reset")
+        assert client.organization().remaining_daily("gen4_turbo") == 3
+    assert tier1.stats()["clock_offset"] == 60

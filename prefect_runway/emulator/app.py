@@ -173,7 +173,8 @@ class Emulator:
         return self._state.faults
 
     def reset(self) -> None:
-        """Clear tasks, uploads and stats, and restore the credit balance."""
+        """Clear tasks, uploads, stats and daily usage, and restore the credit balance (the
+        clock keeps its offset)."""
         self._state.reset()
 
     def advance_clock(self, seconds: float) -> float:

@@ -162,7 +162,9 @@ class EmulatorState:
             self._rng = random.Random(faults.seed)
 
     def reset(self) -> None:
-        """Forget all tasks, uploads and stats; restore the credit balance."""
+        """Forget all tasks, uploads, stats and daily usage; restore the credit balance.
+
+        The clock keeps its offset: emulated time never runs backwards."""
         with self.lock:
             self._clear()
 
