@@ -17,7 +17,7 @@ from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.emulator.samples import png
 from prefect_runway.flows.collect_videos import COLLECT_SUMMARY_KEY, VIDEOS_KEY, collect_videos
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
-from prefect_runway.manifest import read_manifest
+from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import fill, read_artifact, read_events
 
@@ -109,6 +109,12 @@ def test_runs_over_days_copy_what_finished_and_each_video_once(s3, slow_runway):
     assert all(r["output"] and r["status"] == "submitted" for r in rows.values())
     raw = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read())
     assert raw["flow_run_id"] != raw["collector_flow_run_id"]  # each writer's last run
+    # An image deferred by the daily limit is reported, and kept by the collector's write.
+    merge_manifest(s3, BUCKET, "in/runway-manifest.json",
+                   [ManifestRow(source=f"s3://{BUCKET}/in/late.png", status="deferred")])
+    later = collect()
+    assert (later.deferred, later.collected) == (1, 0)
+    assert manifest_rows(s3)[f"s3://{BUCKET}/in/late.png"]["status"] == "deferred"
 
 
 def test_a_failed_copy_fails_only_its_row_and_the_next_run_retries_it(s3, runway):
@@ -166,6 +172,7 @@ def test_collector_and_submission_runs_at_once_keep_every_row(s3, runway):
     for thread in threads:
         thread.join(timeout=120)
     assert set(results) == {"collect", "submit"}
+    assert results["collect"].deferred == 0  # type: ignore[attr-defined]
     rows = manifest_rows(s3)
     assert len(rows) == 8 and all(r["task_id"] for r in rows.values())
     final = collect(wait_seconds=30)

@@ -73,6 +73,8 @@ class CollectResult(BaseModel):
         pending: Tasks still PENDING, THROTTLED or RUNNING.
         failed: Generations that ended FAILED or CANCELLED (this run or earlier).
         errors: Rows this run could not handle (a copy or a poll failed); retried next run.
+        deferred: Manifest rows not submitted yet (status ``deferred``, e.g. over the daily
+            limit): nothing to collect for them until a submission run picks them up.
         manifest_uri: The manifest updated, if any.
         rows: Every row with a task ID, as the manifest now holds it.
     """
@@ -83,6 +85,7 @@ class CollectResult(BaseModel):
     pending: int
     failed: int
     errors: int
+    deferred: int = 0
     manifest_uri: str | None
     rows: list[ManifestRow]
 
@@ -191,6 +194,7 @@ async def collect_videos(
         pending=pending,
         failed=sum(row.finished and not row.collected for row in final),
         errors=sum(1 for u in updates if u.failure and u.final_status in (None, "SUCCEEDED")),
+        deferred=sum(row.status == "deferred" and not row.task_id for row in manifest.rows),
         manifest_uri=manifest_uri,
         rows=final,
     )
@@ -368,8 +372,8 @@ async def _publish(result: CollectResult, finished_now: set[str]) -> None:
 | {result.collected} | {result.already_collected} | {result.pending} | {result.failed} | \
 {result.errors} |
 
-{result.succeeded} of {len(result.rows)} videos are in S3. Manifest: \
-`{result.manifest_uri or "none"}`
+{result.succeeded} of {len(result.rows)} videos are in S3; {result.deferred} images are not \
+submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`
 """
     await acreate_markdown_artifact(markdown=markdown, key=COLLECT_SUMMARY_KEY)
     new = [r for r in result.rows if r.key in finished_now and r.output]
