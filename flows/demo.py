@@ -97,7 +97,8 @@ def main() -> int:
         again = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))
         posts = emulator.stats()["posts"]
         collected = asyncio.run(
-            collect_videos(output_prefix=f"s3://{BUCKET}/videos/", manifest_uri=first.manifest_uri)
+            collect_videos(output_prefix=f"s3://{BUCKET}/videos/",
+                           manifest_uri=first.manifest_uri, wait_seconds=120)
         )
     finally:
         emulator.stop()
@@ -115,8 +116,8 @@ def main() -> int:
     print(f"Manifest: {first.manifest_uri}")
     print(f"Videos ({collected.succeeded} succeeded, {collected.failed} failed):")
     for row in collected.rows:
-        print(f"  {row['output']}  {row.get('output_bytes')} bytes  sha256 "
-              f"{str(row.get('output_sha256'))[:12]}...")  # fmt: skip
+        print(f"  {row.output}  {row.output_bytes} bytes  sha256 "
+              f"{str(row.output_sha256)[:12]}...")  # fmt: skip
     ok = first.submitted == 6 and again.submitted == 0 and collected.failed == 0
     print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
     return 0 if ok else 1

@@ -81,7 +81,7 @@ class RunwayNotFoundError(RunwayError):
 
 
 class RunwayRateLimitError(RunwayError):
-    """429: daily limit or too many requests. Transient: retried with backoff.
+    """429: too many requests. Transient: retried with backoff (see `RunwayDailyLimitError`).
 
     Attributes:
         retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
@@ -92,6 +92,20 @@ class RunwayRateLimitError(RunwayError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class RunwayDailyLimitError(RunwayRateLimitError):
+    """429 on create over the model's daily generation limit (a rolling 24-hour window).
+
+    Not transient: retrying in seconds only wastes requests, so neither the client nor
+    Prefect retries it. Defer the rest of the batch and submit it when the window frees;
+    ``Organization.remaining_daily(model)`` tells how many generations are left today.
+
+    Attributes:
+        retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
+    """
+
+    transient = False
 
 
 class RunwayServerError(RunwayError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from unittest.mock import patch
 
@@ -15,7 +14,6 @@ from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator.samples import GIF, png
-from prefect_runway.flows.collect_videos import VIDEOS_KEY, collect_videos
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 
@@ -151,38 +149,6 @@ async def read_events(prefix: str, expected: int) -> list[dict]:
                 return events
             await asyncio.sleep(0.2)
     return events
-
-
-def test_collect_videos_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
-    fill(s3, 5, bad=False)
-    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
-    batch = run(prompt_text=None)
-    # One generation fails on the emulator's side: its failure must be reported, not lost.
-    failing = asyncio.run(s3_image_to_video(
-        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
-    result = asyncio.run(collect_videos(
-        output_prefix=f"s3://{BUCKET}/videos/", manifest_uri=batch.manifest_uri,
-        task_ids=failing.task_ids))
-    assert (result.succeeded, result.failed) == (6, 1)
-    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
-                          .read())
-    assert len(manifest["rows"]) == 7  # the batch's 6, plus the task ID given by hand
-    for row in [r for r in manifest["rows"] if r["task_id"] not in failing.task_ids]:
-        bucket, key = row["output"][5:].split("/", 1)
-        head = s3.head_object(Bucket=bucket, Key=key)
-        assert head["ContentType"] == "video/mp4"
-        assert head["ContentLength"] == row["output_bytes"] > 0
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
-        assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
-    [failed] = [r for r in result.rows if r["final_status"] != "SUCCEEDED"]
-    assert failed["final_status"] == "FAILED" and "SAFETY.INPUT.TEXT" in failed["failure"]
-    table = json.loads(asyncio.run(read_artifact(VIDEOS_KEY)).data)
-    assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
-    events = asyncio.run(read_events("runway.generation.", expected=7))
-    names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
-                   set(batch.task_ids + failing.task_ids))
-    assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
 
 
 def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runway):

@@ -47,6 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--credit-balance", type=int, default=100000)
     p.add_argument("--output-url-ttl", type=float, default=3600.0)
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--daily-limit",
+        type=int,
+        default=10000,
+        metavar="N",
+        help="maximum generations per model in any rolling 24 hours; past it, create answers "
+        "429 (default: 10000; 0: no limit)",
+    )
+    p.add_argument(
+        "--rate-download-error",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="fraction 0..1 of output video downloads answered 500 (default: 0)",
+    )
     return p
 
 
@@ -73,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             failure_code=args.failure_code,
             latency=args.latency,
             seed=args.seed,
+            rate_download_error=args.rate_download_error,
         )
         emulator = Emulator(
             api_key=args.api_key or None,
@@ -89,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             credit_balance=args.credit_balance,
             faults=faults,
             output_url_ttl=args.output_url_ttl,
+            daily_limit=args.daily_limit or None,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,6 @@ cache hit, and unknown outcomes are held until ``resubmit_unknown=True``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -37,6 +36,7 @@ from prefect_runway.batch import SubmissionRow, submit_images
 from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
 from prefect_runway.errors import ImageRejectedError, RecordReadError
+from prefect_runway.manifest import merge_manifest
 from prefect_runway.records import Ledger
 from prefect_runway.sources import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
 from prefect_runway.tasks import check_budget
@@ -260,16 +260,10 @@ async def _organization_limits(
 def _write_manifest(
     bucket: str, key: str, settings: GenerationSettings, rows: list[SubmissionRow]
 ) -> None:
-    manifest = {
-        "version": 1,
-        "source": f"s3://{bucket}/{key.rsplit('/', 1)[0] if '/' in key else ''}",
-        "flow_run_id": flow_run.id,
-        "settings": settings.to_wire(),
-        "rows": [row.model_dump(mode="json") for row in rows],
-    }
-    boto3.client("s3").put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=1).encode(),
-        ContentType="application/json",
+    # Merged, never overwritten: the collector's fields and other runs' rows survive.
+    merge_manifest(
+        None, bucket, key, rows, settings=settings.to_wire(),
+        flow_run_id=str(flow_run.id) if flow_run.id else None,
     )  # fmt: skip
 
 
