@@ -74,7 +74,7 @@ def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3
     assert all(by_source[s]["cache"] == "new" and by_source[s]["status"] == "submitted"
                for s in images)
     summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
-    assert "| 30 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
+    assert "| 30 | 0 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
     assert "in/anim.gif" in summary and API_KEY not in summary + json.dumps(table)
 
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]

@@ -166,7 +166,7 @@ BAD_OBJECTS = {
                    "s3://stills/r/anim.gif is a GIF; Runway accepts JPEG, PNG or WebP"),
     "r/huge.png": (HUGE, {"ContentType": "image/png"},
                    f"s3://stills/r/huge.png is {len(HUGE)} bytes; transport 'data_uri' with the "
-                   "runway dialect accepts at most 5242880 bytes"),
+                   "runway dialect accepts at most 3932160 bytes"),
 }
 
 
