@@ -207,6 +207,15 @@ class RecordConflictError(RecordError):
     """An intent could not be created because another run's record appeared first."""
 
 
+class BudgetExceededError(RunwayError):
+    """A batch would cost more credits than allowed, or its cost is unknown; nothing was
+    submitted."""
+
+
+class ManifestError(RuntimeError):
+    """The manifest could not be read or written safely; nothing was overwritten."""
+
+
 class ImageRejectedError(ValueError):
     """An input that cannot become a generation (not an image, empty, too large...).
 

@@ -25,7 +25,8 @@ Merge rules, row by row:
 Example:
     ```python
     import boto3
-    from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
+    from prefect_runway.errors import ManifestError
+from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
 
     s3 = boto3.client("s3")
     merge_manifest(s3, "stills", "in/runway-manifest.json",
@@ -46,6 +47,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from prefect_runway.errors import ManifestError
+
 MANIFEST_VERSION = 2
 COLLECTION_FIELDS = (
     "collected_task_id",
@@ -60,10 +63,6 @@ COLLECTION_FIELDS = (
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "OperationAborted"}
 _UNSUPPORTED_CODES = {"NotImplemented", "InvalidArgument"}
-
-
-class ManifestError(RuntimeError):
-    """The manifest could not be read or written safely; nothing was overwritten."""
 
 
 class ManifestRow(BaseModel):
