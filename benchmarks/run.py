@@ -295,12 +295,17 @@ def _p5_drive(url: str, s3_url: str, bucket: str, n: int, max_ticks: int) -> dic
             "ticks_to_collect_all": len(per_tick)}  # fmt: skip
 
 
+class _NeverRaised(Exception):
+    """Stands in for the daily-limit error in the engine: v0.1 had no deferral."""
+
+
 def _p5_v01(url: str, s3_url: str, bucket: str, n: int, max_ticks: int) -> dict[str, Any]:
     """v0.1's behaviour: no quota read, a 429 on create retried with backoff (5 client
     retries) and then failed, the run failed, the user reruns the next day."""
     from unittest import mock
 
     from prefect_runway import client as client_module
+    from prefect_runway import engine as engine_module
     from prefect_runway.errors import RunwayDailyLimitError
     from prefect_runway.flows import s3_image_to_video as module
 
@@ -317,7 +322,8 @@ def _p5_v01(url: str, s3_url: str, bucket: str, n: int, max_ticks: int) -> dict[
     failed_runs, ticks = 0, 0
     with mock.patch.object(RunwayDailyLimitError, "transient", True), \
             mock.patch.object(client_module._ClientBase, "_retry_delay", no_wait), \
-            mock.patch.object(module, "_organization_limits", no_limits):  # fmt: skip
+            mock.patch.object(module, "_organization_limits", no_limits), \
+            mock.patch.object(engine_module, "RunwayDailyLimitError", _NeverRaised):  # fmt: skip
         for tick in range(1, max_ticks + 1):
             try:
                 asyncio.run(module.s3_image_to_video(bucket, "in/", concurrency=1,
