@@ -5,10 +5,8 @@
 with ``pip download`` unless ``--source`` names a type file), extracts each model's fields,
 required fields, allowed values, ranges, prompt lengths and frame positions, merges the facts
 the type file does not hold (prices, default durations, retired models: `FACTS` below) and
-writes two copies of the table:
-
-- ``prefect_runway/rules.py``: read by the client's models;
-- ``prefect_runway/emulator/rules.py``: read by the emulator, which never imports the client.
+writes the table, as plain data, to ``prefect_runway/rules.py``. The client's models and the
+emulator's validation each read these facts with their own code.
 
 The output is reviewed and committed like code; tests never run this module.
 
@@ -35,7 +33,7 @@ from typing import Any
 TYPE_FILE = "src/runwayml/types/image_to_video_create_params.py"
 DEFAULT_SDK_VERSION = "5.24.0"
 PACKAGE_DIR = Path(__file__).resolve().parent
-OUTPUTS = (PACKAGE_DIR / "rules.py", PACKAGE_DIR / "emulator" / "rules.py")
+OUTPUT = PACKAGE_DIR / "rules.py"
 
 # Facts the SDK's type file does not hold, kept here and reviewed with the output.
 # credits: credits per second of output (1 credit = 0.01 USD); with audio where it matters.
@@ -441,17 +439,15 @@ def fetch_type_file(version: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate both rules modules; returns the exit code."""
+    """Regenerate the rules module; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--version", default=DEFAULT_SDK_VERSION, help="runwayml SDK version")
     parser.add_argument("--source", type=Path, help="a local image_to_video_create_params.py")
     args = parser.parse_args(argv)
     source = args.source.read_text() if args.source else fetch_type_file(args.version)
     table = build_table(parse_type_file(source))
-    owners = ("read by the client's models", "the emulator's own copy")
-    for path, owner in zip(OUTPUTS, owners, strict=True):
-        path.write_text(render(table, RETIRED, args.version, owner))
-        print(f"wrote {path} ({len(table)} models)")
+    OUTPUT.write_text(render(table, RETIRED, args.version, "client and emulator"))
+    print(f"wrote {OUTPUT} ({len(table)} models)")
     if update_readme(table):
         print(f"updated the model table in {README}")
     return 0
