@@ -11,7 +11,9 @@ environment says. To run the same flow for real, see the README.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -49,6 +51,9 @@ def _quiet_offline_prefect(home: Path) -> None:
 def main() -> int:
     """Run the demo; returns the process exit code."""
     home = Path(tempfile.mkdtemp(prefix="prefect-runway-demo-"))
+    # Registered before Prefect starts its ephemeral server (also stopped at exit), so this
+    # runs after that server has stopped: nothing of the run is left behind.
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     _quiet_offline_prefect(home)
     import asyncio
     import logging
@@ -105,9 +110,10 @@ def main() -> int:
         moto.stop()
 
     print("\nArtifact 'runway-task-ids':")
-    print(f"  {'source':<38} {'status':<9} {'task id':<37} error")
+    width = max(len("source"), *(len(row.source) for row in first.rows))
+    print(f"  {'source':<{width}} {'status':<9} {'task id':<36} error")
     for row in first.rows:
-        print(f"  {row.source:<38} {row.status:<9} {row.task_id or '-':<37} {row.error or ''}")
+        print(f"  {row.source:<{width}} {row.status:<9} {row.task_id or '-':<36} {row.error or ''}")
     print(
         f"\nFirst run: {first.submitted} submitted (~{first.estimated_credits:g} credits), "
         f"{first.rejected} rejected. Second run: {again.cached} cache hits, "

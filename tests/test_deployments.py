@@ -213,7 +213,7 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     for deployment, cron in ((nightly, "0 2 * * *"), (hourly, "0 * * * *")):
         assert deployment["work_pool_name"] == POOL
         schedules = [(s["schedule"].get("cron"), s["active"]) for s in deployment["schedules"]]
-        assert schedules == [(cron, True)]
+        assert schedules == [(cron, False)]  # paused until the placeholders are edited
         assert deployment["schedules"][0]["schedule"]["timezone"]
         [step] = deployment["pull_steps"]
         directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
