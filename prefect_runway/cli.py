@@ -478,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.func(args)
         return code
-    except RunwayError as exc:
+    except (RunwayError, ValueError) as exc:  # ValueError: a malformed argument, e.g. a task ID
         _error(str(exc))
         return 1
     except KeyboardInterrupt:
