@@ -257,11 +257,13 @@ class Engine:
         earlier = await self.ledger.read(key)
         if earlier is not None and self._answered(earlier):
             return _cached(row, earlier)
+        if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+            raise ImageRejectedError(earlier.error or "rejected by an earlier run")
         if not self.quota.open(settings.model):
             return _deferred(row, self.quota.why(settings.model))  # before any download
         image = None
-        if earlier is None or self.resubmit:
-            image = await self._prepare(job)  # outside the lock: downloads take their time
+        if earlier is None or earlier.state == "rejected" or self.resubmit:
+            image = await self._prepare(job, key, settings)  # outside the lock: downloads
         holder = uuid.uuid4().hex
         await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)
         lost_lock = asyncio.Event()
@@ -270,11 +272,13 @@ class Engine:
             earlier = await self.ledger.read(key)  # under the lock: another run may have paid
             if earlier is not None and self._answered(earlier):
                 return _cached(row, earlier)
-            unknown = earlier is not None and earlier.state != "submitted"
+            if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+                raise ImageRejectedError(earlier.error or "rejected by an earlier run")
+            unknown = earlier is not None and earlier.state in ("intent", "unknown")
             if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):
                 raise _unknown(key, earlier, self.ledger)
             if image is None:
-                image = await self._prepare(job)
+                image = await self._prepare(job, key, settings)
             request = settings.for_image(image)
             row.transport = _transport_of(image)
             if lost_lock.is_set():
@@ -312,10 +316,25 @@ class Engine:
     def _answered(self, record: SubmissionRecord) -> bool:
         return record.state == "submitted" and not record.expired and not self.resubmit
 
-    async def _prepare(self, job: ImageJob) -> str | list[PromptImage]:
+    async def _prepare(
+        self, job: ImageJob, key: str, settings: GenerationSettings
+    ) -> str | list[PromptImage]:
         if isinstance(job.image, (str, list)):
             return job.image
-        return await job.image(self.client)
+        try:
+            return await job.image(self.client)
+        except ImageRejectedError as exc:
+            if exc.permanent:  # remembered, so a rerun does not fetch these bytes again
+                record = SubmissionRecord(
+                    key=key, state="rejected", source=job.source, identity=job.identity,
+                    request=request_fields(settings), flow_run_id=self.flow_run_id,
+                    error=str(exc),
+                )  # fmt: skip
+                try:
+                    await self.ledger.create(record)
+                except RecordError:
+                    pass  # only an optimisation: the image is rejected either way
+            raise
 
     async def _write_intent(
         self, intent: SubmissionRecord, earlier: SubmissionRecord | None

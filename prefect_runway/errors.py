@@ -220,7 +220,16 @@ class ImageRejectedError(ValueError):
     """An input that cannot become a generation (not an image, empty, too large...).
 
     Reported on its own row; nothing is submitted for it and the batch goes on.
+
+    Attributes:
+        permanent: True when the image's bytes themselves are the reason (the ledger then
+            remembers it, so a rerun does not fetch the image again); False for a read that
+            failed or an object that changed.
     """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class ImageSourceError(RuntimeError):

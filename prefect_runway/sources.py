@@ -169,6 +169,7 @@ def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
         if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
             raise ImageRejectedError(
                 f"{obj.uri} changed while the batch ran (ETag no longer {obj.etag}); rerun to "
-                "submit the new version"
+                "submit the new version",
+                permanent=False,
             ) from None
-        raise ImageRejectedError(_explain(exc, obj.uri)) from None
+        raise ImageRejectedError(_explain(exc, obj.uri), permanent=False) from None

@@ -201,3 +201,19 @@ def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
              for key in (TABLE_KEY, f"{TABLE_KEY}-2", f"{TABLE_KEY}-3")]
     assert [len(p) for p in parts] == [4, 4, 2]
     assert [row["task_id"] for p in parts for row in p] == result.task_ids
+
+
+def test_a_rerun_does_not_fetch_images_already_rejected_for_their_bytes(s3, runway, monkeypatch):
+    from prefect_runway import transport
+
+    s3.put_object(Bucket=BUCKET, Key="rj/notes.png", Body=b"plain text, not an image")
+    s3.put_object(Bucket=BUCKET, Key="rj/anim.gif", Body=GIF)
+    s3.put_object(Bucket=BUCKET, Key="rj/ok.png", Body=png(4, 4))
+    first = asyncio.run(s3_image_to_video(BUCKET, "rj/"))
+    reads = []
+    real = transport.read_object
+    monkeypatch.setattr(transport, "read_object", lambda *a: reads.append(a) or real(*a))
+    again = asyncio.run(s3_image_to_video(BUCKET, "rj/"))
+    assert (again.rejected, again.cached, again.submitted) == (2, 1, 0) and reads == []
+    assert {r.source: r.error for r in again.rows if r.status == "rejected"} == {
+        r.source: r.error for r in first.rows if r.status == "rejected"}
