@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: install test lint demo bench mutate clean update-models
 
@@ -11,6 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# The demo needs the runtime and moto's server only: no test or lint tools on a fresh machine.
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --no-compile -e '.[demo]'   # byte-compiles lazily: faster overall
+	touch $(DEMO_STAMP)
 
 install: $(STAMP)
 
@@ -21,7 +28,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check prefect_runway flows tests benchmarks
 	$(BIN)/mypy prefect_runway
 
-demo: $(STAMP)
+# A full install (make install / make test) already holds everything the demo needs.
+demo: $(if $(wildcard $(STAMP)),$(STAMP),$(DEMO_STAMP))
 	$(BIN)/python flows/demo.py
 
 bench: $(STAMP)

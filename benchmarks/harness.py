@@ -74,6 +74,13 @@ def reset(url: str) -> None:
     httpx.post(f"{url}/_emulator/reset")
 
 
+def advance_clock(url: str, seconds: float) -> float:
+    """Move the emulator's clock forward (a day: 86400); returns its total offset in seconds."""
+    answer = httpx.post(f"{url}/_emulator/clock", json={"advance_seconds": seconds})
+    answer.raise_for_status()
+    return float(answer.json()["offset_seconds"])
+
+
 def moto_process() -> Any:
     """moto's S3 server in its own process; yields its endpoint URL."""
     port = free_port()

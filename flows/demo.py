@@ -11,7 +11,9 @@ environment says. To run the same flow for real, see the README.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -49,6 +51,9 @@ def _quiet_offline_prefect(home: Path) -> None:
 def main() -> int:
     """Run the demo; returns the process exit code."""
     home = Path(tempfile.mkdtemp(prefix="prefect-runway-demo-"))
+    # Registered before Prefect starts its ephemeral server (also stopped at exit), so this
+    # runs after that server has stopped: nothing of the run is left behind.
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     _quiet_offline_prefect(home)
     import asyncio
     import logging
@@ -97,16 +102,18 @@ def main() -> int:
         again = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))
         posts = emulator.stats()["posts"]
         collected = asyncio.run(
-            collect_videos(output_prefix=f"s3://{BUCKET}/videos/", manifest_uri=first.manifest_uri)
+            collect_videos(output_prefix=f"s3://{BUCKET}/videos/",
+                           manifest_uri=first.manifest_uri, wait_seconds=120)
         )
     finally:
         emulator.stop()
         moto.stop()
 
     print("\nArtifact 'runway-task-ids':")
-    print(f"  {'source':<38} {'status':<9} {'task id':<37} error")
+    width = max(len("source"), *(len(row.source) for row in first.rows))
+    print(f"  {'source':<{width}} {'status':<9} {'task id':<36} error")
     for row in first.rows:
-        print(f"  {row.source:<38} {row.status:<9} {row.task_id or '-':<37} {row.error or ''}")
+        print(f"  {row.source:<{width}} {row.status:<9} {row.task_id or '-':<36} {row.error or ''}")
     print(
         f"\nFirst run: {first.submitted} submitted (~{first.estimated_credits:g} credits), "
         f"{first.rejected} rejected. Second run: {again.cached} cache hits, "
@@ -115,8 +122,8 @@ def main() -> int:
     print(f"Manifest: {first.manifest_uri}")
     print(f"Videos ({collected.succeeded} succeeded, {collected.failed} failed):")
     for row in collected.rows:
-        print(f"  {row['output']}  {row.get('output_bytes')} bytes  sha256 "
-              f"{str(row.get('output_sha256'))[:12]}...")  # fmt: skip
+        print(f"  {row.output}  {row.output_bytes} bytes  sha256 "
+              f"{str(row.output_sha256)[:12]}...")  # fmt: skip
     ok = first.submitted == 6 and again.submitted == 0 and collected.failed == 0
     print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
     return 0 if ok else 1

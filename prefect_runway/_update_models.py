@@ -5,10 +5,8 @@
 with ``pip download`` unless ``--source`` names a type file), extracts each model's fields,
 required fields, allowed values, ranges, prompt lengths and frame positions, merges the facts
 the type file does not hold (prices, default durations, retired models: `FACTS` below) and
-writes two copies of the table:
-
-- ``prefect_runway/rules.py``: read by the client's models;
-- ``prefect_runway/emulator/rules.py``: read by the emulator, which never imports the client.
+writes the table, as plain data, to ``prefect_runway/rules.py``. The client's models and the
+emulator's validation each read these facts with their own code.
 
 The output is reviewed and committed like code; tests never run this module.
 
@@ -35,7 +33,7 @@ from typing import Any
 TYPE_FILE = "src/runwayml/types/image_to_video_create_params.py"
 DEFAULT_SDK_VERSION = "5.24.0"
 PACKAGE_DIR = Path(__file__).resolve().parent
-OUTPUTS = (PACKAGE_DIR / "rules.py", PACKAGE_DIR / "emulator" / "rules.py")
+OUTPUT = PACKAGE_DIR / "rules.py"
 
 # Facts the SDK's type file does not hold, kept here and reviewed with the output.
 # credits: credits per second of output (1 credit = 0.01 USD); with audio where it matters.
@@ -49,15 +47,25 @@ OUTPUTS = (PACKAGE_DIR / "rules.py", PACKAGE_DIR / "emulator" / "rules.py")
 FACTS: dict[str, dict[str, Any]] = {
     "gen4.5": {"credits": 12, "max_duration": 10, "open_fields": True, "price_verified": True},
     "gen4_turbo": {
-        "credits": 5, "default_duration": 10, "max_duration": 10, "open_fields": True,
-        "price_verified": True, "fields": {"duration": {"min": 2, "max": 10}},
+        "credits": 5,
+        "default_duration": 10,
+        "max_duration": 10,
+        "open_fields": True,
+        "price_verified": True,
+        "fields": {"duration": {"min": 2, "max": 10}},
     },
     "veo3.1": {
-        "credits": 40, "credits_no_audio": 20, "default_duration": 8, "max_duration": 8,
+        "credits": 40,
+        "credits_no_audio": 20,
+        "default_duration": 8,
+        "max_duration": 8,
         "price_verified": True,
     },
     "veo3.1_fast": {
-        "credits": 15, "credits_no_audio": 10, "default_duration": 8, "max_duration": 8,
+        "credits": 15,
+        "credits_no_audio": 10,
+        "default_duration": 8,
+        "max_duration": 8,
         "price_verified": True,
     },
     "klingO3_4k": {"credits": 60, "default_duration": 5, "max_duration": 15},
@@ -111,7 +119,8 @@ RETIRED: dict[str, dict[str, Any]] = {
             "promptImage": {"type": "image", "required": True},
             "promptText": {"type": "string", "max_length": 1000},
             "ratio": {
-                "type": "enum", "required": True,
+                "type": "enum",
+                "required": True,
                 "values": ["1280:720", "720:1280", "1080:1920", "1920:1080"],
             },
             "duration": {"type": "enum", "values": [8]},
@@ -197,8 +206,11 @@ def _spec(field: _Field) -> dict[str, Any]:
     if values is not None:
         spec = {"type": "enum", "values": values}
     elif isinstance(node, ast.Name) and node.id in ("int", "str", "bool", "float"):
-        spec = {"type": {"int": "integer", "str": "string", "bool": "boolean",
-                         "float": "number"}[node.id]}
+        spec = {
+            "type": {"int": "integer", "str": "string", "bool": "boolean", "float": "number"}[
+                node.id
+            ]
+        }
     elif isinstance(node, ast.Subscript) and _name(node) == "Union":
         parts = _args(node)
         kinds = {_name(p) for p in parts}
@@ -402,8 +414,19 @@ def fetch_type_file(version: str) -> str:
     """Download the ``runwayml`` sdist of `version` with pip and return its type file."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-             "-q", "-d", tmp, f"runwayml=={version}"],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-q",
+                "-d",
+                tmp,
+                f"runwayml=={version}",
+            ],
             check=True,
         )
         sdist = next(Path(tmp).glob("runwayml-*.tar.gz"))
@@ -416,17 +439,15 @@ def fetch_type_file(version: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate both rules modules; returns the exit code."""
+    """Regenerate the rules module; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--version", default=DEFAULT_SDK_VERSION, help="runwayml SDK version")
     parser.add_argument("--source", type=Path, help="a local image_to_video_create_params.py")
     args = parser.parse_args(argv)
     source = args.source.read_text() if args.source else fetch_type_file(args.version)
     table = build_table(parse_type_file(source))
-    owners = ("read by the client's models", "the emulator's own copy")
-    for path, owner in zip(OUTPUTS, owners, strict=True):
-        path.write_text(render(table, RETIRED, args.version, owner))
-        print(f"wrote {path} ({len(table)} models)")
+    OUTPUT.write_text(render(table, RETIRED, args.version, "client and emulator"))
+    print(f"wrote {OUTPUT} ({len(table)} models)")
     if update_readme(table):
         print(f"updated the model table in {README}")
     return 0

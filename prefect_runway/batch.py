@@ -26,7 +26,7 @@ from typing import Any
 
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.engine import Engine, ImageJob, SubmissionRow
+from prefect_runway.engine import DailyQuota, Engine, ImageJob, SubmissionRow
 from prefect_runway.errors import ImageRejectedError
 from prefect_runway.models import GenerationSettings
 from prefect_runway.records import Ledger
@@ -45,6 +45,7 @@ async def submit_images(
     cache_expiration: datetime.timedelta | None = None,
     resubmit: bool = False,
     resubmit_unknown: bool = False,
+    quota: DailyQuota | None = None,
 ) -> list[SubmissionRow]:
     """Submit every job once, `concurrency` at a time, and return one row per job.
 
@@ -63,6 +64,8 @@ async def submit_images(
         resubmit: Submit even where a record exists, and replace it (pays again).
         resubmit_unknown: Submit images whose earlier outcome is unknown (flagged
             ``possible_duplicate``; pays again if the earlier task did exist).
+        quota: Today's generations left per model; past it, or after the first daily-limit
+            answer, images are ``deferred`` (nothing paid; a later run submits them).
 
     Returns:
         One `SubmissionRow` per job, in the jobs' order.
@@ -71,7 +74,7 @@ async def submit_images(
     client = client or credentials.get_async_client()
     engine = await Engine.create(
         credentials, client, ledger, cache_expiration=cache_expiration, resubmit=resubmit,
-        resubmit_unknown=resubmit_unknown,
+        resubmit_unknown=resubmit_unknown, quota=quota or DailyQuota(),
     )  # fmt: skip
     iterator = _aiter(jobs)
     pull = asyncio.Lock()

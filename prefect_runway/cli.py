@@ -45,7 +45,6 @@ from prefect_runway.errors import (
     RunwayTaskTimeoutError,
 )
 from prefect_runway.models import (
-    MAX_DATA_URI_BYTES,
     MAX_UPLOAD_BYTES,
     GenerationSettings,
     ImageToVideoRequest,
@@ -53,7 +52,8 @@ from prefect_runway.models import (
     TaskStatus,
     redact_url,
 )
-from prefect_runway.sources import data_uri_size, sniff_image_type
+from prefect_runway.sources import sniff_image_type
+from prefect_runway.transport import choose_transport
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
 _FATAL = (RunwayAuthenticationError, RunwayConnectionError)
@@ -123,14 +123,15 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
         if kind == "image/gif":
             raise InputError(f"{arg} is a GIF; Runway accepts JPEG, PNG or WebP")
         raise InputError(f"{arg} is not a JPEG, PNG or WebP image (its bytes match none of them)")
-    if data_uri_size(size, kind) <= MAX_DATA_URI_BYTES:
+    how = choose_transport(size, kind, "auto", dialect)  # the flow's rule, for files
+    if how == "data_uri":
         data = path.read_bytes()
         uri = f"data:{kind};base64,{base64.b64encode(data).decode()}"
         try:
             return _Input(arg, content_identity(data), settings.for_image(uri))
         except ValidationError as exc:
             raise InputError("\n".join(f"{arg}: {line}" for line in _messages(exc))) from None
-    if dialect != "runway":
+    if how != "upload":  # a local file has no presigned URL
         raise InputError(
             f"{arg}: {size} bytes is too large for a 5 MB data URI, and the {dialect} dialect "
             "has no uploads; pass an https:// URL of the image instead"
@@ -477,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.func(args)
         return code
-    except RunwayError as exc:
+    except (RunwayError, ValueError) as exc:  # ValueError: a malformed argument, e.g. a task ID
         _error(str(exc))
         return 1
     except KeyboardInterrupt:

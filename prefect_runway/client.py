@@ -38,6 +38,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from prefect_runway.errors import (
     RunwayAuthenticationError,
     RunwayBadRequestError,
     RunwayConnectionError,
+    RunwayDailyLimitError,
     RunwayError,
     RunwayNotFoundError,
     RunwayProtocolError,
@@ -93,6 +95,9 @@ class _Call:
     path: str
     json: dict[str, Any] | None = None
     is_submit: bool = False
+    daily_limit_429: bool = False
+    """A 429 means the daily generation limit unless its body says otherwise (official
+    create)."""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -124,7 +129,9 @@ def _error_from(status: int, body: Any, response: httpx.Response | None) -> Runw
     kwargs: dict[str, Any] = {"status_code": status, "request_id": request_id, "details": details}
     if status == 429:
         retry_after = _retry_after(response) if response is not None else None
-        return RunwayRateLimitError(message, retry_after=retry_after, **kwargs)
+        daily = _DAILY_LIMIT.search(message) is not None
+        error_class = RunwayDailyLimitError if daily else RunwayRateLimitError
+        return error_class(message, retry_after=retry_after, **kwargs)
     if status in (401, 403):
         return RunwayAuthenticationError(message, **kwargs)
     if status == 404:
@@ -132,6 +139,32 @@ def _error_from(status: int, body: Any, response: httpx.Response | None) -> Runw
     if status >= 500:
         return RunwayServerError(message, **kwargs)
     return RunwayBadRequestError(message, **kwargs)
+
+
+_DAILY_LIMIT = re.compile(r"daily|per day|24.?h", re.IGNORECASE)
+_TRANSIENT_429 = re.compile(
+    r"too many requests|rate.?limit|slow down|concurren|throttl|overload", re.IGNORECASE
+)
+
+
+def _daily_limit_error(call: _Call, error: RunwayError) -> RunwayError:
+    """On official create, an unexplained 429 is the daily limit: say so, do not retry it."""
+    if (
+        not call.daily_limit_429
+        or type(error) is not RunwayRateLimitError
+        or _TRANSIENT_429.search(error.message)
+    ):
+        return error
+    model = (call.json or {}).get("model", "this model")
+    return RunwayDailyLimitError(
+        f"{error.message}: on the official API a 429 on create means the daily generation "
+        f"limit of {model} (rolling 24 hours) is used up; submit the rest when the window "
+        "frees (Organization.remaining_daily tells how many are left).",
+        retry_after=error.retry_after,
+        status_code=error.status_code,
+        request_id=error.request_id,
+        details=error.details,
+    )
 
 
 def _parse(call: _Call, response: httpx.Response) -> Any:
@@ -153,7 +186,7 @@ def _parse(call: _Call, response: httpx.Response) -> Any:
                 status_code=response.status_code,
             ) from None
     if not response.is_success:
-        raise _error_from(response.status_code, body, response)
+        raise _daily_limit_error(call, _error_from(response.status_code, body, response))
     if isinstance(body, dict) and "code" in body and body["code"] not in _SUCCESS_CODES:
         # A proxy's wrapped error, sometimes sent with HTTP 200.
         code = body["code"]
@@ -172,6 +205,13 @@ def _transport_error(call: _Call, exc: httpx.HTTPError, base_url: str = "") -> R
     return RunwayResponseLostError(
         f"{what} was sent but no answer arrived ({type(exc).__name__})"
         + ("; the task may have been created" if call.is_submit else "")
+    )
+
+
+def _host_error(what: str, url: str, exc: httpx.HTTPError) -> RunwayError:
+    """A transport error on an upload or download host, as a `RunwayError` (URL redacted)."""
+    return RunwayConnectionError(
+        f"{what} {redact_url(url)} failed: {type(exc).__name__}; retry later"
     )
 
 
@@ -300,7 +340,10 @@ class _ClientBase:
 
     def _submit_call(self, request: ImageToVideoRequest) -> _Call:
         request.check_dialect(self.dialect)  # retired models: refused before any credit
-        return _Call("POST", "/v1/image_to_video", request.to_wire(), is_submit=True)
+        return _Call(
+            "POST", "/v1/image_to_video", request.to_wire(), is_submit=True,
+            daily_limit_429=self.dialect == "runway",
+        )  # fmt: skip
 
     @staticmethod
     def _task_path(task_id: str) -> str:
@@ -412,9 +455,12 @@ class RunwayClient(_ClientBase):
         upload, _ = self._send(
             _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
         )
-        response = self._bare.post(
-            upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
-        )
+        try:
+            response = self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
         if not response.is_success:
             raise _error_from(response.status_code, None, response)
         return str(upload["runwayUri"])
@@ -470,13 +516,16 @@ class RunwayClient(_ClientBase):
             RunwayError: the URL answered an error (403 when it expired).
         """
         digest, size = hashlib.sha256(), 0
-        with self._bare.stream("GET", url) as response:
-            if not response.is_success:
-                raise _download_error(url, response)
-            for chunk in response.iter_bytes(1 << 20):
-                fileobj.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
+        try:
+            with self._bare.stream("GET", url) as response:
+                if not response.is_success:
+                    raise _download_error(url, response)
+                for chunk in response.iter_bytes(1 << 20):
+                    fileobj.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except httpx.HTTPError as exc:
+            raise _host_error("Download of", url, exc) from None
         return size, digest.hexdigest()
 
 
@@ -549,9 +598,12 @@ class AsyncRunwayClient(_ClientBase):
         upload, _ = await self._send(
             _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
         )
-        response = await self._bare.post(
-            upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
-        )
+        try:
+            response = await self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
         if not response.is_success:
             raise _error_from(response.status_code, None, response)
         return str(upload["runwayUri"])

@@ -56,6 +56,7 @@ from prefect_runway.errors import (
     RecordConflictError,
     RecordError,
     RecordWriteError,
+    RunwayDailyLimitError,
     RunwayError,
     RunwayProtocolError,
     RunwayResponseLostError,
@@ -66,7 +67,9 @@ from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
 from prefect_runway.records import Ledger, SubmissionRecord
 
 ImageResolver = Callable[[AsyncRunwayClient], Awaitable["str | list[PromptImage]"]]
-RowStatus = Literal["submitted", "cached", "rejected", "failed", "unknown", "unrecorded"]
+RowStatus = Literal[
+    "submitted", "cached", "rejected", "failed", "unknown", "unrecorded", "deferred"
+]
 
 module_logger = get_logger("prefect_runway.engine")
 
@@ -94,8 +97,9 @@ class SubmissionRow(BaseModel):
 
     Statuses: ``submitted`` (paid now), ``cached`` (paid before, not again), ``rejected``
     (unusable input, nothing paid), ``failed`` (the API or the ledger refused, nothing
-    paid), ``unknown`` (a task may exist: held until ``resubmit_unknown``) and
-    ``unrecorded`` (paid now, task ID on this row, but its record could not be written).
+    paid), ``unknown`` (a task may exist: held until ``resubmit_unknown``), ``unrecorded``
+    (paid now, task ID on this row, but its record could not be written) and ``deferred``
+    (the daily generation limit is reached: nothing paid, submitted by a later run).
     """
 
     source: str
@@ -125,6 +129,48 @@ class SubmissionRow(BaseModel):
         return self.status in ("submitted", "unrecorded")
 
 
+class DailyQuota:
+    """Generations still allowed today, per model, shared by every image of a batch.
+
+    Known counts come from the organization endpoint; a daily-limit answer (429 on create)
+    closes the model's quota for the rest of the run, whatever was known.
+
+    Args:
+        remaining: Model -> generations left today, when the API tells it.
+    """
+
+    def __init__(self, remaining: dict[str, int] | None = None) -> None:
+        self._remaining = dict(remaining or {})
+        self.reasons: dict[str, str] = {}
+
+    def open(self, model: str) -> bool:
+        """True while `model` may still be submitted today."""
+        return model not in self.reasons and self._remaining.get(model, 1) > 0
+
+    def take(self, model: str) -> bool:
+        """Use one generation of today's quota; False (and nothing used) when none is left."""
+        if not self.open(model):
+            return False
+        if model in self._remaining:
+            self._remaining[model] -= 1
+        return True
+
+    def give_back(self, model: str) -> None:
+        """Return a generation taken for a POST that created nothing."""
+        if model in self._remaining:
+            self._remaining[model] += 1
+
+    def close(self, model: str, reason: str) -> None:
+        """No more `model` today, because of `reason` (the API's daily-limit answer)."""
+        self.reasons.setdefault(model, reason)
+
+    def why(self, model: str) -> str:
+        """Why `model` is deferred, for the row."""
+        return self.reasons.get(model) or (
+            f"today's quota of {model} generations is used up (organization endpoint)"
+        )
+
+
 @dataclass
 class Engine:
     """The once-only protocol, bound to one client, ledger and lock manager.
@@ -139,6 +185,7 @@ class Engine:
             ``possible_duplicate``).
         cache_expiration: How long ``submitted`` records count; None: for ever.
         hold_timeout: Seconds a lock lives without renewal (renewed every third of it).
+        quota: Today's generations left (daily limits); None: no limit known.
     """
 
     client: AsyncRunwayClient
@@ -150,6 +197,7 @@ class Engine:
     cache_expiration: timedelta | None = None
     hold_timeout: float = DEFAULT_HOLD_TIMEOUT
     flow_run_id: str | None = None
+    quota: DailyQuota = field(default_factory=DailyQuota)
 
     @classmethod
     async def create(
@@ -209,9 +257,13 @@ class Engine:
         earlier = await self.ledger.read(key)
         if earlier is not None and self._answered(earlier):
             return _cached(row, earlier)
+        if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+            raise ImageRejectedError(earlier.error or "rejected by an earlier run")
+        if not self.quota.open(settings.model):
+            return _deferred(row, self.quota.why(settings.model))  # before any download
         image = None
-        if earlier is None or self.resubmit:
-            image = await self._prepare(job)  # outside the lock: downloads take their time
+        if earlier is None or earlier.state == "rejected" or self.resubmit:
+            image = await self._prepare(job, key, settings)  # outside the lock: downloads
         holder = uuid.uuid4().hex
         await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)
         lost_lock = asyncio.Event()
@@ -220,15 +272,19 @@ class Engine:
             earlier = await self.ledger.read(key)  # under the lock: another run may have paid
             if earlier is not None and self._answered(earlier):
                 return _cached(row, earlier)
-            unknown = earlier is not None and earlier.state != "submitted"
+            if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+                raise ImageRejectedError(earlier.error or "rejected by an earlier run")
+            unknown = earlier is not None and earlier.state in ("intent", "unknown")
             if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):
                 raise _unknown(key, earlier, self.ledger)
             if image is None:
-                image = await self._prepare(job)
+                image = await self._prepare(job, key, settings)
             request = settings.for_image(image)
             row.transport = _transport_of(image)
             if lost_lock.is_set():
                 raise RecordConflictError(f"The lock on {key} was lost; nothing was submitted.")
+            if not self.quota.take(settings.model):
+                return _deferred(row, self.quota.why(settings.model))
             intent = SubmissionRecord(
                 key=key,
                 state="intent",
@@ -237,8 +293,18 @@ class Engine:
                 request=request_fields(settings),
                 flow_run_id=self.flow_run_id,
             )
-            await self._write_intent(intent, earlier)
-            submitted = await self._post(request, intent, earlier)
+            try:
+                await self._write_intent(intent, earlier)
+                submitted = await self._post(request, intent, earlier)
+            except RunwayDailyLimitError as exc:
+                self.quota.give_back(settings.model)
+                self.quota.close(settings.model, f"daily generation limit reached: {exc}")
+                return _deferred(row, self.quota.why(settings.model))
+            except RunwayUnknownOutcomeError:
+                raise  # a task may exist: the generation stays counted
+            except RunwayError:
+                self.quota.give_back(settings.model)  # certainly nothing created
+                raise
             row.possible_duplicate = unknown or bool(submitted.lost_responses)
             before = earlier.lost_responses if earlier else 0
             row.lost_responses = submitted.lost_responses + before
@@ -250,10 +316,25 @@ class Engine:
     def _answered(self, record: SubmissionRecord) -> bool:
         return record.state == "submitted" and not record.expired and not self.resubmit
 
-    async def _prepare(self, job: ImageJob) -> str | list[PromptImage]:
+    async def _prepare(
+        self, job: ImageJob, key: str, settings: GenerationSettings
+    ) -> str | list[PromptImage]:
         if isinstance(job.image, (str, list)):
             return job.image
-        return await job.image(self.client)
+        try:
+            return await job.image(self.client)
+        except ImageRejectedError as exc:
+            if exc.permanent:  # remembered, so a rerun does not fetch these bytes again
+                record = SubmissionRecord(
+                    key=key, state="rejected", source=job.source, identity=job.identity,
+                    request=request_fields(settings), flow_run_id=self.flow_run_id,
+                    error=str(exc),
+                )  # fmt: skip
+                try:
+                    await self.ledger.create(record)
+                except RecordError:
+                    pass  # only an optimisation: the image is rejected either way
+            raise
 
     async def _write_intent(
         self, intent: SubmissionRecord, earlier: SubmissionRecord | None
@@ -382,6 +463,13 @@ def _cached(row: SubmissionRow, record: SubmissionRecord) -> SubmissionRow:
     if record.task.estimated_credits is not None:
         row.estimated_credits = record.task.estimated_credits
     row._task = record.task
+    return row
+
+
+def _deferred(row: SubmissionRow, reason: str) -> SubmissionRow:
+    row.status = "deferred"
+    row.error = reason
+    row.estimated_credits = None  # nothing paid in this run
     return row
 
 

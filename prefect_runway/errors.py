@@ -81,7 +81,7 @@ class RunwayNotFoundError(RunwayError):
 
 
 class RunwayRateLimitError(RunwayError):
-    """429: daily limit or too many requests. Transient: retried with backoff.
+    """429: too many requests. Transient: retried with backoff (see `RunwayDailyLimitError`).
 
     Attributes:
         retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
@@ -92,6 +92,20 @@ class RunwayRateLimitError(RunwayError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+
+class RunwayDailyLimitError(RunwayRateLimitError):
+    """429 on create over the model's daily generation limit (a rolling 24-hour window).
+
+    Not transient: retrying in seconds only wastes requests, so neither the client nor
+    Prefect retries it. Defer the rest of the batch and submit it when the window frees;
+    ``Organization.remaining_daily(model)`` tells how many generations are left today.
+
+    Attributes:
+        retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
+    """
+
+    transient = False
 
 
 class RunwayServerError(RunwayError):
@@ -193,11 +207,29 @@ class RecordConflictError(RecordError):
     """An intent could not be created because another run's record appeared first."""
 
 
+class BudgetExceededError(RunwayError):
+    """A batch would cost more credits than allowed, or its cost is unknown; nothing was
+    submitted."""
+
+
+class ManifestError(RuntimeError):
+    """The manifest could not be read or written safely; nothing was overwritten."""
+
+
 class ImageRejectedError(ValueError):
     """An input that cannot become a generation (not an image, empty, too large...).
 
     Reported on its own row; nothing is submitted for it and the batch goes on.
+
+    Attributes:
+        permanent: True when the image's bytes themselves are the reason (the ledger then
+            remembers it, so a rerun does not fetch the image again); False for a read that
+            failed or an object that changed.
     """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class ImageSourceError(RuntimeError):

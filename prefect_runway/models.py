@@ -162,14 +162,13 @@ class ModelRules(BaseModel):
 def _load(name: str, raw: dict[str, Any]) -> ModelRules:
     fields = {key: FieldRule(**spec) for key, spec in raw["fields"].items()}
     return ModelRules(
-        name=name, **{key: value for key, value in raw.items() if key != "fields"},
+        name=name,
+        **{key: value for key, value in raw.items() if key != "fields"},
         fields=fields,
     )
 
 
-MODEL_RULES: dict[str, ModelRules] = {
-    name: _load(name, raw) for name, raw in _rules.MODELS.items()
-}
+MODEL_RULES: dict[str, ModelRules] = {name: _load(name, raw) for name, raw in _rules.MODELS.items()}
 """The official API's image-to-video models (SDK `rules.SDK_VERSION`)."""
 
 RETIRED_MODEL_RULES: dict[str, ModelRules] = {
@@ -353,7 +352,10 @@ class MediaReference(_WireModel):
     """An audio or video reference (``referenceAudio``, ``referenceVideos``)."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="allow",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="allow",
         hide_input_in_errors=True,
     )
 
@@ -829,3 +831,29 @@ class Organization(_WireModel):
         """The tier's concurrency limit for `model`, or None when the API does not say."""
         value = (self.tier.get("models") or {}).get(model, {}).get("maxConcurrentGenerations")
         return int(value) if value else None
+
+    def max_daily_generations(self, model: str) -> int | None:
+        """The tier's generations per rolling 24 hours for `model`; None: no limit or unknown."""
+        value = ((self.tier.get("models") or {}).get(model) or {}).get("maxDailyGenerations")
+        return int(value) if value is not None else None
+
+    def daily_generations(self, model: str) -> int:
+        """`model`'s generations in the current 24-hour window (0 when the API does not say)."""
+        value = ((self.usage.get("models") or {}).get(model) or {}).get("dailyGenerations")
+        return int(value or 0)
+
+    def remaining_daily(self, model: str) -> int | None:
+        """Generations of `model` still allowed in the current 24-hour window.
+
+        Returns:
+            At least 0; None when the tier has no daily limit or the API does not say.
+
+        Example:
+            >>> org = Organization.model_validate({
+            ...     "tier": {"models": {"gen4_turbo": {"maxDailyGenerations": 50}}},
+            ...     "usage": {"models": {"gen4_turbo": {"dailyGenerations": 48}}}})
+            >>> org.remaining_daily("gen4_turbo"), org.remaining_daily("veo3.1")
+            (2, None)
+        """
+        limit = self.max_daily_generations(model)
+        return None if limit is None else max(limit - self.daily_generations(model), 0)

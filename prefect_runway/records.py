@@ -8,6 +8,8 @@ result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the block named by
   the outcome is unknown (a crash or a lost answer between POST and outcome).
 - ``unknown``: the POST's answer was lost and the retries ended in errors: a task may exist.
 - ``submitted``: the POST's answer, with its task ID: the image is never paid for again.
+- ``rejected``: the image's bytes cannot become a generation (not an image, a GIF...): a
+  rerun reports it again without fetching it. Nothing was paid.
 
 Prefect's `ResultStore` is not used for these records, and here is why: it treats any read
 error as "no record" (a paid call would then be repeated), and writes local files in place
@@ -43,7 +45,7 @@ from pydantic import BaseModel, Field, ValidationError
 from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
 from prefect_runway.models import SubmittedTask
 
-RecordState = Literal["intent", "unknown", "submitted"]
+RecordState = Literal["intent", "unknown", "submitted", "rejected"]
 
 
 def _now() -> datetime:
@@ -63,7 +65,8 @@ class SubmissionRecord(BaseModel):
         written_at: When this version of the record was written.
         task: The submitted task, in state ``submitted``.
         lost_responses: Answers lost while submitting (>0: a duplicate task may exist).
-        error: Why the outcome is unknown, in state ``unknown``.
+        error: Why the outcome is unknown (state ``unknown``) or the image was refused
+            (state ``rejected``).
         expires_at: When a ``submitted`` record stops counting (None: never).
     """
 
@@ -219,7 +222,8 @@ class Ledger:
         data = record.model_dump_json(exclude_none=True).encode()
         try:
             if self._folder is not None:
-                _write_local(self._folder, record.key, data, exclusive)
+                # In a thread: the fsyncs must not stall the event loop's other submissions.
+                await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
             else:
                 await _call(self._block, "write_path", record.key, data)
         except (RecordConflictError, RecordWriteError):

@@ -1,17 +1,13 @@
-"""Images from S3: streaming listing, content sniffing, and the safest transport that fits.
+"""Images from S3: streaming listing, content sniffing, bytes and presigned URLs.
+
+This layer only produces bytes, identities and URLs; it never talks to Runway. Which way an
+image travels (data URI, upload, presigned URL) is decided in one place,
+`prefect_runway.transport`, for the flow and the CLI alike.
 
 boto3 is used as it is: the standard credential chain, and ``AWS_ENDPOINT_URL`` for S3-compatible
 stores (moto, MinIO). Objects are judged by their bytes, not their names or their S3
-Content-Type (objects uploaded without one are served as ``binary/octet-stream``).
-
-Transports, in the order ``auto`` tries them:
-
-1. ``data_uri``: the image inline, when the whole URI fits Runway's 5 MB limit;
-2. ``upload``: an ephemeral upload (``runway://``, 24 h, up to 200 MB), official dialect only;
-3. ``presigned_url``: an S3 presigned GET URL (up to 16 MB). Last resort: Runway checks image
-   URLs with a HEAD request, which a presigned *GET* URL answers with 403 on real S3.
-
-The transport never changes the cache key: the image's identity is ``s3://bucket/key#etag``.
+Content-Type (objects uploaded without one are served as ``binary/octet-stream``). The image's
+identity in the cache key is ``s3://bucket/key#etag``, whatever the transport.
 
 Example:
     ```python
@@ -26,27 +22,22 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from prefect_runway.client import AsyncRunwayClient
-from prefect_runway.engine import ImageJob
 from prefect_runway.errors import ImageRejectedError, ImageSourceError
-from prefect_runway.models import MAX_DATA_URI_BYTES, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
 
-Transport = Literal["auto", "data_uri", "upload", "presigned_url"]
 MANIFEST_NAME = "runway-manifest.json"
 PRESIGNED_URL_CAVEAT = (
     "S3 presigned GET URLs answer HEAD requests with 403, and Runway checks image URLs with "
     "HEAD: the API may refuse them. Prefer images up to 3.7 MB (sent inline) or the official "
     "dialect's uploads."
 )
-_SNIFF_BYTES = 16
+SNIFF_BYTES = 16
+"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
 
 
 def sniff_image_type(head: bytes) -> str | None:
@@ -66,11 +57,6 @@ def sniff_image_type(head: bytes) -> str | None:
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return "image/gif"
     return None
-
-
-def data_uri_size(raw_bytes: int, content_type: str) -> int:
-    """Length of the data URI that carries `raw_bytes` of an image."""
-    return len(f"data:{content_type};base64,") + 4 * ((raw_bytes + 2) // 3)
 
 
 @dataclass(frozen=True)
@@ -137,85 +123,40 @@ def _explain(exc: ClientError, where: str) -> str:
     return f"{where}: {reasons.get(code, f'S3 error {code}')}"
 
 
-def precheck(obj: S3Image, transport: Transport, dialect: str) -> None:
-    """Reject what the listing already shows to be unusable, before any download.
+def sniffed_type(obj: S3Image, head: bytes) -> str:
+    """The image type of `obj` from its first bytes.
 
     Raises:
-        ImageRejectedError: empty, or too large for every transport available.
+        ImageRejectedError: not a JPEG, PNG or WebP (a GIF is named as such).
     """
-    if obj.size == 0:
-        raise ImageRejectedError(f"{obj.uri} is empty (0 bytes)")
-    limit = {
-        "data_uri": MAX_DATA_URI_BYTES,
-        "upload": MAX_UPLOAD_BYTES,
-        "presigned_url": MAX_URL_IMAGE_BYTES,
-        "auto": MAX_UPLOAD_BYTES if dialect == "runway" else MAX_URL_IMAGE_BYTES,
-    }[transport]
-    if obj.size > limit:
+    content_type = sniff_image_type(head[:SNIFF_BYTES])
+    if content_type is None:
         raise ImageRejectedError(
-            f"{obj.uri} is {obj.size} bytes; transport {transport!r} with the {dialect} dialect "
-            f"accepts at most {limit} bytes"
+            f"{obj.uri} is not a JPEG, PNG or WebP image (its bytes match none of them)"
         )
+    if content_type == "image/gif":
+        raise ImageRejectedError(f"{obj.uri} is a GIF; Runway accepts JPEG, PNG or WebP")
+    return content_type
 
 
-def choose_transport(obj: S3Image, content_type: str, transport: Transport, dialect: str) -> str:
-    """The transport `auto` resolves to for this object (the others are returned as given)."""
-    if transport != "auto":
-        return transport
-    if data_uri_size(obj.size, content_type) <= MAX_DATA_URI_BYTES:
-        return "data_uri"
-    return "upload" if dialect == "runway" else "presigned_url"
+def presigned_url(s3: Any, obj: S3Image, content_type: str, seconds: int = 3600) -> str:
+    """A presigned GET URL of `obj` that serves `content_type` (even if it was stored as
+    ``binary/octet-stream``)."""
+    url: str = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": obj.bucket, "Key": obj.key, "ResponseContentType": content_type},
+        ExpiresIn=seconds,
+    )
+    return url
 
 
-def s3_image_job(
-    s3: Any, obj: S3Image, transport: Transport = "auto", presign_seconds: int = 3600
-) -> ImageJob:
-    """An `ImageJob` that fetches, sniffs and ships `obj` only on a cache miss.
+def read_object(s3: Any, obj: S3Image, byte_range: str | None = None) -> bytes:
+    """The bytes of `obj` (or a ``bytes=a-b`` range of them), only if its ETag is unchanged.
 
-    Example:
-        ```python
-        jobs = (s3_image_job(s3, obj) for page in iter_s3_pages(s3, "b") for obj in page)
-        rows = await submit_images(creds, settings, jobs)
-        ```
+    Raises:
+        ImageRejectedError: it changed since it was listed, vanished, or cannot be read.
     """
-
-    async def resolve(client: AsyncRunwayClient) -> str:
-        precheck(obj, transport, client.dialect)
-        # Small objects (the common case) are read once; big ones are sniffed with a ranged
-        # GET first, so a presigned URL needs no full download.
-        small = data_uri_size(obj.size, "image/webp") <= MAX_DATA_URI_BYTES
-        data = await asyncio.to_thread(
-            _read, s3, obj, None if small else f"bytes=0-{_SNIFF_BYTES - 1}"
-        )
-        content_type = sniff_image_type(data[:_SNIFF_BYTES])
-        if content_type is None:
-            raise ImageRejectedError(
-                f"{obj.uri} is not a JPEG, PNG or WebP image (its bytes match none of them)"
-            )
-        if content_type == "image/gif":
-            raise ImageRejectedError(f"{obj.uri} is a GIF; Runway accepts JPEG, PNG or WebP")
-        how = choose_transport(obj, content_type, transport, client.dialect)
-        if how == "presigned_url":
-            return s3.generate_presigned_url(
-                "get_object",
-                # Serve the sniffed type even if the object was stored as binary/octet-stream.
-                Params={"Bucket": obj.bucket, "Key": obj.key, "ResponseContentType": content_type},
-                ExpiresIn=presign_seconds,
-            )
-        if not small:
-            data = await asyncio.to_thread(_read, s3, obj, None)
-        if how == "upload":
-            name = obj.key.rsplit("/", 1)[-1]
-            return await client.upload_image(data, name, content_type)
-        uri = f"data:{content_type};base64,{base64.b64encode(data).decode()}"
-        if len(uri) > MAX_DATA_URI_BYTES:
-            raise ImageRejectedError(
-                f"{obj.uri} is {obj.size} bytes: too large for an inline data URI (5 MB); use "
-                "transport 'auto', 'upload' or 'presigned_url'"
-            )
-        return uri
-
-    return ImageJob(source=obj.uri, identity=obj.identity, image=resolve)
+    return _read(s3, obj, byte_range)
 
 
 def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
@@ -228,6 +169,7 @@ def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
         if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
             raise ImageRejectedError(
                 f"{obj.uri} changed while the batch ran (ETag no longer {obj.etag}); rerun to "
-                "submit the new version"
+                "submit the new version",
+                permanent=False,
             ) from None
-        raise ImageRejectedError(_explain(exc, obj.uri)) from None
+        raise ImageRejectedError(_explain(exc, obj.uri), permanent=False) from None

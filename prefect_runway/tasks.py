@@ -48,7 +48,12 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from prefect_runway.caching import image_identity
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.engine import Engine, ImageJob
-from prefect_runway.errors import RunwayError, RunwayTaskFailedError
+from prefect_runway.errors import (
+    BudgetExceededError,
+    RecordWriteError,
+    RunwayError,
+    RunwayTaskFailedError,
+)
 from prefect_runway.models import (
     GenerationSettings,
     ImageToVideoRequest,
@@ -97,7 +102,9 @@ async def _submit(
         )
     elif row.status == "submitted":
         logger.info("Submitted Runway task %s", row.task_id)
-    if row._task is None or row.status == "unrecorded":
+    if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
+        raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
+    if row._task is None:
         raise row._exception or RunwayError(row.error or "submission failed")
     return row._task
 
@@ -275,11 +282,6 @@ def estimate_credits(requests: Sequence[GenerationSettings]) -> float | None:
     """
     prices = [r.estimated_credits() for r in requests]
     return None if any(p is None for p in prices) else float(sum(p or 0 for p in prices))
-
-
-class BudgetExceededError(RunwayError):
-    """A batch would cost more credits than allowed, or its cost is unknown; nothing was
-    submitted."""
 
 
 def check_budget(

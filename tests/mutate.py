@@ -251,8 +251,8 @@ MUTATIONS = [
         "records-keep-the-presigned-url",
         "records hold no presigned URL",
         "prefect_runway/engine.py",
-        "request=request_fields(settings),",
-        "request=request.to_wire(),",
+        "identity=job.identity,\n                request=request_fields(settings),",
+        "identity=job.identity,\n                request=request.to_wire(),",
         (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
     ),
     # -- identity, tasks, budget, models ---------------------------------------------------

@@ -38,6 +38,7 @@ PREFECT = [sys.executable, "-m", "prefect"]
 POOL = "runway-pool"
 NIGHTLY = "s3-image-to-video/s3-image-to-video-nightly"
 HOURLY = "collect-runway-videos/collect-runway-videos-hourly"
+DRIVE = "drive-runway-batch/drive-runway-batch-daily"
 BUCKET = "deploy-stills"
 PREFIX = "nightly/"
 IMAGES = 3
@@ -213,7 +214,7 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     for deployment, cron in ((nightly, "0 2 * * *"), (hourly, "0 * * * *")):
         assert deployment["work_pool_name"] == POOL
         schedules = [(s["schedule"].get("cron"), s["active"]) for s in deployment["schedules"]]
-        assert schedules == [(cron, True)]
+        assert schedules == [(cron, False)]  # paused until the placeholders are edited
         assert deployment["schedules"][0]["schedule"]["timezone"]
         [step] = deployment["pull_steps"]
         directory = step["prefect.deployments.steps.set_working_directory"]["directory"]
@@ -253,9 +254,20 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
         collect_id = trigger(env, HOURLY, output_prefix=videos, manifest_uri=manifest_uri)
         collected = wait_for_run(api, collect_id, worker, log)
         assert collected["state_type"] == "COMPLETED", f"{collected['state']}\n{tail(log)}"
+        # The daily driver finds the batch done: it says so and submits nothing.
+        drive_id = trigger(env, DRIVE, bucket=BUCKET, prefix=PREFIX, output_prefix=videos)
+        driven = wait_for_run(api, drive_id, worker, log)
+        assert driven["state_type"] == "COMPLETED", f"{driven['state']}\n{tail(log)}"
     assert run["deployment_id"] == nightly["id"] and collected["deployment_id"] == hourly["id"]
     assert run["parameters"]["bucket"] == BUCKET and run["parameters"]["prefix"] == PREFIX
     assert run["parameters"]["credentials_block"] == "runway"
+
+    drive = api.get(f"/deployments/name/{DRIVE}").raise_for_status().json()
+    assert drive["entrypoint"] == "prefect_runway/flows/drive_batch.py:drive_batch"
+    assert [s["active"] for s in drive["schedules"]] == [False]
+    only = {"key": {"any_": ["runway-progress"]}, "flow_run_id": {"any_": [driven["id"]]}}
+    [progress] = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
+    assert "complete: nothing left to submit or collect" in progress["data"]
 
     stats = runway.stats()
     assert (stats["posts"], stats["tasks_created"]) == (IMAGES, IMAGES)

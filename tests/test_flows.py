@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from unittest.mock import patch
 
@@ -15,7 +14,6 @@ from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator.samples import GIF, png
-from prefect_runway.flows.collect_videos import VIDEOS_KEY, collect_videos
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 
@@ -76,7 +74,7 @@ def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3
     assert all(by_source[s]["cache"] == "new" and by_source[s]["status"] == "submitted"
                for s in images)
     summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
-    assert "| 30 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
+    assert "| 30 | 0 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
     assert "in/anim.gif" in summary and API_KEY not in summary + json.dumps(table)
 
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
@@ -153,38 +151,6 @@ async def read_events(prefix: str, expected: int) -> list[dict]:
     return events
 
 
-def test_collect_videos_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
-    fill(s3, 5, bad=False)
-    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
-    batch = run(prompt_text=None)
-    # One generation fails on the emulator's side: its failure must be reported, not lost.
-    failing = asyncio.run(s3_image_to_video(
-        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
-    result = asyncio.run(collect_videos(
-        output_prefix=f"s3://{BUCKET}/videos/", manifest_uri=batch.manifest_uri,
-        task_ids=failing.task_ids))
-    assert (result.succeeded, result.failed) == (6, 1)
-    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"]
-                          .read())
-    assert len(manifest["rows"]) == 7  # the batch's 6, plus the task ID given by hand
-    for row in [r for r in manifest["rows"] if r["task_id"] not in failing.task_ids]:
-        bucket, key = row["output"][5:].split("/", 1)
-        head = s3.head_object(Bucket=bucket, Key=key)
-        assert head["ContentType"] == "video/mp4"
-        assert head["ContentLength"] == row["output_bytes"] > 0
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
-        assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
-    [failed] = [r for r in result.rows if r["final_status"] != "SUCCEEDED"]
-    assert failed["final_status"] == "FAILED" and "SAFETY.INPUT.TEXT" in failed["failure"]
-    table = json.loads(asyncio.run(read_artifact(VIDEOS_KEY)).data)
-    assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
-    events = asyncio.run(read_events("runway.generation.", expected=7))
-    names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
-                   set(batch.task_ids + failing.task_ids))
-    assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
-
-
 def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runway):
     from prefect_dask import DaskTaskRunner
 
@@ -237,6 +203,22 @@ def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
     assert [row["task_id"] for p in parts for row in p] == result.task_ids
 
 
+def test_a_rerun_does_not_fetch_images_already_rejected_for_their_bytes(s3, runway, monkeypatch):
+    from prefect_runway import transport
+
+    s3.put_object(Bucket=BUCKET, Key="rj/notes.png", Body=b"plain text, not an image")
+    s3.put_object(Bucket=BUCKET, Key="rj/anim.gif", Body=GIF)
+    s3.put_object(Bucket=BUCKET, Key="rj/ok.png", Body=png(4, 4))
+    first = asyncio.run(s3_image_to_video(BUCKET, "rj/"))
+    reads = []
+    real = transport.read_object
+    monkeypatch.setattr(transport, "read_object", lambda *a: reads.append(a) or real(*a))
+    again = asyncio.run(s3_image_to_video(BUCKET, "rj/"))
+    assert (again.rejected, again.cached, again.submitted) == (2, 1, 0) and reads == []
+    assert {r.source: r.error for r in again.rows if r.status == "rejected"} == {
+        r.source: r.error for r in first.rows if r.status == "rejected"}
+
+
 def test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary(s3, runway, monkeypatch):
     """The first submit's answer is lost on the way back (the emulator created its task); the
     retry creates a second task. The image is reported as a possible duplicate everywhere."""
@@ -267,6 +249,6 @@ def test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary(s3, runw
     assert [(r["source"], r["lost_responses"]) for r in table if r["possible_duplicate"]] == [
         (flagged.source, 1)]
     summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
-    assert "| 3 | 0 | 0 | 0 | 0 | 0 | 1 | 75 (~0.75 USD) |" in summary
+    assert "| 3 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 75 (~0.75 USD) |" in summary
     again = run()  # the record keeps the flag
     assert (again.cached, again.possible_duplicates) == (3, 1)

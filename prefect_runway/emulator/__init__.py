@@ -13,9 +13,17 @@ Example:
     ...     print(emu.base_url)
 
 Control endpoints (no auth): ``GET /_emulator/health``, ``GET /_emulator/stats``,
-``POST /_emulator/reset``, ``POST /_emulator/faults``. In ``stats``, ``rejected`` counts
-rejected submits only, so ``posts == tasks_created + sum(rejected.values())``, and
-``uploads`` counts ``POST /v1/uploads`` calls.
+``POST /_emulator/reset``, ``POST /_emulator/faults``, ``GET``/``POST /_emulator/clock``
+(``{"advance_seconds": 86400}`` moves the clock a day forward). In ``stats``, ``rejected``
+counts rejected submits only, so ``posts == tasks_created + sum(rejected.values())``
+(``rejected["daily_limit"]`` counts creates refused by the daily limit), ``uploads`` counts
+``POST /v1/uploads`` calls, ``downloads`` counts output videos served (GET, not HEAD) and
+``download_errors`` the video GETs failed by ``rate_download_error``.
+
+Daily limit: with ``daily_limit=N`` (``--daily-limit N``) each model accepts at most N creates
+in any rolling 24 hours of the emulator's clock; past it, create answers 429 with an error
+naming the daily limit, as Runway does. ``GET /v1/organization`` reports the limit as
+``maxDailyGenerations`` and the window's count as ``usage.models.<model>.dailyGenerations``.
 """
 
 from __future__ import annotations

@@ -35,6 +35,8 @@ class Emulator:
         credit_balance: Starting credit balance.
         faults: Fault injection settings.
         output_url_ttl: Seconds until an output URL's ``exp`` passes (then 403).
+        daily_limit: Maximum creates per model in any rolling 24 hours (then 429, as Runway
+            answers over ``maxDailyGenerations``); None: no limit. Default 10,000.
 
     Example:
         >>> with Emulator(api_key="key_test", generation_seconds=0.3) as emu:  # doctest: +SKIP
@@ -57,6 +59,7 @@ class Emulator:
         credit_balance: int = 100000,
         faults: Faults | None = None,
         output_url_ttl: float = 3600.0,
+        daily_limit: int | None = 10000,
     ) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
@@ -85,6 +88,7 @@ class Emulator:
             pending_seconds=pending_seconds,
             credit_balance=credit_balance,
             faults=faults or Faults(),
+            daily_limit=daily_limit,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -184,8 +188,32 @@ class Emulator:
             return self._state.held_submits
 
     def reset(self) -> None:
-        """Clear tasks, uploads and stats, and restore the credit balance."""
+        """Clear tasks, uploads, stats and daily usage, and restore the credit balance (the
+        clock keeps its offset)."""
         self._state.reset()
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward (``POST /_emulator/clock``).
+
+        Task progress, output URL expiry and the daily window all follow the clock, so a test
+        reaches "tomorrow" at once.
+
+        Args:
+            seconds: How far to move it, e.g. ``86400`` for a day.
+
+        Returns:
+            The clock's total offset from real time, in seconds.
+
+        Example:
+            >>> with Emulator(daily_limit=1) as emu:  # doctest: +SKIP
+            ...     emu.advance_clock(86400)  # yesterday's generations leave the window
+        """
+        return self._state.advance_clock(seconds)
+
+    @property
+    def daily_limit(self) -> int | None:
+        """Maximum creates per model in any rolling 24 hours (None: no limit)."""
+        return self._state.daily_limit
 
     def tasks(self) -> list[dict[str, Any]]:
         """Return snapshots of all tasks: ``id``, ``status``, ``body``, ``created_at``, ..."""

@@ -16,6 +16,7 @@ _RATE_FIELDS = (
     "rate_malformed",
     "rate_wrapped_error",
     "rate_task_failure",
+    "rate_download_error",
 )
 
 
@@ -42,6 +43,8 @@ class Faults:
         failure_code: ``failureCode`` of those failed tasks.
         latency: Seconds slept in the handler thread before every API request.
         seed: Seed for the fault random generator, for reproducible runs.
+        rate_download_error: Fraction of output video downloads (GET) answered 500; the video
+            stays downloadable, so a later try may succeed.
         hang_after: Once this many tasks exist, further submits are held without an answer
             and create nothing, until the faults change or the emulator stops: a clean point
             at which to kill a client in crash-and-resume tests.
@@ -59,6 +62,7 @@ class Faults:
     latency: float = 0.0
     seed: int | None = None
     hang_after: int | None = None
+    rate_download_error: float = 0.0
 
     def __post_init__(self) -> None:
         for name in _RATE_FIELDS:

@@ -26,7 +26,7 @@ from .faults import Faults
 from .fetch import check_image_url
 from .mp4 import VIDEO_MP4
 from .multipart import MAX_UPLOAD_BYTES, parse_form, sniff_image
-from .state import EmulatorState, Task, iso_utc
+from .state import DailyLimitExceeded, EmulatorState, Task, iso_utc
 from .validation import ValidatedSubmit, validate_submit
 
 logger = logging.getLogger(__name__)
@@ -383,7 +383,16 @@ class _Handler(BaseHTTPRequestHandler):
                     state.reject("validation")
                     self._error(400, problem)
                     return
-        task = state.create_task(body, result)
+        try:
+            task = state.create_task(body, result)
+        except DailyLimitExceeded as exc:
+            self._error(
+                429,
+                f"You have reached the maximum daily generations for {exc.model} "
+                f"({exc.limit} per rolling 24 hours, maxDailyGenerations). "
+                "Try again when the window frees.",
+            )
+            return
         if task is None:
             self._error(400, "You do not have enough credits to run this task.")
             return
@@ -475,7 +484,7 @@ class _Handler(BaseHTTPRequestHandler):
             progress = (now - started) / gen if gen > 0 else 1.0
             payload["progress"] = round(min(max(progress, 0.0), 1.0), 4)
         elif status == "SUCCEEDED":
-            exp = int(time.time() + self.server.config.output_url_ttl)
+            exp = int(self.server.state.clock.time() + self.server.config.output_url_ttl)
             payload["output"] = [f"{self._root_url()}/_emulator/videos/{task.id}.mp4?exp={exp}"]
             payload["cost"] = {"credits": task.credits}
         elif status == "FAILED":
@@ -548,6 +557,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"ok": True})
         elif path == "/_emulator/faults" and method == "POST":
             self._set_faults()
+        elif path == "/_emulator/clock" and method in ("GET", "POST"):
+            self._clock(method)
         elif (match := _VIDEO_PATH.fullmatch(path)) is not None and method in ("GET", "HEAD"):
             self._video(match.group(1), query, head_only=method == "HEAD")
         elif (
@@ -572,18 +583,41 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.state.set_faults(faults)
         self._json(200, faults.to_dict())
 
+    def _clock(self, method: str) -> None:
+        """``GET``: the clock; ``POST {"advance_seconds": n}``: move it forward first."""
+        state = self.server.state
+        if method == "POST":
+            try:
+                data = json.loads(self._read_body(limit=1024 * 1024) or b"{}")
+                if not isinstance(data, dict) or set(data) - {"advance_seconds"}:
+                    raise ValueError('expected {"advance_seconds": <seconds >= 0>}')
+                seconds = data.get("advance_seconds", 0)
+                if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                    raise ValueError("advance_seconds must be a number of seconds")
+                state.advance_clock(seconds)
+            except (ValueError, OverflowError) as exc:
+                self._error(400, f"Invalid clock change: {exc}", api=False)
+                return
+        self._json(200, {"offset_seconds": state.clock.offset, "now": iso_utc(state.clock.time())})
+
     def _video(self, task_id: str, query: str, head_only: bool) -> None:
         exp_values = parse_qs(query).get("exp", [])
         try:
             exp = int(exp_values[0]) if exp_values else None
         except ValueError:
             exp = None
-        if exp is None or exp < time.time():
+        state = self.server.state
+        if exp is None or exp < state.clock.time():
             self._error(403, "Request has expired.", api=False)
             return
-        if not self.server.state.has_output(task_id):
+        if not state.has_output(task_id):
             self._error(404, "Not found", api=False)
             return
+        if not head_only:
+            if state.draw_download_error():
+                self._error(500, "Video temporarily unavailable (injected).", api=False)
+                return
+            state.count("downloads")
         self._send(200, VIDEO_MP4, content_type="video/mp4", head_only=head_only)
 
     def _receive_upload(self, token: str) -> None:

@@ -10,17 +10,34 @@ from __future__ import annotations
 import json
 import random
 import threading
-import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .clock import Clock
 from .faults import Faults
 from .validation import MODELS, ValidatedSubmit
 
 SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
+DAY_SECONDS = 86400.0
+
+
+class DailyLimitExceeded(Exception):
+    """A create over the model's daily generation limit (rolling 24 hours).
+
+    Attributes:
+        model: The model.
+        limit: Its maximum generations per rolling 24 hours.
+        retry_after: Seconds until the oldest generation of the window leaves it.
+    """
+
+    def __init__(self, model: str, limit: int, retry_after: float) -> None:
+        super().__init__(f"daily limit of {limit} generations reached for {model}")
+        self.model = model
+        self.limit = limit
+        self.retry_after = retry_after
 
 
 def iso_utc(wall: float) -> str:
@@ -75,6 +92,8 @@ class _Stats:
     cancels: int = 0
     uploads: int = 0
     organization: int = 0
+    downloads: int = 0
+    download_errors: int = 0
 
 
 class EmulatorState:
@@ -86,6 +105,8 @@ class EmulatorState:
         pending_seconds: PENDING duration before a task may take a slot.
         credit_balance: Starting credit balance.
         faults: Initial fault settings.
+        daily_limit: Maximum generations per model in any rolling 24 hours; None: no limit.
+        clock: The clock every time-based behaviour reads (a new one by default).
     """
 
     def __init__(
@@ -95,15 +116,21 @@ class EmulatorState:
         pending_seconds: float,
         credit_balance: int,
         faults: Faults,
+        daily_limit: int | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if daily_limit is not None and daily_limit < 1:
+            raise ValueError("daily_limit must be at least 1 (None: no limit)")
         if generation_seconds < 0 or pending_seconds < 0:
             raise ValueError("generation_seconds and pending_seconds must be >= 0")
         self.concurrency = concurrency
         self.generation_seconds = float(generation_seconds)
         self.pending_seconds = float(pending_seconds)
         self.initial_credits = int(credit_balance)
+        self.daily_limit = daily_limit
+        self.clock = clock or Clock()
         self.lock = threading.Lock()
         self._faults = faults
         self._rng = random.Random(faults.seed)
@@ -119,7 +146,7 @@ class EmulatorState:
         self._waiting: deque[Task] = deque()
         self._running: list[Task] = []
         self._bodies: set[str] = set()
-        self._daily: Counter[str] = Counter()
+        self._daily: dict[str, deque[float]] = {}
         self._uploads: dict[str, Upload] = {}
         self._stats = _Stats()
         self._admitted = 0  # submits let through to create a task (hang_after counts these)
@@ -139,7 +166,9 @@ class EmulatorState:
             self._rng = random.Random(faults.seed)
 
     def reset(self) -> None:
-        """Forget all tasks, uploads and stats; restore the credit balance."""
+        """Forget all tasks, uploads, stats and daily usage; restore the credit balance.
+
+        The clock keeps its offset: emulated time never runs backwards."""
         with self.lock:
             self._clear()
 
@@ -202,13 +231,22 @@ class EmulatorState:
                 self._stats.lost_responses += 1
             return lost
 
+    def draw_download_error(self) -> bool:
+        """Draw whether a video download fails (and count it if so)."""
+        with self.lock:
+            failed = self._rng.random() < self._faults.rate_download_error
+            if failed:
+                self._stats.download_errors += 1
+            return failed
+
     def reject(self, reason: str) -> None:
         """Count a rejected submit under ``reason``."""
         with self.lock:
             self._stats.rejected[reason] += 1
 
     def count(self, counter: str) -> None:
-        """Increment the ``polls``, ``cancels``, ``uploads`` or ``organization`` counter."""
+        """Increment the ``polls``, ``cancels``, ``uploads``, ``organization`` or ``downloads``
+        counter."""
         with self.lock:
             setattr(self._stats, counter, getattr(self._stats, counter) + 1)
 
@@ -249,6 +287,23 @@ class EmulatorState:
             else:
                 self._ever_succeeded.add(task.id)
 
+    # -- daily limit --------------------------------------------------------------------------
+
+    def _window(self, model: str) -> deque[float]:
+        """Creation times of ``model``'s generations in the last 24 hours (lock held)."""
+        window = self._daily.setdefault(model, deque())
+        cutoff = self.clock.time() - DAY_SECONDS
+        while window and window[0] <= cutoff:
+            window.popleft()
+        return window
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds`` and return its total offset."""
+        with self.lock:
+            offset = self.clock.advance(seconds)
+            self._advance(self.clock.monotonic())
+            return offset
+
     # -- tasks --------------------------------------------------------------------------------
 
     def create_task(self, body: dict[str, Any], submit: ValidatedSubmit) -> Task | None:
@@ -256,12 +311,20 @@ class EmulatorState:
 
         Returns:
             The new task, or None when the credit balance is too low (counted as rejected).
+
+        Raises:
+            DailyLimitExceeded: the model's daily limit is reached (counted as rejected).
         """
         with self.lock:
+            window = self._window(submit.model)
+            if self.daily_limit is not None and len(window) >= self.daily_limit:
+                self._stats.rejected["daily_limit"] += 1
+                retry_after = window[0] + DAY_SECONDS - self.clock.time()
+                raise DailyLimitExceeded(submit.model, self.daily_limit, max(retry_after, 0.0))
             if self.credit_balance < submit.credits:
                 self._stats.rejected["credits"] += 1
                 return None
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             fail_code = submit.fail_code
             if fail_code is None and self._rng.random() < self._faults.rate_task_failure:
@@ -271,7 +334,7 @@ class EmulatorState:
                 body=body,
                 model=submit.model,
                 credits=submit.credits,
-                created_wall=time.time(),
+                created_wall=self.clock.time(),
                 created_at=now,
                 ready_at=now + self.pending_seconds,
                 fail_code=fail_code,
@@ -280,7 +343,7 @@ class EmulatorState:
             self._tasks[task.id] = task
             self._waiting.append(task)
             self._bodies.add(json.dumps(body, sort_keys=True))
-            self._daily[submit.model] += 1
+            window.append(task.created_wall)
             self._stats.tasks_created += 1
             return task
 
@@ -290,7 +353,7 @@ class EmulatorState:
             task = self._tasks.get(task_id)
             if task is None:
                 return None
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             return task, task.status(now), now
 
@@ -304,7 +367,7 @@ class EmulatorState:
             task = self._tasks.get(task_id)
             if task is None:
                 return False
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             status = task.status(now)
             if status in ("PENDING", "THROTTLED"):
@@ -325,13 +388,13 @@ class EmulatorState:
     def has_output(self, task_id: str) -> bool:
         """Whether a task ever succeeded (its video stays downloadable after deletion)."""
         with self.lock:
-            self._advance(time.monotonic())
+            self._advance(self.clock.monotonic())
             return task_id in self._ever_succeeded
 
     def snapshots(self) -> list[dict[str, Any]]:
         """Return test-friendly snapshots of all tasks, in creation order."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             return [
                 {
@@ -387,18 +450,20 @@ class EmulatorState:
                     "models": {
                         m: {
                             "maxConcurrentGenerations": self.concurrency,
-                            "maxDailyGenerations": 10000,
+                            "maxDailyGenerations": self.daily_limit,
                         }
                         for m in MODELS
                     },
                 },
-                "usage": {"models": {m: {"dailyGenerations": self._daily[m]} for m in MODELS}},
+                "usage": {
+                    "models": {m: {"dailyGenerations": len(self._window(m))} for m in MODELS}
+                },
             }
 
     def usage(self) -> dict[str, Any]:
         """Return the ``POST /v1/organization/usage`` body: today's net credits per model."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             used: Counter[str] = Counter()
             for t in self._tasks.values():
@@ -414,7 +479,7 @@ class EmulatorState:
     def stats(self) -> dict[str, Any]:
         """Return the ``GET /_emulator/stats`` body."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             self._advance(now)
             s = self._stats
             by_status = Counter(t.status(now) for t in self._tasks.values())
@@ -427,7 +492,10 @@ class EmulatorState:
                 "cancels": s.cancels,
                 "uploads": s.uploads,
                 "organization": s.organization,
+                "downloads": s.downloads,
+                "download_errors": s.download_errors,
                 "duplicates": s.tasks_created - len(self._bodies),
                 "by_status": dict(by_status),
                 "credit_balance": self.credit_balance,
+                "clock_offset": self.clock.offset,
             }

@@ -1,41 +1,93 @@
-"""Wait for a batch's Runway tasks and copy every video to S3, with provenance.
+"""Copy a batch's finished videos to S3, incrementally: run it as often as you like.
 
-``manifest (or task IDs) -> wait for all from one event loop -> stream each video to S3 ->
-manifest updated (source, request, task ID, final status, output key, size, SHA-256) ->
-artifacts + one Prefect event per finished generation``.
+``manifest (or task IDs) -> rows not finished yet -> one poll each (or a bounded wait) ->
+stream each new video to S3 once -> merge the results into the manifest -> artifacts + one
+Prefect event per generation that finished in this run``.
+
+Each run:
+
+- skips rows already finished (video copied, or the generation FAILED or was CANCELLED), so an
+  hourly schedule copies each video exactly once across runs; a video found already at its
+  destination (a run that stopped between the copy and the manifest write) is recorded
+  without downloading it again;
+- polls the other tasks once (``wait_seconds=0``, the default) or waits up to
+  ``wait_seconds`` for them, and reports how many are still pending;
+- downloads with fresh output URLs (an expired URL is refreshed by fetching the task again);
+- fails only the rows whose copy failed: the others are saved, the manifest is written, and
+  the next run tries those rows again;
+- merges into the manifest (`prefect_runway.manifest.merge_manifest`), so a submission run
+  writing at the same time loses nothing.
 
 Each finished generation emits ``runway.generation.succeeded`` or ``runway.generation.failed``
 (resource ``runway.task.<id>``), so automations and downstream deployments can react to
 videos as they land instead of holding a worker while they wait.
+
+Example:
+    ```python
+    import asyncio
+    from prefect_runway.flows.collect_videos import collect_videos
+
+    result = asyncio.run(collect_videos("s3://stills/videos/",
+                                        manifest_uri="s3://stills/in/runway-manifest.json"))
+    print(result.collected, "copied now,", result.pending, "still generating")
+    ```
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
 from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import acreate_link_artifact, acreate_table_artifact
+from prefect.artifacts import (
+    acreate_link_artifact,
+    acreate_markdown_artifact,
+    acreate_table_artifact,
+)
 from prefect.events import emit_event
+from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from prefect_runway.credentials import load_credentials
-from prefect_runway.errors import RunwayError, RunwayTaskFailedError
+from prefect_runway.credentials import RunwayCredentials, load_credentials
+from prefect_runway.errors import RunwayError, RunwayTaskFailedError, RunwayTaskTimeoutError
+from prefect_runway.manifest import Manifest, ManifestRow, merge_manifest, read_manifest
 from prefect_runway.models import Task
-from prefect_runway.tasks import await_for_tasks, download_task_output
+from prefect_runway.tasks import download_task_output
 
 VIDEOS_KEY = "runway-videos"
+COLLECT_SUMMARY_KEY = "runway-collect"
 MAX_LINK_ARTIFACTS = 25
+TABLE_ROWS = 2000
 
 
 class CollectResult(BaseModel):
-    """What `collect_videos` returns."""
+    """What `collect_videos` returns.
+
+    Attributes:
+        succeeded: Rows whose video is in S3 (copied by this run or an earlier one).
+        collected: Videos copied by this run.
+        already_collected: Rows skipped because an earlier run finished them (video copied,
+            or the generation failed).
+        pending: Tasks still PENDING, THROTTLED or RUNNING.
+        failed: Generations that ended FAILED or CANCELLED (this run or earlier).
+        errors: Rows this run could not handle (a copy or a poll failed); retried next run.
+        deferred: Manifest rows not submitted yet (status ``deferred``, e.g. over the daily
+            limit): nothing to collect for them until a submission run picks them up.
+        manifest_uri: The manifest updated, if any.
+        rows: Every row with a task ID, as the manifest now holds it.
+    """
 
     succeeded: int
+    collected: int
+    already_collected: int
+    pending: int
     failed: int
+    errors: int
+    deferred: int = 0
     manifest_uri: str | None
-    rows: list[dict[str, Any]]
+    rows: list[ManifestRow]
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -43,6 +95,10 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
     Raises:
         ValueError: not an s3:// URI.
+
+    Example:
+        >>> split_s3_uri("s3://stills/in/runway-manifest.json")
+        ('stills', 'in/runway-manifest.json')
     """
     if not uri.startswith("s3://") or "/" not in uri[5:]:
         raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
@@ -50,16 +106,17 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _read_manifest(uri: str) -> dict[str, Any]:
-    bucket, key = split_s3_uri(uri)
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    manifest: dict[str, Any] = json.loads(body)
-    return manifest
+def video_uri(output_prefix: str, row: ManifestRow) -> str:
+    """Where a row's video goes: ``<prefix>/<image stem>-<task ID prefix>.mp4``.
 
-
-def _video_uri(output_prefix: str, row: dict[str, Any]) -> str:
-    stem = row["source"].rsplit("/", 1)[-1].rsplit(".", 1)[0] if row.get("source") else ""
-    return f"{output_prefix.rstrip('/')}/{stem or row['task_id']}-{row['task_id'][:8]}.mp4"
+    Example:
+        >>> row = ManifestRow(source="s3://b/in/cat.png", task_id="0f7a1234x")
+        >>> video_uri("s3://b/videos/", row)
+        's3://b/videos/cat-0f7a1234.mp4'
+    """
+    task_id = row.task_id or ""
+    stem = row.source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if row.source else ""
+    return f"{output_prefix.rstrip('/')}/{stem or task_id}-{task_id[:8]}.mp4"
 
 
 @flow(name="collect-runway-videos")
@@ -68,107 +125,261 @@ async def collect_videos(
     manifest_uri: str | None = None,
     task_ids: list[str] | None = None,
     credentials_block: str | None = None,
-    timeout: float = 3600.0,
+    wait_seconds: float = 0.0,
     fail_on_errors: bool = False,
+    download_retries: int = 2,
 ) -> CollectResult:
-    """Wait for every task of a batch and copy each video to ``output_prefix``.
+    """Copy the videos that have finished since the last run to ``output_prefix``.
 
     Args:
         output_prefix: ``s3://bucket/prefix/`` for the videos.
-        manifest_uri: A manifest written by `s3_image_to_video` (updated in place).
-        task_ids: Or plain task IDs, when there is no manifest.
+        manifest_uri: A manifest written by `s3_image_to_video` (merged, never overwritten).
+        task_ids: Task IDs to collect too (or instead, without a manifest); added to the
+            manifest as ``task:<id>`` rows.
         credentials_block: Name of a RunwayCredentials block; None reads the environment.
-        timeout: Seconds to wait for all tasks.
-        fail_on_errors: Fail the run when a generation failed (default: report it).
+        wait_seconds: How long to wait for unfinished tasks; 0 (default) polls each once and
+            leaves the rest for the next run.
+        fail_on_errors: Fail the run, after the manifest and artifacts are written, when a
+            generation failed or a copy failed (default: report them; the next run retries
+            failed copies).
+        download_retries: Prefect retries of each video copy within this run.
+
+    Returns:
+        Counts (copied now, already copied, pending, failed, errors) and the rows.
     """
     logger = get_run_logger()
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
-    manifest = _read_manifest(manifest_uri) if manifest_uri else {"rows": []}
-    rows: list[dict[str, Any]] = [r for r in manifest["rows"] if r.get("task_id")]
-    rows += [{"source": None, "task_id": task_id} for task_id in task_ids or []]
-    if not rows:
+    if not manifest_uri and not task_ids:
         raise ValueError("Nothing to collect: give a manifest_uri with task IDs, or task_ids.")
+    s3 = boto3.client("s3")
+    manifest = Manifest()
+    if manifest_uri:
+        found = read_manifest(s3, *split_s3_uri(manifest_uri))
+        if found is None:
+            raise ValueError(
+                f"No manifest at {manifest_uri}: run s3_image_to_video first, or pass task_ids."
+            )
+        manifest = found
+    known = {row.task_id for row in manifest.rows if row.task_id}
+    extra = [ManifestRow(task_id=t) for t in dict.fromkeys(task_ids or []) if t not in known]
+    rows = [row for row in manifest.rows if row.task_id] + extra
+    todo = [row for row in rows if not row.finished]
+    logger.info(
+        "%d generations in the batch: %d finished earlier, %d to check",
+        len(rows), len(rows) - len(todo), len(todo),
+    )  # fmt: skip
+
     credentials = await load_credentials(credentials_block)
-
-    results = await await_for_tasks(credentials, [r["task_id"] for r in rows], timeout=timeout)
-    done = [r for r in rows if isinstance(results[r["task_id"]], Task)]
-    destinations = [_video_uri(output_prefix, r) for r in done]
-    futures = download_task_output.map(
-        unmapped(credentials), [r["task_id"] for r in done], destinations
+    outcomes = await _poll(credentials, [str(r.task_id) for r in todo], wait_seconds)
+    updates, events = _download_and_record(
+        credentials, s3, output_prefix, todo, outcomes, download_retries
     )
-    saved = {r["task_id"]: f.result()[0] for r, f in zip(done, futures, strict=True)}
-
-    for row in rows:
-        outcome = results[row["task_id"]]
-        row["final_status"] = "SUCCEEDED" if isinstance(outcome, Task) else _status(outcome)
-        if isinstance(outcome, Task):
-            record = saved[row["task_id"]]
-            row.update(output=record["location"], output_bytes=record["bytes"],
-                       output_sha256=record["sha256"], failure=None)  # fmt: skip
-        else:
-            row.update(output=None, failure=str(outcome))
-            logger.warning("Runway task %s: %s", row["task_id"], outcome)
-        _emit(row, outcome)
 
     if manifest_uri:
         bucket, key = split_s3_uri(manifest_uri)
-        manifest["rows"] = [r for r in manifest["rows"] if not r.get("task_id")] + rows
-        boto3.client("s3").put_object(
-            Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=1).encode(),
-            ContentType="application/json",
-        )  # fmt: skip
-    await _publish(rows)
-    failed = sum(r["final_status"] != "SUCCEEDED" for r in rows)
-    if fail_on_errors and failed:
-        raise RuntimeError(f"{failed} of {len(rows)} generations did not succeed.")
-    return CollectResult(
-        succeeded=len(rows) - failed, failed=failed, manifest_uri=manifest_uri, rows=rows
+        run_id = str(flow_run.id) if flow_run.id else None
+        manifest = merge_manifest(s3, bucket, key, updates, collector_flow_run_id=run_id)
+    else:
+        manifest = manifest.with_rows(updates)
+    final = [row for row in manifest.rows if row.task_id]
+    by_key = {row.key: row for row in final}
+    for row, outcome in events:
+        _emit(by_key.get(row.key, row), outcome)
+
+    pending = sum(isinstance(outcomes[str(r.task_id)], RunwayTaskTimeoutError) for r in todo)
+    result = CollectResult(
+        succeeded=sum(row.collected for row in final),
+        collected=sum(1 for _, outcome in events if isinstance(outcome, Task)),
+        already_collected=len(rows) - len(todo),
+        pending=pending,
+        failed=sum(row.finished and not row.collected for row in final),
+        errors=sum(1 for u in updates if u.failure and u.final_status in (None, "SUCCEEDED")),
+        deferred=sum(row.status == "deferred" and not row.task_id for row in manifest.rows),
+        manifest_uri=manifest_uri,
+        rows=final,
     )
+    await _publish(result, {e[0].key for e in events})
+    if result.errors:
+        logger.warning(
+            "%d rows could not be copied or checked this run (see '%s'); the next run retries "
+            "only those.", result.errors, VIDEOS_KEY,
+        )  # fmt: skip
+    if fail_on_errors and (result.failed or result.errors):
+        raise RuntimeError(
+            f"{result.failed} generations failed and {result.errors} rows could not be copied "
+            f"(see the '{VIDEOS_KEY}' artifact); the manifest is written, a rerun copies only "
+            "what is missing."
+        )
+    return result
 
 
-def _status(outcome: RunwayError | Task) -> str:
-    if isinstance(outcome, RunwayTaskFailedError):
-        return outcome.status
-    return "TIMEOUT" if "did not finish" in str(outcome) else "ERROR"
+async def _poll(
+    credentials: RunwayCredentials, task_ids: list[str], wait_seconds: float
+) -> dict[str, Task | RunwayError]:
+    """Each task's state now (or after at most `wait_seconds`): the SUCCEEDED task, or the
+    error it ended with; `RunwayTaskTimeoutError` means still running."""
+    if not task_ids:
+        return {}
+    async with credentials.get_async_client() as client:
+        return await client.wait_for_tasks(
+            task_ids, timeout=max(wait_seconds, 0.0), not_found_grace=min(wait_seconds, 10.0)
+        )
 
 
-def _emit(row: dict[str, Any], outcome: RunwayError | Task) -> None:
+def _download_and_record(
+    credentials: RunwayCredentials,
+    s3: Any,
+    output_prefix: str,
+    todo: list[ManifestRow],
+    outcomes: dict[str, Task | RunwayError],
+    download_retries: int,
+) -> tuple[list[ManifestRow], list[tuple[ManifestRow, Task | RunwayError]]]:
+    """Copy the succeeded videos not yet in S3; return manifest updates and finished rows."""
+    logger = get_run_logger()
+    now = datetime.now(timezone.utc)
+    succeeded = [r for r in todo if isinstance(outcomes[str(r.task_id)], Task)]
+    copies: dict[str, dict[str, Any]] = {}
+    to_download = []
+    for row in succeeded:
+        existing = _existing_copy(s3, video_uri(output_prefix, row))
+        if existing is not None:
+            logger.info("Video of %s is already at %s", row.task_id, existing["location"])
+            copies[str(row.task_id)] = existing
+        else:
+            to_download.append(row)
+    download = download_task_output.with_options(retries=download_retries)
+    futures = download.map(
+        unmapped(credentials),
+        [str(r.task_id) for r in to_download],
+        [video_uri(output_prefix, r) for r in to_download],
+    )
+    failures: dict[str, BaseException] = {}
+    for row, future in zip(to_download, futures, strict=True):
+        future.wait()
+        if future.state.is_completed():
+            copies[str(row.task_id)] = future.result()[0]
+        else:
+            error = future.result(raise_on_failure=False)
+            failures[str(row.task_id)] = (
+                error if isinstance(error, BaseException) else RuntimeError(str(error))
+            )
+
+    updates: list[ManifestRow] = []
+    events: list[tuple[ManifestRow, Task | RunwayError]] = []
+    for row in todo:
+        task_id = str(row.task_id)
+        outcome = outcomes[task_id]
+        # Keyed by source; a row without one is keyed by its task ID. Never a new task ID.
+        base: dict[str, Any] = {"source": row.source, "collected_task_id": task_id,
+                                "collected_at": now}  # fmt: skip
+        if row.source is None:
+            base["task_id"] = task_id
+        if isinstance(outcome, RunwayTaskTimeoutError):
+            continue  # still generating: nothing to record
+        if isinstance(outcome, Task) and task_id in copies:
+            record = copies[task_id]
+            update = ManifestRow(**base, final_status="SUCCEEDED", output=record["location"],
+                                 output_bytes=record["bytes"], output_sha256=record["sha256"],
+                                 failure=None, failure_code=None)  # fmt: skip
+            events.append((update, outcome))
+        elif isinstance(outcome, Task):
+            reason = f"copy to S3 failed, retried next run: {failures[task_id]}"
+            logger.warning("Runway task %s: %s", task_id, reason)
+            update = ManifestRow(**base, final_status="SUCCEEDED", output=None, failure=reason)
+        elif isinstance(outcome, RunwayTaskFailedError):
+            update = ManifestRow(
+                **base, final_status=outcome.status, output=None, failure=str(outcome),
+                failure_code=outcome.failure_code,
+            )  # fmt: skip
+            logger.warning("Runway task %s: %s", task_id, outcome)
+            events.append((update, outcome))
+        else:
+            reason = f"could not check the task, retried next run: {outcome}"
+            logger.warning("Runway task %s: %s", task_id, reason)
+            update = ManifestRow(**base, failure=reason)
+        updates.append(update)
+    return updates, events
+
+
+def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:
+    """The record of a video already at `uri` (hashed from S3, not downloaded from Runway)."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3_uri(uri)
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return None
+    if head.get("ContentType") != "video/mp4" or not head.get("ContentLength"):
+        return None
+    digest = hashlib.sha256()
+    for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return {"location": uri, "bytes": head["ContentLength"], "sha256": digest.hexdigest()}
+
+
+def _emit(row: ManifestRow, outcome: Task | RunwayError) -> None:
     succeeded = isinstance(outcome, Task)
     emit_event(
         event=f"runway.generation.{'succeeded' if succeeded else 'failed'}",
         resource={
-            "prefect.resource.id": f"runway.task.{row['task_id']}",
-            "prefect.resource.name": row.get("source") or row["task_id"],
+            "prefect.resource.id": f"runway.task.{row.task_id}",
+            "prefect.resource.name": row.source or str(row.task_id),
         },
         payload={
-            "task_id": row["task_id"],
-            "source": row.get("source"),
-            "status": row["final_status"],
-            "output": row.get("output"),
-            "failure_code": getattr(outcome, "failure_code", None),
+            "task_id": row.task_id,
+            "source": row.source,
+            "status": row.final_status,
+            "output": row.output,
+            "failure_code": row.failure_code,
         },
     )
 
 
-async def _publish(rows: list[dict[str, Any]]) -> None:
+def _state(row: ManifestRow) -> str:
+    if row.collected:
+        return "collected"
+    if row.finished:
+        return str(row.final_status)
+    return "error" if row.failure else "pending"
+
+
+async def _publish(result: CollectResult, finished_now: set[str]) -> None:
+    table = [
+        {
+            "source": r.source or "",
+            "task_id": r.task_id,
+            "state": _state(r),
+            "new": r.key in finished_now,
+            "output": r.output or "",
+            "bytes": r.output_bytes or "",
+            "sha256": r.output_sha256 or "",
+            "failure": r.failure or "",
+        }
+        for r in result.rows
+    ]
     await acreate_table_artifact(
         key=VIDEOS_KEY,
-        table=[
-            {
-                "source": r.get("source") or "",
-                "task_id": r["task_id"],
-                "status": r["final_status"],
-                "output": r.get("output") or "",
-                "bytes": r.get("output_bytes") or "",
-                "sha256": r.get("output_sha256") or "",
-                "failure": r.get("failure") or "",
-            }
-            for r in rows
-        ],
-        description="Runway videos copied to S3",
+        table=table[:TABLE_ROWS],
+        description=f"Runway videos copied to S3 (first {TABLE_ROWS} rows of {len(table)})"
+        if len(table) > TABLE_ROWS
+        else "Runway videos copied to S3",
     )
-    for row in [r for r in rows if r.get("output")][:MAX_LINK_ARTIFACTS]:
+    markdown = f"""# Runway videos
+
+| copied now | finished earlier | still generating | failed generations | copy errors |
+|---|---|---|---|---|
+| {result.collected} | {result.already_collected} | {result.pending} | {result.failed} | \
+{result.errors} |
+
+{result.succeeded} of {len(result.rows)} videos are in S3; {result.deferred} images are not \
+submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`
+"""
+    await acreate_markdown_artifact(markdown=markdown, key=COLLECT_SUMMARY_KEY)
+    new = [r for r in result.rows if r.key in finished_now and r.output]
+    for row in new[:MAX_LINK_ARTIFACTS]:
+        output = str(row.output)
         await acreate_link_artifact(
-            link=row["output"], link_text=row["output"].rsplit("/", 1)[-1],
-            description=f"Video of {row.get('source') or row['task_id']}",
+            link=output, link_text=output.rsplit("/", 1)[-1],
+            description=f"Video of {row.source or row.task_id}",
         )  # fmt: skip

@@ -21,7 +21,6 @@ cache hit, and unknown outcomes are held until ``resubmit_unknown=True``).
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Any
 
@@ -36,18 +35,13 @@ from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import SubmissionRow, submit_images
 from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
+from prefect_runway.engine import DailyQuota
 from prefect_runway.errors import ImageRejectedError, RecordReadError
+from prefect_runway.manifest import merge_manifest
 from prefect_runway.records import Ledger
-from prefect_runway.sources import (
-    MANIFEST_NAME,
-    PRESIGNED_URL_CAVEAT,
-    S3Image,
-    Transport,
-    iter_s3_pages,
-    precheck,
-    s3_image_job,
-)
+from prefect_runway.sources import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
 from prefect_runway.tasks import check_budget
+from prefect_runway.transport import Transport, precheck, s3_image_job
 
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
@@ -63,6 +57,9 @@ class BatchResult(BaseModel):
     failed: int
     unknown: int = 0
     unrecorded: int = 0
+    deferred: int = 0
+    deferred_reason: str | None = None
+    days_remaining: int | None = None
     estimated_credits: float
     possible_duplicates: int
     manifest_uri: str | None
@@ -82,10 +79,12 @@ async def plan_batch(
     prefix: str,
     transport: Transport,
     resubmit: bool = False,
+    remaining_today: int | None = None,
 ) -> dict[str, Any]:
     """Count the images a run would pay for, from the listing and the ledger alone: nothing
     is downloaded or submitted. With `resubmit`, every usable image counts; unknown outcomes
-    (held) and unreadable records (failing closed) do not."""
+    (held) and unreadable records (failing closed) do not; past today's quota
+    (`remaining_today`), images are deferred, not counted."""
     s3 = boto3.client("s3")
     ledger = await Ledger.default()
     fingerprint = credentials.account_fingerprint
@@ -106,9 +105,11 @@ async def plan_batch(
                 continue  # its row fails closed: never paid in this run
             if record is None or (record.state == "submitted" and record.expired):
                 new += 1
+    deferred = 0 if remaining_today is None else max(new - remaining_today, 0)
+    new -= deferred
     price = settings.estimated_credits()
     credits = 0.0 if new == 0 else (None if price is None else new * price)
-    return {"listed": listed, "new": new, "estimated_credits": credits}
+    return {"listed": listed, "new": new, "deferred": deferred, "estimated_credits": credits}
 
 
 @task(name="submit-s3-images")
@@ -120,13 +121,19 @@ async def submit_s3_page(
     concurrency: int,
     resubmit: bool = False,
     resubmit_unknown: bool = False,
+    daily_remaining: int | None = None,
+    daily_closed: str | None = None,
 ) -> list[SubmissionRow]:
-    """Submit one listing page: each image through the submission engine (see engine.py)."""
+    """Submit one listing page: each image through the submission engine (see engine.py),
+    at most `daily_remaining` of them (None: no known limit); the rest are deferred."""
     s3 = boto3.client("s3")
     jobs = (s3_image_job(s3, obj, transport) for obj in page)
+    quota = DailyQuota({} if daily_remaining is None else {settings.model: daily_remaining})
+    if daily_closed:
+        quota.close(settings.model, daily_closed)
     return await submit_images(
         credentials, settings, jobs, concurrency=concurrency, resubmit=resubmit,
-        resubmit_unknown=resubmit_unknown,
+        resubmit_unknown=resubmit_unknown, quota=quota,
     )  # fmt: skip
 
 
@@ -185,30 +192,45 @@ async def s3_image_to_video(
         model=model, ratio=ratio, duration=duration, prompt_text=prompt_text, seed=seed
     )
     credentials = await load_credentials(credentials_block)
-    plan = await plan_batch(credentials, settings, bucket, prefix, transport, resubmit)
-    balance, limit = await _organization_limits(credentials, model)
-    check_budget(plan["estimated_credits"], budget_credits, balance)
-    concurrency = concurrency or limit or 4
+    limits = await _organization_limits(credentials, model)
+    plan = await plan_batch(
+        credentials, settings, bucket, prefix, transport, resubmit, limits.remaining_today
+    )
+    check_budget(plan["estimated_credits"], budget_credits, limits.balance)
+    concurrency = concurrency or limits.concurrency or 4
     credits = plan["estimated_credits"]
     logger.info(
-        "%d objects under s3://%s/%s, %d to submit (%s), %d at a time",
+        "%d objects under s3://%s/%s, %d to submit (%s), %d deferred to later days (daily "
+        "limit), %d at a time",
         plan["listed"], bucket, prefix, plan["new"],
-        "price unknown" if credits is None else f"~{credits:g} credits", concurrency,
+        "price unknown" if credits is None else f"~{credits:g} credits", plan["deferred"],
+        concurrency,
     )  # fmt: skip
 
     # One task run per listing page, handed to the flow's task runner (threads by default,
     # Dask with prefect-dask); `pages_in_flight` pages at a time, results kept in order.
+    # Today's quota (daily limits) is handed out page by page: each page gets what is left
+    # after the pages in flight, and a daily-limit answer closes it for the pages after.
+    quota = _PageQuota(limits.remaining_today)
     rows: list[SubmissionRow] = []
-    in_flight: list[PrefectFuture[Any]] = []
+    in_flight: list[tuple[PrefectFuture[Any], int | None]] = []
+
+    def finish(future: PrefectFuture[Any], allotted: int | None) -> None:
+        nonlocal rows
+        page_rows: list[SubmissionRow] = future.result()
+        quota.settle(allotted, page_rows)
+        rows += page_rows
+
     for page in iter_s3_pages(boto3.client("s3"), bucket, prefix):
         if page:
-            in_flight.append(submit_s3_page.submit(
+            allotted = quota.allot(len(page))
+            in_flight.append((submit_s3_page.submit(
                 credentials, settings, page, transport, concurrency, resubmit,
-                resubmit_unknown))  # fmt: skip
+                resubmit_unknown, allotted, quota.closed_reason), allotted))  # fmt: skip
         if len(in_flight) >= pages_in_flight:
-            rows += in_flight.pop(0).result()
-    for future in in_flight:
-        rows += future.result()
+            finish(*in_flight.pop(0))
+    for future, allotted in in_flight:
+        finish(future, allotted)
 
     counts = Counter(row.status for row in rows)
     for row in rows:
@@ -227,6 +249,9 @@ async def s3_image_to_video(
         failed=counts["failed"],
         unknown=counts["unknown"],
         unrecorded=counts["unrecorded"],
+        deferred=counts["deferred"],
+        deferred_reason=next((r.error for r in rows if r.status == "deferred"), None),
+        days_remaining=_days_remaining(counts["deferred"], limits.max_daily),
         estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
         possible_duplicates=sum(r.possible_duplicate for r in rows),
         manifest_uri=manifest_uri,
@@ -252,31 +277,69 @@ async def s3_image_to_video(
     return result
 
 
-async def _organization_limits(
-    credentials: RunwayCredentials, model: str
-) -> tuple[float | None, int | None]:
+class _Limits(BaseModel):
+    balance: float | None = None
+    concurrency: int | None = None
+    max_daily: int | None = None
+    remaining_today: int | None = None
+
+
+async def _organization_limits(credentials: RunwayCredentials, model: str) -> _Limits:
     try:
         async with credentials.get_async_client() as client:
             org = await client.organization()
     except Exception as exc:  # proxies often lack the endpoint: the limits are optional
         get_run_logger().info("No organization limits available (%s)", type(exc).__name__)
-        return None, None
-    return org.credit_balance, org.max_concurrent_generations(model)
+        return _Limits()
+    return _Limits(
+        balance=org.credit_balance,
+        concurrency=org.max_concurrent_generations(model),
+        max_daily=org.max_daily_generations(model),
+        remaining_today=org.remaining_daily(model),
+    )
+
+
+class _PageQuota:
+    """Today's generations left (None: unknown), shared out among listing pages."""
+
+    def __init__(self, remaining: int | None) -> None:
+        self.remaining = remaining
+        self.closed_reason: str | None = None
+
+    def allot(self, page_size: int) -> int | None:
+        if self.closed_reason is not None:
+            return 0
+        if self.remaining is None:
+            return None
+        allotted = min(self.remaining, page_size)
+        self.remaining -= allotted
+        return allotted
+
+    def settle(self, allotted: int | None, rows: list[SubmissionRow]) -> None:
+        paid = sum(row.paid or row.status == "unknown" for row in rows)
+        if self.remaining is not None and allotted is not None:
+            self.remaining += max(allotted - paid, 0)  # what the page did not use
+        if self.closed_reason is None:
+            self.closed_reason = next(
+                (r.error for r in rows if r.status == "deferred" and "limit" in (r.error or "")),
+                None,
+            )
+
+
+def _days_remaining(deferred: int, max_daily: int | None) -> int | None:
+    """Days (ticks of a daily schedule) still needed for `deferred` images at this tier."""
+    if not deferred or not max_daily:
+        return None
+    return -(-deferred // max_daily)
 
 
 def _write_manifest(
     bucket: str, key: str, settings: GenerationSettings, rows: list[SubmissionRow]
 ) -> None:
-    manifest = {
-        "version": 1,
-        "source": f"s3://{bucket}/{key.rsplit('/', 1)[0] if '/' in key else ''}",
-        "flow_run_id": flow_run.id,
-        "settings": settings.to_wire(),
-        "rows": [row.model_dump(mode="json") for row in rows],
-    }
-    boto3.client("s3").put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=1).encode(),
-        ContentType="application/json",
+    # Merged, never overwritten: the collector's fields and other runs' rows survive.
+    merge_manifest(
+        None, bucket, key, rows, settings=settings.to_wire(),
+        flow_run_id=str(flow_run.id) if flow_run.id else None,
     )  # fmt: skip
 
 
@@ -314,11 +377,11 @@ async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
     credits = result.estimated_credits
     markdown = f"""# Runway batch: s3://{bucket}/{prefix}
 
-| submitted | cached | rejected | failed | unknown outcome | unrecorded | possible duplicates \
-| new credits (est.) |
-|---|---|---|---|---|---|---|---|
-| {result.submitted} | {result.cached} | {result.rejected} | {result.failed} | \
-{result.unknown} | {result.unrecorded} | {result.possible_duplicates} | \
+| submitted | cached | deferred | rejected | failed | unknown outcome | unrecorded \
+| possible duplicates | new credits (est.) |
+|---|---|---|---|---|---|---|---|---|
+| {result.submitted} | {result.cached} | {result.deferred} | {result.rejected} | \
+{result.failed} | {result.unknown} | {result.unrecorded} | {result.possible_duplicates} | \
 {credits:g} (~{credits / 100:.2f} USD) |
 
 Manifest: `{result.manifest_uri or "not written"}`
@@ -326,6 +389,17 @@ Manifest: `{result.manifest_uri or "not written"}`
     if failures:
         markdown += "\n## Needs attention\n\n| object | status | reason |\n|---|---|---|\n"
         markdown += failures + "\n"
+    if result.deferred:
+        days = (
+            f" At this tier that is about {result.days_remaining} more day(s)."
+            if (result.days_remaining)
+            else ""
+        )
+        markdown += (
+            f"\n**Deferred**: {result.deferred} image(s) were not submitted today "
+            f"({result.deferred_reason}). Nothing was paid for them; the next run submits "
+            f"them.{days}\n"
+        )
     if result.unknown:
         markdown += (
             "\n**Unknown outcomes**: a Runway task may exist for these images (an answer was "

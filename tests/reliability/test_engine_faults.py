@@ -373,3 +373,55 @@ def test_intent_is_created_only_where_no_record_exists(places):
 
     with pytest.raises(RecordConflictError):
         asyncio.run(twice())
+
+
+# -- the same guards seen from the flow -----------------------------------------------------
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_with_an_unwritable_outcome_keeps_the_task_ids_and_fails_loudly(
+    s3, runway, monkeypatch, tmp_path
+):
+    from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
+    from prefect_runway.manifest import read_manifest
+    from tests.test_flows import read_artifact
+
+    for i in range(3):
+        s3.put_object(Bucket="stills", Key=f"u/{i}.png", Body=png(5, 5, (i, 1, 1)))
+    folder = tmp_path / "flow-records"
+
+    async def faulty_default():
+        return FaultyLedger(folder, "submitted")
+
+    monkeypatch.setattr(Ledger, "default", staticmethod(faulty_default))
+    with pytest.raises(Exception, match="3 Runway task\\(s\\) were created but their records"):
+        asyncio.run(s3_image_to_video("stills", "u/"))
+    created = {t["id"] for t in runway.tasks()}
+    assert len(created) == 3
+    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    assert {row["task_id"] for row in table} == created
+    assert {row["status"] for row in table} == {"unrecorded"}
+    manifest = read_manifest(s3, "stills", "u/runway-manifest.json")
+    assert {row.task_id for row in manifest.rows} == created
+
+    async def healthy_default():
+        return Ledger(folder)
+
+    monkeypatch.setattr(Ledger, "default", staticmethod(healthy_default))
+    again = asyncio.run(s3_image_to_video("stills", "u/", fail_on_errors=False))
+    assert again.unknown == 3 and runway.stats()["posts"] == 3  # held, never paid again
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_resubmissions_count_against_the_budget(s3, runway):
+    from prefect_runway.errors import BudgetExceededError
+    from prefect_runway.flows.s3_image_to_video import s3_image_to_video
+
+    for i in range(3):
+        s3.put_object(Bucket="stills", Key=f"b/{i}.png", Body=png(5, 5, (i, 2, 2)))
+    first = asyncio.run(s3_image_to_video("stills", "b/", budget_credits=75))
+    assert first.submitted == 3 and runway.stats()["posts"] == 3
+    assert asyncio.run(s3_image_to_video("stills", "b/", budget_credits=10)).cached == 3
+    with pytest.raises(BudgetExceededError, match="Estimated cost 75 credits"):
+        asyncio.run(s3_image_to_video("stills", "b/", budget_credits=50, resubmit=True))
+    assert runway.stats()["posts"] == 3

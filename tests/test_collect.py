@@ -1,0 +1,192 @@
+"""The incremental collector against moto's S3 server and the emulator, on Prefect's harness.
+
+Downloads are counted by the emulator (``stats()["downloads"]``), manifests are read back from
+S3, artifacts and events from the Prefect API. Time moves with the emulator's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+
+import pytest
+
+from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.emulator.samples import png
+from prefect_runway.flows.collect_videos import COLLECT_SUMMARY_KEY, VIDEOS_KEY, collect_videos
+from prefect_runway.flows.s3_image_to_video import s3_image_to_video
+from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
+from tests.conftest import API_KEY, BUCKET
+from tests.test_flows import fill, read_artifact, read_events
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+MANIFEST = f"s3://{BUCKET}/in/runway-manifest.json"
+VIDEOS = f"s3://{BUCKET}/videos/"
+MINUTES_10 = 600
+
+
+@pytest.fixture
+def slow_runway(monkeypatch):
+    """Ten-minute generations, two at a time: only the emulator's clock makes them finish."""
+    with Emulator(api_key=API_KEY, concurrency=2, generation_seconds=MINUTES_10,
+                  output_url_ttl=3600) as emu:  # fmt: skip
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        yield emu
+
+
+def submit(prefix: str = "in/", **kwargs):
+    return asyncio.run(s3_image_to_video(BUCKET, prefix, concurrency=4, **kwargs))
+
+
+def collect(**kwargs):
+    kwargs.setdefault("manifest_uri", MANIFEST)
+    return asyncio.run(collect_videos(output_prefix=VIDEOS, **kwargs))
+
+
+def manifest_rows(s3) -> dict[str, dict]:
+    raw = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read())
+    return {row["source"] or row["task_id"]: row for row in raw["rows"]}
+
+
+def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
+    fill(s3, 5, bad=False)
+    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
+    batch = submit()
+    # One generation fails on the emulator's side: its failure must be reported, not lost.
+    failing = asyncio.run(s3_image_to_video(
+        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
+    result = collect(task_ids=failing.task_ids, wait_seconds=30)
+    assert (result.succeeded, result.failed, result.pending, result.errors) == (6, 1, 0, 0)
+    rows = manifest_rows(s3)
+    assert len(rows) == 7  # the batch's 6, plus the task ID given by hand
+    for row in [r for r in rows.values() if r["task_id"] not in failing.task_ids]:
+        bucket, key = row["output"][5:].split("/", 1)
+        head = s3.head_object(Bucket=bucket, Key=key)
+        assert head["ContentType"] == "video/mp4"
+        assert head["ContentLength"] == row["output_bytes"] > 0
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
+        assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
+        assert row["status"] == "submitted" and row["collected_task_id"] == row["task_id"]
+    [failed] = [r for r in result.rows if r.final_status != "SUCCEEDED"]
+    assert failed.final_status == "FAILED" and failed.failure_code == "SAFETY.INPUT.TEXT"
+    table = json.loads(asyncio.run(read_artifact(VIDEOS_KEY)).data)
+    assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
+    events = asyncio.run(read_events("runway.generation.", expected=7))
+    names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
+                   set(batch.task_ids + failing.task_ids))  # fmt: skip
+    assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
+
+
+def test_runs_over_days_copy_what_finished_and_each_video_once(s3, slow_runway):
+    fill(s3, 5, bad=False)
+    submit()
+    first = collect()  # nothing has finished: poll once each and return at once
+    assert (first.collected, first.pending, first.succeeded) == (0, 5, 0)
+    assert slow_runway.stats()["downloads"] == 0
+    summary = asyncio.run(read_artifact(COLLECT_SUMMARY_KEY)).data
+    assert "| 0 | 0 | 5 | 0 | 0 |" in summary
+
+    slow_runway.advance_clock(MINUTES_10)  # two slots: two videos are ready
+    second = collect()
+    assert (second.collected, second.already_collected, second.pending) == (2, 0, 3)
+    slow_runway.advance_clock(MINUTES_10)
+    third = collect()
+    assert (third.collected, third.already_collected, third.pending) == (2, 2, 1)
+    # Two days later: every URL handed out earlier has expired; the last video still arrives.
+    slow_runway.advance_clock(2 * 86400)
+    fourth = collect()
+    assert (fourth.collected, fourth.already_collected, fourth.pending) == (1, 4, 0)
+    assert fourth.succeeded == 5 and slow_runway.stats()["downloads"] == 5
+    again = collect()
+    assert (again.collected, again.already_collected, again.pending) == (0, 5, 0)
+    assert slow_runway.stats()["downloads"] == 5  # each video downloaded exactly once
+    rows = manifest_rows(s3)
+    assert all(r["output"] and r["status"] == "submitted" for r in rows.values())
+    raw = json.loads(s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read())
+    assert raw["flow_run_id"] != raw["collector_flow_run_id"]  # each writer's last run
+    # An image deferred by the daily limit is reported, and kept by the collector's write.
+    merge_manifest(s3, BUCKET, "in/runway-manifest.json",
+                   [ManifestRow(source=f"s3://{BUCKET}/in/late.png", status="deferred")])
+    later = collect()
+    assert (later.deferred, later.collected) == (1, 0)
+    assert manifest_rows(s3)[f"s3://{BUCKET}/in/late.png"]["status"] == "deferred"
+
+
+def test_a_failed_copy_fails_only_its_row_and_the_next_run_retries_it(s3, runway):
+    fill(s3, 6, bad=False)
+    submit()
+    runway.set_faults(Faults(rate_download_error=0.5, seed=3))
+    first = collect(wait_seconds=30, download_retries=0)
+    broken = runway.stats()["download_errors"]
+    assert 0 < broken < 6 and first.errors == broken and first.collected == 6 - broken
+    rows = manifest_rows(s3)  # written despite the failures, the saved videos recorded
+    assert sum(bool(r["output"]) for r in rows.values()) == 6 - broken
+    failed = [r for r in rows.values() if not r["output"]]
+    assert all("copy to S3 failed" in r["failure"] for r in failed)
+    assert all("exp=" not in r["failure"] for r in failed)  # no URL query strings leak
+    runway.set_faults(Faults())
+    second = collect(download_retries=0)
+    assert (second.collected, second.already_collected, second.errors) == (broken, 6 - broken, 0)
+    assert runway.stats()["downloads"] == 6
+    assert all(r["output"] and r["failure"] is None for r in manifest_rows(s3).values())
+
+
+def test_fail_on_errors_fails_the_run_after_writing_the_manifest(s3, runway):
+    fill(s3, 2, bad=False)
+    submit()
+    runway.set_faults(Faults(rate_download_error=1.0))
+    with pytest.raises(RuntimeError, match="could not be copied"):
+        collect(wait_seconds=30, download_retries=0, fail_on_errors=True)
+    assert all("copy to S3 failed" in r["failure"] for r in manifest_rows(s3).values())
+
+
+def test_a_lost_manifest_write_does_not_download_again(s3, runway):
+    fill(s3, 3, bad=False)
+    submit()
+    before = s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read()
+    collect(wait_seconds=30)
+    # As if the run had stopped after the copies and before its manifest write.
+    s3.put_object(Bucket=BUCKET, Key="in/runway-manifest.json", Body=before)
+    again = collect()
+    assert again.collected == 3 and runway.stats()["downloads"] == 3
+    assert all(r["output_sha256"] for r in manifest_rows(s3).values())
+
+
+def test_collector_and_submission_runs_at_once_keep_every_row(s3, runway):
+    """Whole runs side by side; the forced write order is in tests/test_manifest.py."""
+    fill(s3, 4, bad=False)
+    submit()
+    for i in range(4, 8):  # more images land while the collector runs
+        s3.put_object(Bucket=BUCKET, Key=f"in/img-{i:03d}.png", Body=png(32, 18, (i, 9, 9)))
+    results: dict[str, object] = {}
+    runs = {"collect": lambda: collect(wait_seconds=30), "submit": submit}
+    threads = [threading.Thread(target=lambda n=n: results.update({n: runs[n]()}))
+               for n in runs]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert set(results) == {"collect", "submit"}
+    assert results["collect"].deferred == 0  # type: ignore[attr-defined]
+    rows = manifest_rows(s3)
+    assert len(rows) == 8 and all(r["task_id"] for r in rows.values())
+    final = collect(wait_seconds=30)
+    assert final.succeeded == 8 and runway.stats()["downloads"] == 8
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None and all(r.collected for r in manifest.rows)
+
+
+def test_task_ids_without_manifest_and_nothing_to_collect(s3, runway):
+    with pytest.raises(ValueError, match="Nothing to collect"):
+        collect(manifest_uri=None)
+    with pytest.raises(ValueError, match="No manifest at"):
+        collect()
+    fill(s3, 1, bad=False)
+    batch = submit(write_manifest=False)
+    result = collect(manifest_uri=None, task_ids=batch.task_ids, wait_seconds=30)
+    assert result.collected == 1 and result.rows[0].output and result.manifest_uri is None
