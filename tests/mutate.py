@@ -216,6 +216,33 @@ MUTATIONS = [
         (ENGINE + "test_sigkill_at_each_step_never_pays_twice_silently[after_post-1-intent]",),
     ),
     Mutation(
+        "daily-quota-ignored",
+        "no more submissions than today's quota",
+        "prefect_runway/engine.py",
+        "        if not self.open(model):\n            return False\n        if model in",
+        "        if False:\n            return False\n        if model in",
+        ("tests/test_deferral.py::test_a_known_quota_defers_the_rest_without_a_single_429",),
+    ),
+    Mutation(
+        "daily-limit-not-closing",
+        "the first daily-limit answer defers the rest",
+        "prefect_runway/engine.py",
+        "                self.quota.close(settings.model, "
+        'f"daily generation limit reached: {exc}")\n',
+        "",
+        ("tests/test_deferral.py::test_without_a_known_quota_the_first_429_defers_the_rest",),
+    ),
+    Mutation(
+        "rejected-record-ignored",
+        "images rejected for their bytes are not fetched again",
+        "prefect_runway/engine.py",
+        '        if earlier is not None and earlier.state == "rejected" and not self.resubmit:\n'
+        '            raise ImageRejectedError(earlier.error or "rejected by an earlier run")\n'
+        "        if not self.quota.open(settings.model):",
+        "        if not self.quota.open(settings.model):",
+        ("tests/test_flows.py::test_a_rerun_does_not_fetch_images_already_rejected_for_their_bytes",),
+    ),
+    Mutation(
         "definite-failure-keeps-intent",
         "a POST that created nothing removes its intent",
         "prefect_runway/engine.py",
