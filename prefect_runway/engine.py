@@ -48,6 +48,7 @@ from typing import Any, Literal
 from prefect.logging import get_logger
 from pydantic import BaseModel, PrivateAttr, ValidationError
 
+from prefect_runway import config
 from prefect_runway.caching import request_fields, submission_key
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
@@ -179,7 +180,8 @@ class Engine:
         client: An open async client.
         account: The account fingerprint in keys (`RunwayCredentials.account_fingerprint`).
         ledger: Where records live; default `Ledger.default()`.
-        locks: A lock manager; default `SubmissionLockManager()`.
+        locks: A lock manager; `Engine.create`'s default: the one ``PREFECT_RUNWAY_LOCKS``
+            selects (`prefect_runway.config`), file locks when unset.
         resubmit: Pay again for every image, even recorded ones (replacing their records).
         resubmit_unknown: Pay again for images whose outcome is unknown (flagged
             ``possible_duplicate``).
@@ -207,7 +209,11 @@ class Engine:
         ledger: Ledger | None = None,
         **options: Any,
     ) -> Engine:
-        """An engine for `credentials`, with the default ledger unless one is given."""
+        """An engine for `credentials`: the ledger, lock manager and lock timeout that the
+        settings select (`prefect_runway.config`), unless given."""
+        if "locks" not in options:
+            options["locks"] = config.lock_manager()
+        options.setdefault("hold_timeout", config.lock_timeout())
         return cls(
             client=client,
             account=credentials.account_fingerprint,

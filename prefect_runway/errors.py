@@ -216,6 +216,15 @@ class ManifestError(RuntimeError):
     """The manifest could not be read or written safely; nothing was overwritten."""
 
 
+class LockError(RunwayError):
+    """The lock service (e.g. Redis) could not be reached or used; nothing was submitted."""
+
+
+class ConfigurationError(RunwayError):
+    """A ``PREFECT_RUNWAY_*`` setting names a lock service or record storage that cannot be
+    used (unknown scheme, missing extra, block not found)."""
+
+
 class ImageRejectedError(ValueError):
     """An input that cannot become a generation (not an image, empty, too large...).
 

@@ -1,7 +1,8 @@
 """The submission ledger: one durable record per paid generation, written before and after it.
 
-A record lives under the submission's cache key in the record storage: Prefect's default
-result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the block named by
+A record lives under the submission's cache key in the record storage: the one configured
+(``PREFECT_RUNWAY_RECORDS_BLOCK`` or ``PREFECT_RUNWAY_RECORDS``, see `prefect_runway.config`),
+else Prefect's default result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the block named by
 ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``), or any Prefect storage block passed in. Its states:
 
 - ``intent``: written *before* the POST. Found by a later run with no live holder, it means
@@ -44,6 +45,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
 from prefect_runway.models import SubmittedTask
+from prefect_runway.s3_records import S3RecordStore, is_s3_bucket_block
 
 RecordState = Literal["intent", "unknown", "submitted", "rejected"]
 
@@ -93,26 +95,31 @@ class Ledger:
     """Records of paid submissions in a folder or a Prefect storage block.
 
     Args:
-        storage: A folder, a `LocalFileSystem` block, or any Prefect `WritableFileSystem`
-            block (e.g. prefect-aws's ``S3Bucket``). Local folders get atomic writes and
-            create-if-absent intents; other blocks get one write per record.
+        storage: A folder, a `LocalFileSystem` block, prefect-aws's ``S3Bucket`` block, an
+            ``s3://bucket/prefix`` URL, or any Prefect `WritableFileSystem` block. Local
+            folders and S3 get atomic writes and create-if-absent intents (a hard link; a
+            conditional PUT, see `prefect_runway.s3_records`); other blocks get one write
+            per record.
     """
 
     def __init__(self, storage: str | Path | Any) -> None:
         if isinstance(storage, LocalFileSystem):
             storage = Path(storage.basepath or get_current_settings().results.local_storage_path)
+        if isinstance(storage, str) and storage.startswith("s3://"):
+            storage = S3RecordStore.from_url(storage)
+        elif is_s3_bucket_block(storage):
+            storage = S3RecordStore.from_block(storage)  # conditional creates, one-PUT writes
+        self._store = storage if isinstance(storage, S3RecordStore) else None
         self._folder = Path(storage).expanduser() if isinstance(storage, (str, Path)) else None
-        self._block = None if self._folder is not None else storage
+        self._block = None if self._folder is not None or self._store is not None else storage
 
     @classmethod
     async def default(cls) -> Ledger:
-        """The ledger in Prefect's default result storage (shared with v0.1's cache records)."""
-        settings = get_current_settings().results
-        if settings.default_storage_block:
-            from prefect.blocks.core import Block
+        """The ledger in the configured record storage (`prefect_runway.config`): by default
+        Prefect's default result storage, shared with v0.1's cache records."""
+        from prefect_runway.config import record_storage
 
-            return cls(await Block.aload(settings.default_storage_block))
-        return cls(settings.local_storage_path)
+        return cls(await record_storage())
 
     @property
     def is_local(self) -> bool:
@@ -123,6 +130,8 @@ class Ledger:
         """Where the record of `key` lives, for messages."""
         if self._folder is not None:
             return str(self._folder / key)
+        if self._store is not None:
+            return self._store.where(key)
         return f"{type(self._block).__name__} block, path {key}"
 
     # -- reading --------------------------------------------------------------------------
@@ -151,6 +160,8 @@ class Ledger:
                 return (self._folder / key).read_bytes()
             except FileNotFoundError:
                 return None
+        if self._store is not None:
+            return await asyncio.to_thread(self._store.get, key)
         try:
             return await _call(self._block, "read_path", key)
         except Exception as exc:
@@ -209,6 +220,8 @@ class Ledger:
         try:
             if self._folder is not None:
                 (self._folder / key).unlink(missing_ok=True)
+            elif self._store is not None:
+                await asyncio.to_thread(self._store.delete, key)
             elif hasattr(self._block, "delete_path"):
                 await _call(self._block, "delete_path", key)
             else:
@@ -224,6 +237,8 @@ class Ledger:
             if self._folder is not None:
                 # In a thread: the fsyncs must not stall the event loop's other submissions.
                 await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
+            elif self._store is not None:
+                await asyncio.to_thread(self._store.put, record.key, data, exclusive)
             else:
                 await _call(self._block, "write_path", record.key, data)
         except (RecordConflictError, RecordWriteError):
