@@ -150,3 +150,12 @@ def contenders(calls: list[tuple[str, str, bool]]) -> int:
     for key, holder, _ in list(calls):
         holders.setdefault(key, set()).add(holder)
     return max((len(h) for h in holders.values()), default=0)
+
+
+def pytest_report_header() -> str | None:
+    """One line when the multi-machine tests (tests/test_multihost.py) will skip."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        return "redis-server not found: the multi-machine tests skip (apt-get install redis-server)"
+    return None
