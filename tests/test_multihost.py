@@ -276,7 +276,7 @@ async def test_two_hosts_race_on_one_batch_through_redis_and_s3(
         async def engine_host() -> list[Any]:
             async with creds.get_async_client() as client:
                 engine = await Engine.create(
-                    creds, client, Ledger(f"s3://{BUCKET}/race"),
+                    creds, client, Ledger(f"s3://{BUCKET}/unit-race-records"),
                     locks=RedisSubmissionLockManager(redis_url), hold_timeout=5,
                 )  # fmt: skip
                 gate = asyncio.Semaphore(8)
@@ -338,6 +338,19 @@ class Cluster:
             }
         return env
 
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """One API call, retried while the server's SQLite database is busy (503)."""
+        for attempt in range(20):
+            try:
+                answer = self.api.request(method, path, **kwargs)
+            except httpx.TransportError:
+                if attempt == 19:
+                    raise
+            else:
+                if answer.status_code != 503 or attempt == 19:
+                    return answer.raise_for_status().json()
+            time.sleep(0.5)
+
     @contextmanager
     def workers(self, shared: bool) -> Iterator[dict[str, tuple[subprocess.Popen, Path]]]:
         """Two process workers, ``a`` and ``b``, each serving its own work queue."""
@@ -360,13 +373,13 @@ class Cluster:
             },
             "work_queue_name": queue,
         }  # fmt: skip
-        answer = self.api.post(f"/deployments/{self.deployment_id}/create_flow_run", json=body)
-        return str(answer.raise_for_status().json()["id"])
+        created = self.call("POST", f"/deployments/{self.deployment_id}/create_flow_run", json=body)
+        return str(created["id"])
 
     def wait(self, run_id: str, workers: dict[str, Any], timeout: float = 150) -> dict:
         deadline = time.monotonic() + timeout
         while True:
-            run = self.api.get(f"/flow_runs/{run_id}").raise_for_status().json()
+            run = self.call("GET", f"/flow_runs/{run_id}")
             if run["state_type"] in TERMINAL:
                 return run
             logs = "\n".join(tail(log, 30) for _, log in workers.values())
@@ -376,8 +389,7 @@ class Cluster:
     def rows(self, run_id: str) -> list[dict[str, Any]]:
         """The run's task-ID table (its artifact): one row per image."""
         only = {"key": {"any_": ["runway-task-ids"]}, "flow_run_id": {"any_": [run_id]}}
-        found = self.api.post("/artifacts/filter", json={"artifacts": only})
-        [artifact] = found.raise_for_status().json()
+        [artifact] = self.call("POST", "/artifacts/filter", json={"artifacts": only})
         data = artifact["data"]
         return json.loads(data) if isinstance(data, str) else data
 
@@ -482,7 +494,7 @@ def test_two_hosts_run_one_batch_at_once_and_pay_once(cluster, capsys):
     rows = cluster.rows(first) + cluster.rows(second)
     assert sum(row["status"] == "submitted" for row in rows) == n
     assert sum(row["status"] == "cached" for row in rows) == n
-    assert {row["status"] for row in rows} == {"submitted", "cached"}
+    assert {row["status"] for row in rows} == {"submitted", "cached"}, rows
     # Every task ID recorded once, in the shared records, and it is the emulator's.
     found = records(cluster.s3_endpoint, prefix)
     assert len(found) == n and {r.state for r in found} == {"submitted"}
@@ -524,7 +536,7 @@ def test_a_host_killed_mid_batch_the_other_completes_it_without_paying_twice(clu
         run = cluster.wait(second, {"b": workers["b"]}, timeout=120)
         took = time.monotonic() - start
     assert run["state_type"] == "COMPLETED", run["state"]
-    first_state = cluster.api.get(f"/flow_runs/{first}").raise_for_status().json()["state_type"]
+    first_state = cluster.call("GET", f"/flow_runs/{first}")["state_type"]
     assert first_state not in ("COMPLETED",), "host a was not killed mid-batch"
 
     stats = cluster.emu.stats()
