@@ -173,8 +173,9 @@ class RedisSubmissionLockManager(RedisLockManager):
             raise self._fail("release", key, exc) from None
         if not released:
             raise ValueError(
-                f"Cannot release lock {key!r}: it is not held by {holder!r} (it expired; raise "
-                "PREFECT_RUNWAY_LOCK_TIMEOUT if renewals cannot keep up)."
+                f"Cannot release lock {key!r}: it is not held by {holder!r} (it expired, or "
+                "another holder has it; raise PREFECT_RUNWAY_LOCK_TIMEOUT if renewals cannot "
+                "keep up)."
             )
 
     # -- looking ------------------------------------------------------------------------------
@@ -191,7 +192,9 @@ class RedisSubmissionLockManager(RedisLockManager):
     def lock_ttl(self, key: str) -> float | None:
         """Seconds until the lock on `key` expires; None when there is no lock."""
         ms = int(self.client.pttl(self._lock_name_for_key(key)))
-        return None if ms < 0 and ms != -1 else (float("inf") if ms == -1 else ms / 1000)
+        if ms == -2:  # no such key
+            return None
+        return float("inf") if ms == -1 else ms / 1000  # -1: no expiry (not one of ours)
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """Wait until `key` is free; False when `timeout` passed first."""

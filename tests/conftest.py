@@ -152,10 +152,12 @@ def contenders(calls: list[tuple[str, str, bool]]) -> int:
     return max((len(h) for h in holders.values()), default=0)
 
 
-def pytest_report_header() -> str | None:
-    """One line when the multi-machine tests (tests/test_multihost.py) will skip."""
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line when the multi-machine tests (tests/test_multihost.py) were skipped."""
     import shutil
 
     if shutil.which("redis-server") is None:
-        return "redis-server not found: the multi-machine tests skip (apt-get install redis-server)"
-    return None
+        terminalreporter.write_line(
+            "redis-server not found: the multi-machine tests were skipped "
+            "(apt-get install redis-server; .ci/run installs it)"
+        )
