@@ -45,7 +45,7 @@ async def async_client(request: pytest.FixtureRequest,
     elif isinstance(param, dict):
         strict = param.get("strict", True)
         if param.get("http_client") == "aiohttp":
-            pytest.importorskip("aiohttp")  # the SDK's optional aiohttp transport
+            pytest.importorskip("httpx_aiohttp")  # the SDK's optional aiohttp transport
             http_client = runwayml.DefaultAioHttpClient()
     async with runwayml.AsyncRunwayML(base_url=sdk_emulator.base_url, api_key=SDK_API_KEY,
                                       _strict_response_validation=strict,
