@@ -161,7 +161,7 @@ class Ledger:
             except FileNotFoundError:
                 return None
         if self._store is not None:
-            return await asyncio.to_thread(self._store.get, key)
+            return await self._store.aget(key)
         try:
             return await _call(self._block, "read_path", key)
         except Exception as exc:
@@ -221,7 +221,7 @@ class Ledger:
             if self._folder is not None:
                 (self._folder / key).unlink(missing_ok=True)
             elif self._store is not None:
-                await asyncio.to_thread(self._store.delete, key)
+                await self._store.adelete(key)
             elif hasattr(self._block, "delete_path"):
                 await _call(self._block, "delete_path", key)
             else:
@@ -238,7 +238,7 @@ class Ledger:
                 # In a thread: the fsyncs must not stall the event loop's other submissions.
                 await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
             elif self._store is not None:
-                await asyncio.to_thread(self._store.put, record.key, data, exclusive)
+                await self._store.aput(record.key, data, exclusive)
             else:
                 await _call(self._block, "write_path", record.key, data)
         except (RecordConflictError, RecordWriteError):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect_runway.config import redacted
@@ -61,6 +62,9 @@ return 0
 """
 _POLL = 0.05
 _MAX_POLL = 0.25
+# Redis calls made for a coroutine run here, not in the loop's small default executor, which
+# the record storage and downloads also use.
+_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="runway-redis-locks")
 
 
 class RedisSubmissionLockManager(RedisLockManager):
@@ -144,7 +148,8 @@ class RedisSubmissionLockManager(RedisLockManager):
         """`acquire_lock` without blocking the event loop."""
         deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
         pause = _POLL
-        while not await asyncio.to_thread(self.try_acquire, key, holder, hold_timeout):
+        loop = asyncio.get_running_loop()
+        while not await loop.run_in_executor(_THREADS, self.try_acquire, key, holder, hold_timeout):
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(pause)
@@ -208,7 +213,8 @@ class RedisSubmissionLockManager(RedisLockManager):
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """`wait_for_lock` without blocking the event loop."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while await asyncio.to_thread(self.is_locked, key):
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(_THREADS, self.is_locked, key):
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(_POLL)

@@ -28,11 +28,17 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
 from prefect_runway.errors import RecordConflictError
 
+# boto3 blocks: its calls run in threads of their own, so a batch's record reads and writes
+# never queue behind the event loop's small default executor (cpu count + 4 threads).
+_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="runway-s3-records")
+_CONNECTIONS = 64
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
@@ -51,8 +57,7 @@ class S3RecordStore:
             import boto3
             from botocore.config import Config
 
-            # Enough pooled connections for a batch's concurrent submissions.
-            client = boto3.client("s3", config=Config(max_pool_connections=64))
+            client = boto3.client("s3", config=Config(max_pool_connections=_CONNECTIONS))
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.client = client
@@ -72,8 +77,21 @@ class S3RecordStore:
 
     @classmethod
     def from_block(cls, block: Any) -> S3RecordStore:
-        """A store on prefect-aws's ``S3Bucket`` block: its bucket, folder and credentials."""
-        return cls(block.bucket_name, block.bucket_folder or "", block.credentials.get_s3_client())
+        """A store on prefect-aws's ``S3Bucket`` block: its bucket, folder and credentials
+        (endpoint and client options included), with enough pooled connections for a batch."""
+        from botocore.config import Config
+
+        credentials = block.credentials
+        try:
+            params = dict(credentials.aws_client_parameters.get_params_override())
+            if getattr(credentials, "region_name", None):
+                params["region_name"] = credentials.region_name
+            pool = Config(max_pool_connections=_CONNECTIONS)
+            params["config"] = params["config"].merge(pool) if "config" in params else pool
+            client = credentials.get_boto3_session().client("s3", **params)
+        except AttributeError:  # credentials of another shape: their own client
+            client = credentials.get_s3_client()
+        return cls(block.bucket_name, block.bucket_folder or "", client)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -113,6 +131,18 @@ class S3RecordStore:
     def delete(self, key: str) -> None:
         """Remove `key` (absent is fine)."""
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    async def aget(self, key: str) -> bytes | None:
+        """`get` off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, self.get, key)
+
+    async def aput(self, key: str, data: bytes, if_absent: bool = False) -> None:
+        """`put` off the event loop."""
+        await asyncio.get_running_loop().run_in_executor(_THREADS, self.put, key, data, if_absent)
+
+    async def adelete(self, key: str) -> None:
+        """`delete` off the event loop."""
+        await asyncio.get_running_loop().run_in_executor(_THREADS, self.delete, key)
 
 
 def is_s3_bucket_block(storage: Any) -> bool:
