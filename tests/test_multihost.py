@@ -482,6 +482,8 @@ def test_two_hosts_run_one_batch_at_once_and_pay_once(cluster, capsys):
     put_images(cluster.s3_endpoint, prefix, n, salt=1)
     cluster.emu.reset()
     cluster.emu.set_faults(Faults(latency=0.15))
+    client = redis_client(cluster.redis_url)
+    client.config_resetstat()
     with cluster.workers(shared=True) as workers:
         first, second = cluster.run("a", prefix), cluster.run("b", prefix)
         runs = [cluster.wait(first, workers), cluster.wait(second, workers)]
@@ -501,10 +503,16 @@ def test_two_hosts_run_one_batch_at_once_and_pay_once(cluster, capsys):
     ids = [r.task.id for r in found if r.task]
     assert len(set(ids)) == n and set(ids) == {task["id"] for task in cluster.emu.tasks()}
     assert lock_keys(cluster.redis_url) == []
+    # The locks were contended: a host that finds an outcome before locking never asks for
+    # the lock, so more lock requests than images means both hosts went for one key at once.
+    requests = client.info("commandstats")["cmdstat_set"]["calls"]
+    client.close()
+    assert requests > n, f"{requests} lock requests for {n} images: no contention was tested"
     paid = [sum(row["status"] == "submitted" for row in cluster.rows(r)) for r in (first, second)]
     with capsys.disabled():
         print(f"\ntwo hosts, one batch of {n}: host a paid {paid[0]}, host b paid {paid[1]}, "
-              f"{overlap(*runs):.1f}s side by side, {stats['duplicates']} duplicates")
+              f"{overlap(*runs):.1f}s side by side, {requests - n} lock requests beyond one per "
+              f"image, {stats['duplicates']} duplicates")
 
 
 def test_a_host_killed_mid_batch_the_other_completes_it_without_paying_twice(cluster):
