@@ -33,6 +33,7 @@ TASKS = "tests/test_tasks.py::"
 CLIENT = "tests/test_client.py::"
 LOCKS = "tests/test_locks.py::"
 FLOWS = "tests/test_flows.py::"
+MULTIHOST = "tests/test_multihost.py::"
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,47 @@ MUTATIONS = [
         'self.model_dump(by_alias=True, exclude_none=True, mode="json")',
         'self.model_dump(by_alias=True, exclude_none=False, mode="json")',
         ("tests/test_models.py::test_valid_requests",),
+    ),
+    # -- several machines: Redis locks, S3 records, settings --------------------------------
+    Mutation(
+        "redis-lock-never-expires",
+        "every Redis lock carries an expiry",
+        "prefect_runway/redis_locks.py",
+        "self.client.set(name, holder, nx=True, px=ms)",
+        "self.client.set(name, holder, nx=True)",
+        (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
+    ),
+    Mutation(
+        "redis-release-any-holder",
+        "a Redis lock is released by its holder only",
+        "prefect_runway/redis_locks.py",
+        "  return redis.call('del', KEYS[1])\nend\nreturn 0",
+        "end\nreturn redis.call('del', KEYS[1])",
+        (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
+    ),
+    Mutation(
+        "s3-intent-unconditional",
+        "S3 intents are created only where no record exists",
+        "prefect_runway/s3_records.py",
+        'extra: dict[str, Any] = {"IfNoneMatch": "*"} if if_absent else {}',
+        "extra: dict[str, Any] = {}",
+        (MULTIHOST + "test_s3_records_create_only_where_absent_and_fail_closed",),
+    ),
+    Mutation(
+        "s3-read-error-as-absent",
+        "S3 reads fail closed: only NoSuchKey is no record",
+        "prefect_runway/s3_records.py",
+        "            if _code(exc) in _MISSING:\n                return None",
+        "            if True:\n                return None",
+        (MULTIHOST + "test_s3_records_create_only_where_absent_and_fail_closed",),
+    ),
+    Mutation(
+        "redis-setting-ignored",
+        "PREFECT_RUNWAY_LOCKS selects Redis",
+        "prefect_runway/config.py",
+        'raw = _setting(LOCKS) or "file"',
+        'raw = "file"',
+        (MULTIHOST + "test_settings_pick_the_lock_manager_and_the_records",),
     ),
 ]
 
