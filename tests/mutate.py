@@ -343,6 +343,14 @@ MUTATIONS = [
         (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
     ),
     Mutation(
+        "redis-renew-any-holder",
+        "a Redis lock is renewed by its holder only",
+        "prefect_runway/redis_locks.py",
+        "  return redis.call('pexpire', KEYS[1], ARGV[2])\nend\nreturn 0",
+        "end\nreturn redis.call('pexpire', KEYS[1], ARGV[2])",
+        (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
+    ),
+    Mutation(
         "s3-intent-unconditional",
         "S3 intents are created only where no record exists",
         "prefect_runway/s3_records.py",
