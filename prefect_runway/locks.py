@@ -37,6 +37,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,12 +197,7 @@ class SubmissionLockManager:
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """Wait until `key` is free; False when `timeout` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_locked(key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL)
-        return True
+        return wait_until_free(self.is_locked, key, timeout)
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """`wait_for_lock` without blocking the event loop."""
@@ -211,6 +207,21 @@ class SubmissionLockManager:
                 return False
             await asyncio.sleep(_POLL)
         return True
+
+
+def wait_until_free(
+    is_locked: Callable[[str], bool], key: str, timeout: float | None = None
+) -> bool:
+    """Poll `is_locked(key)` until it is False; False when `timeout` seconds passed first.
+
+    Shared by the lock managers' ``wait_for_lock``.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while is_locked(key):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+    return True
 
 
 def _read_bytes(path: Path) -> bytes | None:

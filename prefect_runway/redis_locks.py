@@ -38,7 +38,7 @@ from typing import Any
 
 from prefect_runway.config import redacted
 from prefect_runway.errors import LockError
-from prefect_runway.locks import DEFAULT_HOLD_TIMEOUT
+from prefect_runway.locks import DEFAULT_HOLD_TIMEOUT, wait_until_free
 
 try:
     from prefect_redis.locking import RedisLockManager
@@ -203,12 +203,7 @@ class RedisSubmissionLockManager(RedisLockManager):
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """Wait until `key` is free; False when `timeout` passed first."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_locked(key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL)
-        return True
+        return wait_until_free(self.is_locked, key, timeout)
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """`wait_for_lock` without blocking the event loop."""

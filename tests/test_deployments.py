@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png
 from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway.sources import MANIFEST_NAME
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT = [sys.executable, "-m", "prefect"]
@@ -43,12 +42,6 @@ BUCKET = "deploy-stills"
 PREFIX = "nightly/"
 IMAGES = 3
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def descendants(pid: int) -> list[int]:

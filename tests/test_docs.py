@@ -25,7 +25,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,8 @@ import httpx
 import pytest
 
 from prefect_runway.emulator.cli import build_parser
+from tests.conftest import free_port
+from tests.test_deployments import descendants, kill
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "deployments/README.md")
@@ -97,36 +98,6 @@ def read_blocks(doc: str) -> list[Block]:
 
 
 BLOCKS = [block for doc in DOCS for block in read_blocks(doc)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def descendants(pid: int) -> list[int]:
-    """Live descendants of `pid`, from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
-
-
-def _signal(pid: int, sig: int, group: bool = False) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 class Session:
@@ -200,14 +171,14 @@ class Session:
         bad = []
         for proc, log in reversed(self.background):
             spawned = descendants(proc.pid)
-            _signal(proc.pid, signal.SIGTERM, group=True)
+            kill(proc.pid, signal.SIGTERM, group=True)
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                _signal(proc.pid, signal.SIGKILL, group=True)
+                kill(proc.pid, signal.SIGKILL, group=True)
                 proc.wait(timeout=10)
             for pid in spawned + descendants(proc.pid):
-                _signal(pid, signal.SIGKILL)
+                kill(pid, signal.SIGKILL)
             bad += [f"{log.name}: {line}" for line in _BAD_OUTPUT.findall(log.read_text())]
         self.background.clear()
         return bad
