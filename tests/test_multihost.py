@@ -484,9 +484,22 @@ def test_two_hosts_run_one_batch_at_once_and_pay_once(cluster, capsys):
     cluster.emu.set_faults(Faults(latency=0.25))  # ~5 s of submissions per run
     client = redis_client(cluster.redis_url)
     client.config_resetstat()
-    with cluster.workers(shared=True) as workers:
-        first, second = cluster.run("a", prefix), cluster.run("b", prefix)
-        runs = [cluster.wait(first, workers), cluster.wait(second, workers)]
+    # Overlap by construction, not by timing: submits are held at the emulator until both
+    # flow runs are running, so the two hosts meet at the same images' locks.
+    cluster.emu.hold_submits()
+    try:
+        with cluster.workers(shared=True) as workers:
+            first, second = cluster.run("a", prefix), cluster.run("b", prefix)
+            deadline = time.monotonic() + 120
+            while not (cluster.emu.held_submits and all(
+                    cluster.call("GET", f"/flow_runs/{run}")["state_type"] == "RUNNING"
+                    for run in (first, second))):  # fmt: skip
+                assert time.monotonic() < deadline, "the two runs never ran at the same time"
+                time.sleep(0.2)
+            cluster.emu.release_submits()
+            runs = [cluster.wait(first, workers), cluster.wait(second, workers)]
+    finally:
+        cluster.emu.release_submits()
     for run in runs:
         assert run["state_type"] == "COMPLETED", run["state"]
     assert overlap(*runs) > 0, "the two runs did not run at the same time"
