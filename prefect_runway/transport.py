@@ -75,7 +75,8 @@ def to_data_uri(data: bytes, content_type: str, source: str) -> str:
     if len(uri) > MAX_DATA_URI_CHARS:
         raise ImageRejectedError(
             f"{source} is {len(data)} bytes: its data URI would be {len(uri)} characters, over "
-            f"Runway's {MAX_DATA_URI_CHARS}; use transport 'auto', 'upload' or 'presigned_url'"
+            f"Runway's {MAX_DATA_URI_CHARS}; use transport 'auto', 'upload' or 'presigned_url'",
+            permanent=False,  # another transport may carry it: not remembered
         )
     return uri
 
@@ -92,7 +93,8 @@ def precheck(obj: S3Image, transport: Transport, dialect: str) -> None:
     if obj.size > limit:
         raise ImageRejectedError(
             f"{obj.uri} is {obj.size} bytes; transport {transport!r} with the {dialect} dialect "
-            f"accepts at most {limit} bytes"
+            f"accepts at most {limit} bytes",
+            permanent=False,  # another transport or dialect may carry it: not remembered
         )
 
 
