@@ -78,17 +78,22 @@ def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
     try:
         yield proc
     finally:
-        # The worker starts each flow run in a session of its own: collect those first.
-        spawned = descendants(proc.pid)
-        kill(proc.pid, signal.SIGTERM, group=True)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill(proc.pid, signal.SIGKILL, group=True)
-            proc.wait(timeout=10)
-        for pid in spawned + descendants(proc.pid):
-            kill(pid, signal.SIGKILL)
-        kill(proc.pid, signal.SIGKILL, group=True)  # anything left in the group
+        stop_tree(proc)
+
+
+def stop_tree(proc: subprocess.Popen) -> None:
+    """Stop `proc`, its process group and every process it started, however they detached."""
+    # A worker starts each flow run in a session of its own: collect those first.
+    spawned = descendants(proc.pid)
+    kill(proc.pid, signal.SIGTERM, group=True)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        kill(proc.pid, signal.SIGKILL, group=True)
+        proc.wait(timeout=10)
+    for pid in spawned + descendants(proc.pid):
+        kill(pid, signal.SIGKILL)
+    kill(proc.pid, signal.SIGKILL, group=True)  # anything left in the group
 
 
 def tail(log: Path, lines: int = 60) -> str:

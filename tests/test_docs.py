@@ -38,7 +38,7 @@ import pytest
 
 from prefect_runway.emulator.cli import build_parser
 from tests.conftest import free_port
-from tests.test_deployments import descendants, kill
+from tests.test_deployments import stop_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("README.md", "deployments/README.md")
@@ -170,15 +170,7 @@ class Session:
         """Stop the background servers, last started first; the lines of theirs that failed."""
         bad = []
         for proc, log in reversed(self.background):
-            spawned = descendants(proc.pid)
-            kill(proc.pid, signal.SIGTERM, group=True)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                kill(proc.pid, signal.SIGKILL, group=True)
-                proc.wait(timeout=10)
-            for pid in spawned + descendants(proc.pid):
-                kill(pid, signal.SIGKILL)
+            stop_tree(proc)
             bad += [f"{log.name}: {line}" for line in _BAD_OUTPUT.findall(log.read_text())]
         self.background.clear()
         return bad
