@@ -121,11 +121,6 @@ class Ledger:
 
         return cls(await record_storage())
 
-    @property
-    def is_local(self) -> bool:
-        """True when records are files on this machine's disk."""
-        return self._folder is not None
-
     def where(self, key: str) -> str:
         """Where the record of `key` lives, for messages."""
         if self._folder is not None:
