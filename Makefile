@@ -1,23 +1,27 @@
-# Everything installs into .venv from pyproject.toml: a fresh machine needs only python3 and make.
+# Everything installs into .venv at the versions of uv.lock (scripts/install.sh: uv, installed
+# with pip when missing; pip from pyproject.toml's ranges when uv cannot be had). A fresh machine
+# needs only python3 and make.
 PYTHON ?= python3
+export PYTHON
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install test lint demo bench mutate clean update-models
+.PHONY: install test lint demo bench mutate clean update-models lock
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+$(STAMP): pyproject.toml uv.lock scripts/install.sh
+	sh scripts/install.sh dev
 	touch $(STAMP)
 
 # The demo needs the runtime and moto's server only: no test or lint tools on a fresh machine.
-$(DEMO_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --no-compile -e '.[demo]'   # byte-compiles lazily: faster overall
+$(DEMO_STAMP): pyproject.toml uv.lock scripts/install.sh
+	sh scripts/install.sh demo
 	touch $(DEMO_STAMP)
+
+# After editing pyproject.toml's dependencies: resolve again and commit uv.lock.
+lock:
+	$(if $(shell command -v uv),uv,.uv/bin/uv) lock
 
 install: $(STAMP)
 
@@ -45,4 +49,4 @@ update-models: $(STAMP)
 	$(BIN)/python -m prefect_runway._update_models --version $(SDK)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

@@ -17,9 +17,12 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 DEMO_KEY = "key_demo_local_emulator_only"
+STARTUP_TIMEOUT = "300"
 BUCKET = "demo-stills"
 PREFIX = "stills/"
 
@@ -44,8 +47,36 @@ def _quiet_offline_prefect(home: Path) -> None:
             "DO_NOT_TRACK": "1",
             "PREFECT_SERVER_UI_ENABLED": "false",
             "PREFECT_LOGGING_LEVEL": "INFO",
+            # A fresh PREFECT_HOME builds Prefect's database first (about 17 s on 2 idle
+            # cores, much more on a busy one); Prefect's default start-up budget is 20 s.
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": STARTUP_TIMEOUT,
         }
     )
+
+
+def _start_prefect_early() -> Callable[[], None]:
+    """Start Prefect's ephemeral server in the background, while S3 and the emulator start
+    and the bucket fills; returns a function that waits until it is healthy (or raises its
+    start-up error). The flows then find the same, already running server."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    failure: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            SubprocessASGIServer().start(timeout=int(STARTUP_TIMEOUT))
+        except BaseException as exc:  # re-raised in the main thread by ready()
+            failure.append(exc)
+
+    thread = threading.Thread(target=start, name="prefect-server-start", daemon=True)
+    thread.start()
+
+    def ready() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return ready
 
 
 def main() -> int:
@@ -55,6 +86,7 @@ def main() -> int:
     # runs after that server has stopped: nothing of the run is left behind.
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     _quiet_offline_prefect(home)
+    prefect_ready = _start_prefect_early()
     import asyncio
     import logging
 
@@ -68,7 +100,7 @@ def main() -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    emulator = Emulator(api_key=DEMO_KEY, concurrency=3, generation_seconds=4.0)
+    emulator = Emulator(api_key=DEMO_KEY, concurrency=3, generation_seconds=2.0)
     emulator.start()
     os.environ.update(
         {
@@ -95,9 +127,9 @@ def main() -> int:
         print(f"S3 (moto) at {os.environ['AWS_ENDPOINT_URL']}, Runway emulator at "
               f"{emulator.base_url}\n")  # fmt: skip
 
-        from prefect_runway.flows.collect_videos import collect_videos
-        from prefect_runway.flows.s3_image_to_video import s3_image_to_video
+        from prefect_runway.flows import collect_videos, s3_image_to_video
 
+        prefect_ready()
         first = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))
         again = asyncio.run(s3_image_to_video(BUCKET, PREFIX, prompt_text="slow dolly zoom"))
         posts = emulator.stats()["posts"]

@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from prefect_runway.caching import content_identity, image_identity
+from prefect_runway.caching import content_identity, image_identity, submission_key
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.engine import Engine, ImageJob
@@ -43,9 +44,12 @@ from prefect_runway.errors import (
     RunwayError,
     RunwayTaskFailedError,
     RunwayTaskTimeoutError,
+    validation_messages,
 )
 from prefect_runway.models import (
+    MAX_SEED,
     MAX_UPLOAD_BYTES,
+    MODEL_RULES,
     GenerationSettings,
     ImageToVideoRequest,
     Task,
@@ -85,17 +89,7 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)
 
 
-def _messages(exc: ValidationError) -> list[str]:
-    """One clean line per problem: the validator's own text, or ``field: message``."""
-    lines = []
-    for problem in exc.errors(include_url=False):
-        cause = (problem.get("ctx") or {}).get("error")
-        if problem["type"] == "value_error" and cause is not None:
-            lines.append(str(cause))
-        else:
-            where = ".".join(str(part) for part in problem["loc"])
-            lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
-    return lines
+_messages = validation_messages
 
 
 def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
@@ -350,9 +344,69 @@ def _cmd_submit(args: argparse.Namespace) -> int:
                 _error(line)
             if args.json:
                 _emit(args, "", {"source": redact_url(arg), "error": str(exc)})
+    if inputs and args.dry_run:
+        asyncio.run(_dry_run(args, creds, settings, inputs))
+        return 1 if failures else 0
     if inputs:
         failures += asyncio.run(_submit_all(args, creds, settings, inputs))
     return 1 if failures else 0
+
+
+async def _dry_run(
+    args: argparse.Namespace,
+    creds: RunwayCredentials,
+    settings: GenerationSettings,
+    inputs: list[_Input],
+) -> None:
+    """``submit --dry-run``: what would be paid, from local checks and the ledger; nothing is
+    sent to Runway. An image whose record cannot be read counts as paid (an upper bound)."""
+    from prefect_runway.records import Ledger
+
+    ledger = await Ledger.default()
+    price = settings.estimated_credits()
+    each = "price unknown" if price is None else f"~{price:g} credits"
+    paying = 0
+    for item in inputs:
+        try:
+            key = submission_key(creds.account_fingerprint, settings, item.identity)
+            record = await ledger.read(key)
+        except RunwayError as exc:  # no key (no account to look up), or an unreadable record
+            record, note = None, f"\t(ledger not read: {exc})"
+        else:
+            note = ""
+        cached = record is not None and record.state == "submitted" and not record.expired
+        cached = cached and not args.resubmit
+        if not cached:
+            paying += 1
+        task_id = record.task.id if cached and record and record.task else None
+        _emit(
+            args,
+            "\t".join([item.source, f"cached {task_id}" if cached else "would submit",
+                       f"{settings.effective_duration}s", "0 credits" if cached else each])
+            + note,
+            {"source": item.source, "status": "cached" if cached else "would_submit",
+             "id": task_id, "duration": settings.effective_duration,
+             "estimated_credits": 0 if cached else price},
+        )  # fmt: skip
+    total = "an unknown number of credits" if price is None else f"~{price * paying:g} credits"
+    usd = "" if price is None else f" (~{price * paying / 100:.2f} USD)"
+    print(f"dry run: {paying} of {len(inputs)} would be paid, {total}{usd}; nothing was sent",
+          file=sys.stderr)  # fmt: skip
+
+
+def _cmd_sample_image(args: argparse.Namespace) -> int:
+    """``sample-image``: the package's sample PNG, to stdout or a file."""
+    from prefect_runway.samples import sample_image
+
+    data = sample_image()
+    if args.output:
+        Path(args.output).write_bytes(data)
+    elif sys.stdout.isatty():
+        raise InputError("refusing to write PNG bytes to a terminal: redirect (> cat.png) or -o")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return 0
 
 
 async def _status_all(args: argparse.Namespace, creds: RunwayCredentials) -> bool:
@@ -388,11 +442,32 @@ def _positive(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    """argparse type: an integer seed in Runway's range."""
+    value = int(text)
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text} is outside 0-{MAX_SEED}")
+    return value
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (when it has one), and keeps the epilog's line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, "", argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``prefect-runway`` command."""
+    from prefect_runway import __version__
+
     parser = argparse.ArgumentParser(
         prog="prefect-runway", description="Runway image-to-video from the command line."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser(
         "emulator",
@@ -407,7 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--block", metavar="NAME", help="load a saved RunwayCredentials block")
     group.add_argument("--base-url", help="API root (default: block, $RUNWAYML_BASE_URL)")
     group.add_argument("--dialect", choices=("runway", "proxy"), help="wire dialect")
-    group.add_argument("--poll-interval", type=_positive, metavar="SECONDS")
+    group.add_argument(
+        "--poll-interval",
+        type=_positive,
+        metavar="SECONDS",
+        help="seconds between polls of a task (default: the block's, 5)",
+    )
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--wait", action="store_true", help="wait until the tasks finish")
     waiting.add_argument(
@@ -415,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=3600.0,
         metavar="SECONDS",
-        help="give up waiting after this long (default: 3600)",
+        help="give up waiting after this long",
     )
     waiting.add_argument("--json", action="store_true", help="print one JSON object per line")
 
@@ -423,17 +503,32 @@ def build_parser() -> argparse.ArgumentParser:
         "submit",
         parents=[connection, waiting],
         help="submit image-to-video generations",
+        formatter_class=_Help,
         description="Submit one generation per image: an https:// URL, a data: URI, a "
         "runway:// upload URI or a local JPEG, PNG or WebP file. Each (account, image, "
         "settings) is paid once: submissions are recorded in $PREFECT_HOME and a second "
-        "run prints the recorded task as 'cached'.",
+        "run prints the recorded task as 'cached'. Try it with the package's sample image: "
+        "prefect-runway sample-image > cat.png",
+        epilog=textwrap.fill(
+            "models (official API): " + ", ".join(MODEL_RULES) + ". Each model's ratios, "
+            "durations and prices: the README's Models table.", width=78
+        ),
     )
     submit.add_argument("images", nargs="+", metavar="IMAGE_OR_URL")
-    submit.add_argument("--model", required=True, help="e.g. gen4_turbo")
-    submit.add_argument("--ratio", required=True, help="e.g. 1280:720")
-    submit.add_argument("--duration", type=int, metavar="N", help="seconds of video")
-    submit.add_argument("--prompt-text", metavar="TEXT")
-    submit.add_argument("--seed", type=int)
+    submit.add_argument("--model", default="gen4_turbo", metavar="MODEL",
+                        help="the Runway model (list below)")  # fmt: skip
+    submit.add_argument("--ratio", default="1280:720", help="output ratio, checked per model")
+    submit.add_argument("--duration", type=int, default=5, metavar="SECONDS",
+                        help="seconds of video, checked per model (gen4_turbo: 2-10; "
+                        "5 s of gen4_turbo = 25 credits)")  # fmt: skip
+    submit.add_argument("--prompt-text", metavar="TEXT", help="what should happen")
+    submit.add_argument("--seed", type=_seed, metavar=f"0-{MAX_SEED}",
+                        help="same seed + image + settings = same generation")  # fmt: skip
+    submit.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check every input and print what would be paid (credits); send nothing",
+    )
     submit.add_argument(
         "--resubmit",
         action="store_true",
@@ -450,11 +545,20 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         parents=[connection, waiting],
         help="show (or wait for) tasks",
+        formatter_class=_Help,
         description="Print <id> <STATUS> [progress | failure | output URLs] per task; exit 0 "
         "only when every task SUCCEEDED.",
     )
     status.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     status.set_defaults(func=_cmd_status)
+
+    sample = commands.add_parser(
+        "sample-image",
+        help="write the package's sample PNG (prefect-runway sample-image > cat.png)",
+        description="Write the small PNG shipped in the package, to try submit with.",
+    )
+    sample.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
+    sample.set_defaults(func=_cmd_sample_image)
     return parser
 
 
@@ -478,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.func(args)
         return code
-    except (RunwayError, ValueError) as exc:  # ValueError: a malformed argument, e.g. a task ID
+    except (RunwayError, InputError, ValueError) as exc:  # ValueError: e.g. a bad task ID
         _error(str(exc))
         return 1
     except KeyboardInterrupt:

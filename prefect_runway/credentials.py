@@ -157,15 +157,26 @@ class RunwayCredentials(CredentialsBlock):
         return AsyncRunwayClient(self._key(), **self._client_kwargs(overrides))
 
 
-async def load_credentials(block_name: str | None = None) -> RunwayCredentials:
-    """The named `RunwayCredentials` block, or credentials from the environment when None.
+async def load_credentials(
+    block: RunwayCredentials | str | None = None,
+) -> RunwayCredentials:
+    """Credentials from a block, a block's name, or the environment (None).
+
+    Flows take either: a `RunwayCredentials` block picked in Prefect's UI (or passed in
+    Python), or a saved block's name (a name is not a secret, so a deployment's parameters may
+    hold it).
 
     Example:
         ```python
-        creds = await load_credentials("runway")   # a saved block
+        creds = await load_credentials("runway")   # a saved block, by name
         creds = await load_credentials()           # RUNWAYML_API_SECRET / RUNWAYML_BASE_URL
         ```
     """
-    if block_name:
-        return await RunwayCredentials.aload(block_name)
+    if isinstance(block, RunwayCredentials):
+        return block
+    if block:
+        loaded = await RunwayCredentials.aload(block)
+        if not isinstance(loaded, RunwayCredentials):
+            raise TypeError(f"block {block!r} is a {type(loaded).__name__}, not RunwayCredentials")
+        return loaded
     return RunwayCredentials()

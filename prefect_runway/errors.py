@@ -245,6 +245,28 @@ class ImageSourceError(RuntimeError):
     """The S3 source itself cannot be read (missing bucket, access denied)."""
 
 
+class RunwayValidationError(ValueError):
+    """Local validation refused a setting or request before anything was sent or paid.
+
+    The message is one line per problem, naming the field, the value and what is allowed,
+    without pydantic's boilerplate (`validation_messages`).
+    """
+
+
+def validation_messages(exc: Any) -> list[str]:
+    """One clean line per problem of a pydantic ``ValidationError``: the validator's own text,
+    or ``field: message``; never the ``errors.pydantic.dev`` links."""
+    lines = []
+    for problem in exc.errors(include_url=False):
+        cause = (problem.get("ctx") or {}).get("error")
+        if problem["type"] == "value_error" and cause is not None:
+            lines.append(str(cause))
+        else:
+            where = ".".join(str(part) for part in problem["loc"])
+            lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return lines
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when `exc` is worth retrying later (429, 502/503/504, connection failures)."""
     return isinstance(exc, RunwayError) and bool(exc.transient)

@@ -24,8 +24,7 @@ videos as they land instead of holding a worker while they wait.
 
 Example:
     ```python
-    import asyncio
-    from prefect_runway.flows.collect_videos import collect_videos
+        from prefect_runway.flows.collect_videos import collect_videos
 
     result = asyncio.run(collect_videos("s3://stills/videos/",
                                         manifest_uri="s3://stills/in/runway-manifest.json"))
@@ -36,10 +35,10 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import (
     acreate_link_artifact,
@@ -52,6 +51,14 @@ from pydantic import BaseModel
 
 from prefect_runway.credentials import RunwayCredentials, load_credentials
 from prefect_runway.errors import RunwayError, RunwayTaskFailedError, RunwayTaskTimeoutError
+from prefect_runway.flows.common import (
+    AwsCredentialsParam,
+    S3Location,
+    batch_key,
+    flow_parser,
+    print_result,
+    run_flow,
+)
 from prefect_runway.manifest import Manifest, ManifestRow, merge_manifest, read_manifest
 from prefect_runway.models import Task
 from prefect_runway.tasks import download_task_output
@@ -124,10 +131,11 @@ async def collect_videos(
     output_prefix: str,
     manifest_uri: str | None = None,
     task_ids: list[str] | None = None,
-    credentials_block: str | None = None,
+    credentials_block: RunwayCredentials | str | None = None,
     wait_seconds: float = 0.0,
     fail_on_errors: bool = False,
     download_retries: int = 2,
+    aws_credentials: AwsCredentialsParam = None,
 ) -> CollectResult:
     """Copy the videos that have finished since the last run to ``output_prefix``.
 
@@ -136,13 +144,16 @@ async def collect_videos(
         manifest_uri: A manifest written by `s3_image_to_video` (merged, never overwritten).
         task_ids: Task IDs to collect too (or instead, without a manifest); added to the
             manifest as ``task:<id>`` rows.
-        credentials_block: Name of a RunwayCredentials block; None reads the environment.
+        credentials_block: A RunwayCredentials block, or a saved block's name; None reads
+            the environment.
         wait_seconds: How long to wait for unfinished tasks; 0 (default) polls each once and
             leaves the rest for the next run.
         fail_on_errors: Fail the run, after the manifest and artifacts are written, when a
             generation failed or a copy failed (default: report them; the next run retries
             failed copies).
         download_retries: Prefect retries of each video copy within this run.
+        aws_credentials: A prefect-aws ``AwsCredentials`` block for S3; None: boto3's
+            standard chain.
 
     Returns:
         Counts (copied now, already copied, pending, failed, errors) and the rows.
@@ -151,7 +162,7 @@ async def collect_videos(
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
     if not manifest_uri and not task_ids:
         raise ValueError("Nothing to collect: give a manifest_uri with task IDs, or task_ids.")
-    s3 = boto3.client("s3")
+    s3 = S3Location("", credentials=aws_credentials).client()
     manifest = Manifest()
     if manifest_uri:
         found = read_manifest(s3, *split_s3_uri(manifest_uri))
@@ -198,16 +209,23 @@ async def collect_videos(
         manifest_uri=manifest_uri,
         rows=final,
     )
-    await _publish(result, {e[0].key for e in events})
+    videos_key = batch_key(VIDEOS_KEY, output_prefix)
+    await _publish(result, {e[0].key for e in events}, output_prefix)
     if result.errors:
         logger.warning(
             "%d rows could not be copied or checked this run (see '%s'); the next run retries "
-            "only those.", result.errors, VIDEOS_KEY,
+            "only those.", result.errors, videos_key,
         )  # fmt: skip
+    logger.info(
+        "%s: %d videos copied now, %d earlier, %d still generating, %d failed generations, "
+        "%d copy errors. Table: artifact '%s'",
+        output_prefix, result.collected, result.already_collected, result.pending,
+        result.failed, result.errors, videos_key,
+    )  # fmt: skip
     if fail_on_errors and (result.failed or result.errors):
         raise RuntimeError(
             f"{result.failed} generations failed and {result.errors} rows could not be copied "
-            f"(see the '{VIDEOS_KEY}' artifact); the manifest is written, a rerun copies only "
+            f"(see the '{videos_key}' artifact); the manifest is written, a rerun copies only "
             "what is missing."
         )
     return result
@@ -344,22 +362,22 @@ def _state(row: ManifestRow) -> str:
     return "error" if row.failure else "pending"
 
 
-async def _publish(result: CollectResult, finished_now: set[str]) -> None:
+async def _publish(result: CollectResult, finished_now: set[str], output_prefix: str) -> None:
     table = [
         {
             "source": r.source or "",
-            "task_id": r.task_id,
             "state": _state(r),
+            "task_id": r.task_id,
+            "failure": r.failure or "",
             "new": r.key in finished_now,
             "output": r.output or "",
             "bytes": r.output_bytes or "",
             "sha256": r.output_sha256 or "",
-            "failure": r.failure or "",
         }
         for r in result.rows
     ]
     await acreate_table_artifact(
-        key=VIDEOS_KEY,
+        key=batch_key(VIDEOS_KEY, output_prefix),
         table=table[:TABLE_ROWS],
         description=f"Runway videos copied to S3 (first {TABLE_ROWS} rows of {len(table)})"
         if len(table) > TABLE_ROWS
@@ -375,7 +393,9 @@ async def _publish(result: CollectResult, finished_now: set[str]) -> None:
 {result.succeeded} of {len(result.rows)} videos are in S3; {result.deferred} images are not \
 submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`
 """
-    await acreate_markdown_artifact(markdown=markdown, key=COLLECT_SUMMARY_KEY)
+    await acreate_markdown_artifact(
+        markdown=markdown, key=batch_key(COLLECT_SUMMARY_KEY, output_prefix)
+    )
     new = [r for r in result.rows if r.key in finished_now and r.output]
     for row in new[:MAX_LINK_ARTIFACTS]:
         output = str(row.output)
@@ -383,3 +403,37 @@ submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`
             link=output, link_text=output.rsplit("/", 1)[-1],
             description=f"Video of {row.source or row.task_id}",
         )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m prefect_runway.flows.collect_videos OUTPUT_PREFIX MANIFEST_URI ...``.
+
+    Returns:
+        0 when the run completed, 1 when it failed (the reason is in its log).
+    """
+    parser = flow_parser(__doc__, "python -m prefect_runway.flows.collect_videos")
+    parser.add_argument("output_prefix", help="s3://bucket/prefix/ for the videos")
+    parser.add_argument("manifest_uri", nargs="?",
+                        help="s3://bucket/.../runway-manifest.json of a batch")  # fmt: skip
+    parser.add_argument("--task-id", action="append", dest="task_ids", metavar="ID",
+                        help="a task ID to collect too (repeatable)")  # fmt: skip
+    parser.add_argument("--credentials-block", metavar="NAME",
+                        help="a saved RunwayCredentials block (default: the environment)")
+    parser.add_argument("--wait-seconds", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long for unfinished tasks (0: poll each once)")
+    parser.add_argument("--fail-on-errors", action="store_true",
+                        help="fail the run when a generation or a copy failed")  # fmt: skip
+    args = parser.parse_args(argv)
+    state = run_flow(collect_videos(
+        output_prefix=args.output_prefix, manifest_uri=args.manifest_uri,
+        task_ids=args.task_ids, credentials_block=args.credentials_block,
+        wait_seconds=args.wait_seconds, fail_on_errors=args.fail_on_errors, return_state=True,
+    ))  # fmt: skip
+    if not state.is_completed():
+        return 1
+    print_result(state.result())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

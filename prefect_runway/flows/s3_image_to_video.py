@@ -21,10 +21,10 @@ cache hit, and unknown outcomes are held until ``resubmit_unknown=True``).
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from typing import Any
 
-import boto3
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.futures import PrefectFuture
@@ -37,6 +37,17 @@ from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
 from prefect_runway.engine import DailyQuota
 from prefect_runway.errors import ImageRejectedError, RecordReadError
+from prefect_runway.flows.common import (
+    AwsCredentialsParam,
+    BucketParam,
+    S3Location,
+    add_settings_arguments,
+    batch_key,
+    flow_parser,
+    generation_settings,
+    print_result,
+    run_flow,
+)
 from prefect_runway.manifest import merge_manifest
 from prefect_runway.records import Ledger
 from prefect_runway.sources import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
@@ -46,6 +57,8 @@ from prefect_runway.transport import Transport, precheck, s3_image_job
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
 TABLE_ROWS = 2000
+FIRST_IDS = 5
+"""New task IDs named in the run's last log line (all of them are in the artifacts)."""
 
 
 class BatchResult(BaseModel):
@@ -75,8 +88,7 @@ class BatchResult(BaseModel):
 async def plan_batch(
     credentials: RunwayCredentials,
     settings: GenerationSettings,
-    bucket: str,
-    prefix: str,
+    where: S3Location,
     transport: Transport,
     resubmit: bool = False,
     remaining_today: int | None = None,
@@ -85,11 +97,11 @@ async def plan_batch(
     is downloaded or submitted. With `resubmit`, every usable image counts; unknown outcomes
     (held) and unreadable records (failing closed) do not; past today's quota
     (`remaining_today`), images are deferred, not counted."""
-    s3 = boto3.client("s3")
+    s3 = where.client()
     ledger = await Ledger.default()
     fingerprint = credentials.account_fingerprint
     new = listed = 0
-    for page in iter_s3_pages(s3, bucket, prefix):
+    for page in iter_s3_pages(s3, where.bucket, where.prefix):
         for obj in page:
             listed += 1
             try:
@@ -117,6 +129,7 @@ async def submit_s3_page(
     credentials: RunwayCredentials,
     settings: GenerationSettings,
     page: list[S3Image],
+    where: S3Location,
     transport: Transport,
     concurrency: int,
     resubmit: bool = False,
@@ -126,7 +139,7 @@ async def submit_s3_page(
 ) -> list[SubmissionRow]:
     """Submit one listing page: each image through the submission engine (see engine.py),
     at most `daily_remaining` of them (None: no known limit); the rest are deferred."""
-    s3 = boto3.client("s3")
+    s3 = where.client()
     jobs = (s3_image_job(s3, obj, transport) for obj in page)
     quota = DailyQuota({} if daily_remaining is None else {settings.model: daily_remaining})
     if daily_closed:
@@ -139,14 +152,14 @@ async def submit_s3_page(
 
 @flow(name="s3-image-to-video", log_prints=True)
 async def s3_image_to_video(
-    bucket: str,
+    bucket: BucketParam,
     prefix: str = "",
     model: str = "gen4_turbo",
     ratio: str = "1280:720",
     duration: int | None = 5,
     prompt_text: str | None = None,
     seed: int | None = None,
-    credentials_block: str | None = None,
+    credentials_block: RunwayCredentials | str | None = None,
     concurrency: int | None = None,
     budget_credits: float | None = None,
     transport: Transport = "auto",
@@ -155,19 +168,22 @@ async def s3_image_to_video(
     pages_in_flight: int = 1,
     resubmit: bool = False,
     resubmit_unknown: bool = False,
+    aws_credentials: AwsCredentialsParam = None,
 ) -> BatchResult:
     """Submit one image-to-video generation per image under ``s3://bucket/prefix``.
 
     Args:
-        bucket: Source bucket.
+        bucket: Source bucket: its name (boto3's standard credential chain), or a prefect-aws
+            ``S3Bucket`` block (its ``bucket_folder`` and credentials are used).
         prefix: Key prefix to list.
         model: Runway model, e.g. ``gen4_turbo``.
         ratio: Output ratio, e.g. ``1280:720`` (checked against the model).
         duration: Seconds of video (checked against the model).
         prompt_text: Optional prompt.
         seed: Optional seed (same seed + same image + same settings = same generation).
-        credentials_block: Name of a RunwayCredentials block; None reads the environment.
-            Never pass a key as a parameter: parameters are stored in Prefect's database.
+        credentials_block: A RunwayCredentials block, or a saved block's name; None reads
+            the environment. Never pass a key as a parameter: parameters are stored in
+            Prefect's database (a block keeps its key encrypted).
         concurrency: Submissions in flight; default: the organization's
             maxConcurrentGenerations for the model when the API tells it, else 4.
         budget_credits: Refuse the batch, before any POST, when its new generations would
@@ -183,18 +199,22 @@ async def s3_image_to_video(
         resubmit_unknown: Pay again for images whose earlier outcome is unknown (a task may
             exist; the new one is flagged ``possible_duplicate``). Check the Runway dashboard
             first.
+        aws_credentials: A prefect-aws ``AwsCredentials`` block for S3; None: the
+            ``S3Bucket`` block's, else boto3's standard chain.
 
     Returns:
         Counts, the estimated credits of new generations, and one row per object.
     """
     logger = get_run_logger()
-    settings = GenerationSettings(
+    settings = generation_settings(
         model=model, ratio=ratio, duration=duration, prompt_text=prompt_text, seed=seed
     )
+    where = S3Location.of(bucket, prefix, aws_credentials)
+    bucket, prefix = where.bucket, where.prefix
     credentials = await load_credentials(credentials_block)
     limits = await _organization_limits(credentials, model)
     plan = await plan_batch(
-        credentials, settings, bucket, prefix, transport, resubmit, limits.remaining_today
+        credentials, settings, where, transport, resubmit, limits.remaining_today
     )
     check_budget(plan["estimated_credits"], budget_credits, limits.balance)
     concurrency = concurrency or limits.concurrency or 4
@@ -221,11 +241,11 @@ async def s3_image_to_video(
         quota.settle(allotted, page_rows)
         rows += page_rows
 
-    for page in iter_s3_pages(boto3.client("s3"), bucket, prefix):
+    for page in iter_s3_pages(where.client(), bucket, prefix):
         if page:
             allotted = quota.allot(len(page))
             in_flight.append((submit_s3_page.submit(
-                credentials, settings, page, transport, concurrency, resubmit,
+                credentials, settings, page, where, transport, concurrency, resubmit,
                 resubmit_unknown, allotted, quota.closed_reason), allotted))  # fmt: skip
         if len(in_flight) >= pages_in_flight:
             finish(*in_flight.pop(0))
@@ -241,7 +261,7 @@ async def s3_image_to_video(
     manifest_uri = None
     if write_manifest:
         manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
-        _write_manifest(bucket, f"{prefix}{MANIFEST_NAME}", settings, rows)
+        _write_manifest(where, f"{prefix}{MANIFEST_NAME}", settings, rows)
     result = BatchResult(
         submitted=counts["submitted"],
         cached=counts["cached"],
@@ -257,12 +277,14 @@ async def s3_image_to_video(
         manifest_uri=manifest_uri,
         rows=rows,
     )
-    await _publish(result, bucket, prefix)
+    await _publish(result, where)
+    _log_outcome(result, where)
     if result.unrecorded:
         ids = ", ".join(row.task_id or "" for row in rows if row.status == "unrecorded")
         raise RuntimeError(
             f"{result.unrecorded} Runway task(s) were created but their records could not be "
-            f"written: {ids}. They are in the '{TABLE_KEY}' artifact and the manifest; a "
+            f"written: {ids}. They are in the '{batch_key(TABLE_KEY, where)}' artifact and the "
+            "manifest; a "
             "rerun reports those images as 'unknown' and does not pay again."
         )
     if fail_on_errors and (result.failed or result.unknown):
@@ -271,7 +293,8 @@ async def s3_image_to_video(
             what.append(f"{result.unknown} have an unknown outcome (a task may exist; held "
                         "until a run with resubmit_unknown=True)")  # fmt: skip
         raise RuntimeError(
-            f"{' and '.join(what)}; see the '{TABLE_KEY}' and '{SUMMARY_KEY}' artifacts. A "
+            f"{' and '.join(what)}; see the '{batch_key(TABLE_KEY, where)}' and "
+            f"'{batch_key(SUMMARY_KEY, where)}' artifacts. A "
             "rerun retries only the failed ones."
         )
     return result
@@ -333,22 +356,39 @@ def _days_remaining(deferred: int, max_daily: int | None) -> int | None:
     return -(-deferred // max_daily)
 
 
+def _log_outcome(result: BatchResult, where: S3Location) -> None:
+    """The run's last INFO line: the counts, the credits and the first task IDs."""
+    new = [row.task_id for row in result.rows if row.paid and row.task_id]
+    shown = ", ".join(new[:FIRST_IDS]) + (f", ... ({len(new) - FIRST_IDS} more)"
+                                          if len(new) > FIRST_IDS else "")  # fmt: skip
+    get_run_logger().info(
+        "%s: %d submitted (~%g credits), %d cached, %d deferred, %d rejected, %d failed, "
+        "%d unknown, %d unrecorded. New task IDs: %s. All task IDs: artifact '%s'%s",
+        where.uri, result.submitted, result.estimated_credits, result.cached, result.deferred,
+        result.rejected, result.failed, result.unknown, result.unrecorded, shown or "none",
+        batch_key(TABLE_KEY, where),
+        f", manifest {result.manifest_uri}" if result.manifest_uri else "",
+    )  # fmt: skip
+
+
 def _write_manifest(
-    bucket: str, key: str, settings: GenerationSettings, rows: list[SubmissionRow]
+    where: S3Location, key: str, settings: GenerationSettings, rows: list[SubmissionRow]
 ) -> None:
     # Merged, never overwritten: the collector's fields and other runs' rows survive.
     merge_manifest(
-        None, bucket, key, rows, settings=settings.to_wire(),
+        where.client(), where.bucket, key, rows, settings=settings.to_wire(),
         flow_run_id=str(flow_run.id) if flow_run.id else None,
     )  # fmt: skip
 
 
-async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
+async def _publish(result: BatchResult, where: S3Location) -> None:
+    bucket, prefix = where.bucket, where.prefix
     table = [
-        {
+        {  # what a person scans first, then the settings
             "source": row.source,
-            "task_id": row.task_id or "",
             "status": row.status,
+            "task_id": row.task_id or "",
+            "error": row.error or "",
             "cache": "hit" if row.cache_hit else ("new" if row.task_id else ""),
             "model": row.model,
             "ratio": row.ratio,
@@ -357,17 +397,19 @@ async def _publish(result: BatchResult, bucket: str, prefix: str) -> None:
             "estimated_credits": row.estimated_credits,
             "possible_duplicate": row.possible_duplicate,
             "lost_responses": row.lost_responses,
-            "error": row.error or "",
         }
         for row in result.rows
     ]
     # Prefect refuses events over 1.5 MB, and an artifact's event carries its data: big
-    # batches get one table per TABLE_ROWS rows (runway-task-ids, runway-task-ids-2, ...).
+    # batches get one table per TABLE_ROWS rows (<key>, <key>-part-2, ...).
+    key = batch_key(TABLE_KEY, where)
+    parts = max(-(-len(table) // TABLE_ROWS), 1)
     for part, start in enumerate(range(0, max(len(table), 1), TABLE_ROWS), start=1):
         await acreate_table_artifact(
             table=table[start : start + TABLE_ROWS],
-            key=TABLE_KEY if part == 1 else f"{TABLE_KEY}-{part}",
-            description=f"Runway task IDs for s3://{bucket}/{prefix} (part {part})",
+            key=key if part == 1 else f"{key}-part-{part}",
+            description=f"Runway task IDs for s3://{bucket}/{prefix}"
+            + (f" (part {part} of {parts})" if parts > 1 else ""),
         )
     failures = "\n".join(
         f"| `{row.source}` | {row.status} | {row.error} |"
@@ -408,6 +450,44 @@ Manifest: `{result.manifest_uri or "not written"}`
         )
     await acreate_markdown_artifact(
         markdown=markdown,
-        key=SUMMARY_KEY,
+        key=batch_key(SUMMARY_KEY, where),
         description=f"Runway batch summary for s3://{bucket}/{prefix}",
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m prefect_runway.flows.s3_image_to_video BUCKET [PREFIX] ...``: one run.
+
+    Returns:
+        0 when the run completed, 1 when it failed (the reason is in its log).
+    """
+    parser = flow_parser(__doc__, "python -m prefect_runway.flows.s3_image_to_video")
+    parser.add_argument("bucket", help="the source bucket")
+    parser.add_argument("prefix", nargs="?", default="", help="key prefix of the images")
+    add_settings_arguments(parser)
+    parser.add_argument("--transport", default="auto",
+                        choices=("auto", "data_uri", "upload", "presigned_url"),
+                        help="how images reach Runway")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, metavar="N",
+                        help="submissions in flight (default: the organization's, else 4)")
+    parser.add_argument("--resubmit", action="store_true", help="pay again for every image")
+    parser.add_argument("--resubmit-unknown", action="store_true",
+                        help="pay again for images whose outcome is unknown (flagged)")  # fmt: skip
+    args = parser.parse_args(argv)
+    state = run_flow(
+        s3_image_to_video(
+            args.bucket, args.prefix, model=args.model, ratio=args.ratio,
+            duration=args.duration, prompt_text=args.prompt_text, seed=args.seed,
+            credentials_block=args.credentials_block, budget_credits=args.budget_credits,
+            transport=args.transport, concurrency=args.concurrency, resubmit=args.resubmit,
+            resubmit_unknown=args.resubmit_unknown, return_state=True,
+        )  # fmt: skip
+    )
+    if not state.is_completed():
+        return 1
+    print_result(state.result())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
