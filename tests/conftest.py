@@ -17,6 +17,9 @@ os.environ.update(
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
+        # Subprocesses of the tests start their own temporary servers on a fresh database:
+        # Prefect's 20 s default fails on a busy 2-core machine.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
     }
 )
 os.environ.pop("RUNWAYML_API_SECRET", None)
@@ -59,7 +62,7 @@ def prefect_harness():
     """One Prefect test server (temporary SQLite database) for the whole session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=300):
         yield
 
 

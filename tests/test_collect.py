@@ -16,6 +16,7 @@ import pytest
 from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.emulator.samples import png
 from prefect_runway.flows.collect_videos import COLLECT_SUMMARY_KEY, VIDEOS_KEY, collect_videos
+from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
 from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
 from tests.conftest import API_KEY, BUCKET
@@ -74,7 +75,7 @@ def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
         assert row["status"] == "submitted" and row["collected_task_id"] == row["task_id"]
     [failed] = [r for r in result.rows if r.final_status != "SUCCEEDED"]
     assert failed.final_status == "FAILED" and failed.failure_code == "SAFETY.INPUT.TEXT"
-    table = json.loads(asyncio.run(read_artifact(VIDEOS_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(batch_key(VIDEOS_KEY, VIDEOS))).data)
     assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
     events = asyncio.run(read_events("runway.generation.", expected=7))
     names = sorted(e["event"] for e in events if e["payload"]["task_id"] in
@@ -88,7 +89,7 @@ def test_runs_over_days_copy_what_finished_and_each_video_once(s3, slow_runway):
     first = collect()  # nothing has finished: poll once each and return at once
     assert (first.collected, first.pending, first.succeeded) == (0, 5, 0)
     assert slow_runway.stats()["downloads"] == 0
-    summary = asyncio.run(read_artifact(COLLECT_SUMMARY_KEY)).data
+    summary = asyncio.run(read_artifact(batch_key(COLLECT_SUMMARY_KEY, VIDEOS))).data
     assert "| 0 | 0 | 5 | 0 | 0 |" in summary
 
     slow_runway.advance_clock(MINUTES_10)  # two slots: two videos are ready

@@ -9,6 +9,7 @@ import pytest
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png
 from prefect_runway.flows import s3_image_to_video as flow_module
+from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import read_artifact
@@ -45,7 +46,7 @@ def test_a_known_quota_defers_the_rest_without_a_single_429(s3, tier1):
     assert (first.submitted, first.deferred, first.failed) == (5, 7, 0)
     assert tier1.stats()["rejected"].get("daily_limit", 0) == 0  # the quota was read first
     assert first.days_remaining == 2
-    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    summary = asyncio.run(read_artifact(batch_key(SUMMARY_KEY, f"{BUCKET}/q/"))).data
     assert "**Deferred**: 7 image(s) were not submitted today" in summary
     assert "about 2 more day(s)" in summary
     deferred = [r for r in first.rows if r.status == "deferred"]
@@ -99,7 +100,7 @@ def test_the_scheduled_driver_finishes_a_batch_over_days_and_then_rests(s3, tier
 
     rest = asyncio.run(drive_batch(BUCKET, "q/"))  # nothing left: says so, does no work
     assert rest.complete and tier1.stats()["posts"] == posts
-    progress = asyncio.run(read_artifact(PROGRESS_KEY)).data
+    progress = asyncio.run(read_artifact(batch_key(PROGRESS_KEY, f"{BUCKET}/q/"))).data
     assert "Estimated finish: complete: nothing left to submit or collect" in progress
     stats = tier1.stats()
     assert stats["tasks_created"] == 12 and stats["duplicates"] == 0

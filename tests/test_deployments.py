@@ -28,6 +28,8 @@ from pydantic import SecretStr
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png
+from prefect_runway.flows.common import batch_key
+from prefect_runway.flows.drive_batch import PROGRESS_KEY
 from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway.sources import MANIFEST_NAME
 from tests.conftest import API_KEY, free_port
@@ -263,13 +265,15 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     drive = api.get(f"/deployments/name/{DRIVE}").raise_for_status().json()
     assert drive["entrypoint"] == "prefect_runway/flows/drive_batch.py:drive_batch"
     assert [s["active"] for s in drive["schedules"]] == [False]
-    only = {"key": {"any_": ["runway-progress"]}, "flow_run_id": {"any_": [driven["id"]]}}
+    progress_key = batch_key(PROGRESS_KEY, f"{BUCKET}/{PREFIX}")
+    only = {"key": {"any_": [progress_key]}, "flow_run_id": {"any_": [driven["id"]]}}
     [progress] = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
     assert "complete: nothing left to submit or collect" in progress["data"]
 
     stats = runway.stats()
     assert (stats["posts"], stats["tasks_created"]) == (IMAGES, IMAGES)
-    only = {"key": {"any_": [TABLE_KEY]}, "flow_run_id": {"any_": [run["id"]]}}
+    table_key = batch_key(TABLE_KEY, f"{BUCKET}/{PREFIX}")
+    only = {"key": {"any_": [table_key]}, "flow_run_id": {"any_": [run["id"]]}}
     artifacts = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
     assert len(artifacts) == 1
     table = artifacts[0]["data"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from unittest.mock import patch
 
 import httpx
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
 from prefect_runway.emulator.samples import GIF, png
+from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 
@@ -46,6 +48,10 @@ def fill(s3, count: int = 30, bad: bool = True) -> list[str]:
     return keys
 
 
+TABLE = batch_key(TABLE_KEY, f"{BUCKET}/in/")
+SUMMARY = batch_key(SUMMARY_KEY, f"{BUCKET}/in/")
+
+
 async def read_artifact(key: str):
     async with get_client() as client:
         [artifact] = await client.read_latest_artifacts(
@@ -67,13 +73,13 @@ def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3
     errors = {row.source: row.error for row in result.rows if row.status == "rejected"}
     assert errors == {f"s3://{BUCKET}/{key}": reason for key, (_, _, reason) in BAD.items()}
 
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(TABLE)).data)
     by_source = {row["source"]: row for row in table}
     assert {by_source[s]["task_id"] for s in images} == set(result.task_ids)
     assert len(set(result.task_ids)) == 30
     assert all(by_source[s]["cache"] == "new" and by_source[s]["status"] == "submitted"
                for s in images)
-    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    summary = asyncio.run(read_artifact(SUMMARY)).data
     assert "| 30 | 0 | 0 | 4 | 0 | 0 | 0 | 0 | 750 (~7.50 USD) |" in summary
     assert "in/anim.gif" in summary and API_KEY not in summary + json.dumps(table)
 
@@ -86,7 +92,7 @@ def test_prefix_with_bad_objects_submits_each_image_once_and_reports_the_rest(s3
     assert runway.stats()["posts"] == 30  # zero new submissions
     assert (rerun.submitted, rerun.cached, rerun.rejected) == (0, 30, 4)
     assert sorted(rerun.task_ids) == sorted(result.task_ids)
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(TABLE)).data)
     assert {row["cache"] for row in table if row["task_id"]} == {"hit"}
 
 
@@ -128,9 +134,10 @@ def test_api_failures_fail_the_run_after_reporting(s3, runway):
     fill(s3, 3)
     bad_creds = RunwayCredentials(api_key=SecretStr("key_wrong"), base_url=runway.base_url)
     bad_creds.save("wrong-key", overwrite=True)
-    with pytest.raises(Exception, match="3 of 7 submissions failed; see the 'runway-task-ids'"):
+    failed = "3 of 7 submissions failed; see the 'runway-task-ids-stills-in'"
+    with pytest.raises(Exception, match=failed):
         run(credentials_block="wrong-key")
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(TABLE)).data)
     failed = [row for row in table if row["status"] == "failed"]
     assert len(failed) == 3 and all("RunwayAuthenticationError" in r["error"] for r in failed)
     assert "key_wrong" not in json.dumps(table)
@@ -158,7 +165,8 @@ def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runw
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": 2, "processes": False,
                                             "dashboard_address": None})
     on_dask = s3_image_to_video.with_options(task_runner=runner)
-    with patch("prefect_runway.flows.s3_image_to_video.iter_s3_pages", pages_of(5)):
+    with patch.object(sys.modules["prefect_runway.flows.s3_image_to_video"], "iter_s3_pages",
+                      pages_of(5)):
         first = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
         again = asyncio.run(on_dask(BUCKET, "in/", pages_in_flight=3))
     assert (first.submitted, again.cached) == (12, 12)
@@ -194,11 +202,11 @@ def test_upload_transport_sends_runway_uris(s3, runway):
 
 
 def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
-    monkeypatch.setattr("prefect_runway.flows.s3_image_to_video.TABLE_ROWS", 4)
+    monkeypatch.setattr(sys.modules["prefect_runway.flows.s3_image_to_video"], "TABLE_ROWS", 4)
     fill(s3, 10, bad=False)
     result = run()
     parts = [json.loads(asyncio.run(read_artifact(key)).data)
-             for key in (TABLE_KEY, f"{TABLE_KEY}-2", f"{TABLE_KEY}-3")]
+             for key in (TABLE, f"{TABLE}-part-2", f"{TABLE}-part-3")]
     assert [len(p) for p in parts] == [4, 4, 2]
     assert [row["task_id"] for p in parts for row in p] == result.task_ids
 
@@ -245,10 +253,10 @@ def test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary(s3, runw
     assert (flagged.status, flagged.lost_responses) == ("submitted", 1)
     assert flagged.task_id != lost[0] and flagged.task_id in lost  # the retry's task
     assert (result.submitted, result.possible_duplicates) == (3, 1)
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(TABLE)).data)
     assert [(r["source"], r["lost_responses"]) for r in table if r["possible_duplicate"]] == [
         (flagged.source, 1)]
-    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    summary = asyncio.run(read_artifact(SUMMARY)).data
     assert "| 3 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 75 (~0.75 USD) |" in summary
     again = run()  # the record keeps the flag
     assert (again.cached, again.possible_duplicates) == (3, 1)

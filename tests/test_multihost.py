@@ -388,7 +388,7 @@ class Cluster:
 
     def rows(self, run_id: str) -> list[dict[str, Any]]:
         """The run's task-ID table (its artifact): one row per image."""
-        only = {"key": {"any_": ["runway-task-ids"]}, "flow_run_id": {"any_": [run_id]}}
+        only = {"key": {"like_": "runway-task-ids-"}, "flow_run_id": {"any_": [run_id]}}
         [artifact] = self.call("POST", "/artifacts/filter", json={"artifacts": only})
         data = artifact["data"]
         return json.loads(data) if isinstance(data, str) else data

@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="prefect-runway emulator",
         description="Serve a local emulator of Runway's image-to-video API.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CONTROL_HELP,
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: %(default)s)")
     p.add_argument(
@@ -169,6 +171,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+CONTROL_HELP = """\
+control endpoints (no API key needed), to check what a run really cost:
+  GET  /_emulator/health   {"ok": true} once it serves
+  GET  /_emulator/stats    counts: posts (create requests received), tasks_created (paid
+                           tasks, answered or not), duplicates (tasks created for a request
+                           body already seen), polls, uploads, downloads, by_status, ...
+  POST /_emulator/reset    forget every task and count
+  POST /_emulator/faults   change fault rates while it runs, e.g. {"rate_5xx": 0.1}
+  GET|POST /_emulator/clock  read, or move with {"advance_seconds": 86400} ("tomorrow")
+
+  e.g. curl -s http://127.0.0.1:8008/_emulator/stats | python -m json.tool
+"""
+
 ANY_KEY = "key_local_emulator"
 """The key shown at start when the emulator accepts any key."""
 
@@ -191,6 +206,11 @@ def export_lines(base_url: str, api_key: str | None, dialect: str) -> str:
     ]
     if dialect == "proxy":
         lines.append('  (and dialect="proxy" on RunwayCredentials, --dialect proxy on the CLI)')
+    lines += [
+        "What it received and created (e.g. 'the second run pays nothing': tasks_created stays):",
+        f"  curl -s {base_url}/_emulator/stats     (also /_emulator/health, "
+        "POST /_emulator/reset; --help lists them)",
+    ]
     return "\n".join([*lines, "Stop with Ctrl-C."])
 
 

@@ -382,6 +382,7 @@ def test_intent_is_created_only_where_no_record_exists(places):
 def test_flow_with_an_unwritable_outcome_keeps_the_task_ids_and_fails_loudly(
     s3, runway, monkeypatch, tmp_path
 ):
+    from prefect_runway.flows.common import batch_key
     from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
     from prefect_runway.manifest import read_manifest
     from tests.test_flows import read_artifact
@@ -398,7 +399,7 @@ def test_flow_with_an_unwritable_outcome_keeps_the_task_ids_and_fails_loudly(
         asyncio.run(s3_image_to_video("stills", "u/"))
     created = {t["id"] for t in runway.tasks()}
     assert len(created) == 3
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(batch_key(TABLE_KEY, "stills/u/"))).data)
     assert {row["task_id"] for row in table} == created
     assert {row["status"] for row in table} == {"unrecorded"}
     manifest = read_manifest(s3, "stills", "u/runway-manifest.json")

@@ -24,6 +24,7 @@ from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.batch import ImageJob, submit_images
 from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.emulator.samples import GIF, png
+from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway.sources import ImageSourceError, iter_s3_pages
 from tests.conftest import API_KEY, BUCKET, wait_until
@@ -82,7 +83,7 @@ def test_r2_lost_responses_are_never_silent_duplicates(s3, runway):
     # Policy: a lost answer is retried (the image gets its video) and flagged, never hidden.
     assert duplicated and duplicated <= flagged
     assert stats["duplicates"] == sum(len(ids) - 1 for ids in created.values())
-    table = json.loads(asyncio.run(read_artifact(TABLE_KEY)).data)
+    table = json.loads(asyncio.run(read_artifact(batch_key(TABLE_KEY, f"{BUCKET}/r/"))).data)
     assert {r["source"] for r in table if r["possible_duplicate"]} == flagged
     for row in result.rows:  # the recorded task is one the emulator really created
         assert row.task_id in created[row.source]
@@ -348,8 +349,8 @@ def test_r6_no_key_and_no_presigned_signature_anywhere(s3, monkeypatch, prefect_
         for needle in needles:
             assert needle.encode() not in data, f"secret found in {path}"
 
-    table = asyncio.run(read_artifact(TABLE_KEY)).data
-    summary = asyncio.run(read_artifact(SUMMARY_KEY)).data
+    table = asyncio.run(read_artifact(batch_key(TABLE_KEY, f"{BUCKET}/p/"))).data
+    summary = asyncio.run(read_artifact(batch_key(SUMMARY_KEY, f"{BUCKET}/p/"))).data
     assert all(row.task_id in table for row in result.rows)
     text = caplog.text + table + summary + json.dumps([r.model_dump() for r in result.rows])
     for needle in needles:

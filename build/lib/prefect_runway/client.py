@@ -1,0 +1,696 @@
+"""httpx clients for Runway's generation API, sync and async, with one surface.
+
+Both clients speak two dialects: ``runway`` (the official API at
+``https://api.dev.runwayml.com``) and ``proxy`` (resellers that mount the same API under a
+``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``).
+
+Retries happen here only for transient failures: 429 (honouring ``Retry-After``),
+502/503/504, and connection errors before the request was sent, with exponential backoff and
+up to 50 % random jitter, bounded by ``max_retries``. 4xx answers fail at once.
+
+Lost responses: a submission whose request was sent but whose answer never arrived may have
+created (and billed) a task, and Runway has no idempotency key. Policy: such a POST is retried
+(``retry_lost_responses=True``, the default), and the returned `SubmittedTask` says how many
+answers were lost (``lost_responses``) so the batch reports a *possible duplicate* instead of
+hiding it. Retrying costs at most one extra generation; not retrying loses the image's video
+and, on the rerun that follows, costs the same generation anyway. Set
+``retry_lost_responses=False`` to fail with `RunwayResponseLostError` instead.
+
+Example:
+    ```python
+    from prefect_runway.client import RunwayClient
+    from prefect_runway.models import ImageToVideoRequest
+
+    with RunwayClient() as client:  # reads RUNWAYML_API_SECRET / RUNWAYML_BASE_URL
+        task = client.image_to_video(ImageToVideoRequest(
+            prompt_image="https://example.com/cat.png", model="gen4_turbo",
+            ratio="1280:720", duration=5))
+        done = client.wait_for_task(task.id)
+        print(done.output)
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Literal, TypeVar
+
+import httpx
+from pydantic import ValidationError
+
+from prefect_runway.errors import (
+    RunwayAuthenticationError,
+    RunwayBadRequestError,
+    RunwayConnectionError,
+    RunwayDailyLimitError,
+    RunwayError,
+    RunwayNotFoundError,
+    RunwayProtocolError,
+    RunwayRateLimitError,
+    RunwayResponseLostError,
+    RunwayServerError,
+    RunwayTaskFailedError,
+    RunwayTaskTimeoutError,
+)
+from prefect_runway.models import (
+    ImageToVideoRequest,
+    Organization,
+    SubmittedTask,
+    Task,
+    TaskStatus,
+    redact_url,
+)
+
+logger = logging.getLogger("prefect_runway.client")
+
+Dialect = Literal["runway", "proxy"]
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "runway": "https://api.dev.runwayml.com",
+    "proxy": "https://www.anyapi.vip/runwayml",
+}
+DEFAULT_API_VERSION = "2024-11-06"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+MIN_POLL_INTERVAL = 5.0
+"""Runway asks clients not to poll a task more often than every 5 seconds."""
+
+_SUCCESS_CODES = {0, 200, "0", "200", "success", "SUCCESS", "ok", "OK"}
+_T = TypeVar("_T")
+TaskCallback = Callable[[Task], Any]
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API call, described without I/O so both clients share it."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    is_submit: bool = False
+    daily_limit_429: bool = False
+    """A 429 means the daily generation limit unless its body says otherwise (official
+    create)."""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+
+
+def _error_from(status: int, body: Any, response: httpx.Response | None) -> RunwayError:
+    """Map an error answer to the matching exception class."""
+    message = f"Runway API answered HTTP {status}"
+    request_id = None
+    details = None
+    if isinstance(body, dict):
+        message = str(body.get("error") or body.get("message") or message)
+        request_id = body.get("request_id")
+        details = body.get("issues")
+        if details:
+            message += ": " + "; ".join(
+                f"{'.'.join(map(str, issue.get('path', [])))}: {issue.get('message')}"
+                for issue in details
+                if isinstance(issue, dict)
+            )
+    kwargs: dict[str, Any] = {"status_code": status, "request_id": request_id, "details": details}
+    if status == 429:
+        retry_after = _retry_after(response) if response is not None else None
+        daily = _DAILY_LIMIT.search(message) is not None
+        error_class = RunwayDailyLimitError if daily else RunwayRateLimitError
+        return error_class(message, retry_after=retry_after, **kwargs)
+    if status in (401, 403):
+        return RunwayAuthenticationError(message, **kwargs)
+    if status == 404:
+        return RunwayNotFoundError(message, **kwargs)
+    if status >= 500:
+        return RunwayServerError(message, **kwargs)
+    return RunwayBadRequestError(message, **kwargs)
+
+
+_DAILY_LIMIT = re.compile(r"daily|per day|24.?h", re.IGNORECASE)
+_TRANSIENT_429 = re.compile(
+    r"too many requests|rate.?limit|slow down|concurren|throttl|overload", re.IGNORECASE
+)
+
+
+def _daily_limit_error(call: _Call, error: RunwayError) -> RunwayError:
+    """On official create, an unexplained 429 is the daily limit: say so, do not retry it."""
+    if (
+        not call.daily_limit_429
+        or type(error) is not RunwayRateLimitError
+        or _TRANSIENT_429.search(error.message)
+    ):
+        return error
+    model = (call.json or {}).get("model", "this model")
+    return RunwayDailyLimitError(
+        f"{error.message}: on the official API a 429 on create means the daily generation "
+        f"limit of {model} (rolling 24 hours) is used up; submit the rest when the window "
+        "frees (Organization.remaining_daily tells how many are left).",
+        retry_after=error.retry_after,
+        status_code=error.status_code,
+        request_id=error.request_id,
+        details=error.details,
+    )
+
+
+def _parse(call: _Call, response: httpx.Response) -> Any:
+    """Turn a response into its JSON body, or raise the matching `RunwayError`."""
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        body = None
+        if response.is_success:
+            hint = (
+                " The task may have been created; its ID could not be read, so it is not "
+                "retried automatically."
+                if call.is_submit
+                else ""
+            )
+            raise RunwayProtocolError(
+                f"{call.method} {call.path} answered HTTP {response.status_code} with a body "
+                f"that is not JSON ({response.content[:60]!r}).{hint}",
+                status_code=response.status_code,
+            ) from None
+    if not response.is_success:
+        raise _daily_limit_error(call, _error_from(response.status_code, body, response))
+    if isinstance(body, dict) and "code" in body and body["code"] not in _SUCCESS_CODES:
+        # A proxy's wrapped error, sometimes sent with HTTP 200.
+        code = body["code"]
+        number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
+        status = number if isinstance(number, int) and 400 <= number <= 599 else 400
+        error = _error_from(status, body, response)
+        error.message = f"proxy error code {code}: {error.message}"
+        raise error
+    return body
+
+
+def _transport_error(call: _Call, exc: httpx.HTTPError, base_url: str = "") -> RunwayError:
+    what = f"{call.method} {redact_url(base_url + call.path)}"
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return RunwayConnectionError(f"{what} could not reach the API: {type(exc).__name__}")
+    return RunwayResponseLostError(
+        f"{what} was sent but no answer arrived ({type(exc).__name__})"
+        + ("; the task may have been created" if call.is_submit else "")
+    )
+
+
+def _host_error(what: str, url: str, exc: httpx.HTTPError) -> RunwayError:
+    """A transport error on an upload or download host, as a `RunwayError` (URL redacted)."""
+    return RunwayConnectionError(
+        f"{what} {redact_url(url)} failed: {type(exc).__name__}; retry later"
+    )
+
+
+def _download_error(url: str, response: httpx.Response) -> RunwayError:
+    expired = " (output URLs expire: fetch the task again for fresh ones)" * (
+        response.status_code in (401, 403)
+    )
+    return _error_from(response.status_code, None, None).__class__(
+        f"Download of {redact_url(url)} failed with HTTP {response.status_code}{expired}",
+        status_code=response.status_code,
+    )
+
+
+class _ClientBase:
+    """Configuration and pure logic shared by `RunwayClient` and `AsyncRunwayClient`."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        dialect: Dialect = "runway",
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_lost_responses: bool = True,
+        poll_interval: float = MIN_POLL_INTERVAL,
+    ) -> None:
+        api_key = api_key or os.environ.get("RUNWAYML_API_SECRET")
+        if not api_key:
+            raise RunwayAuthenticationError(
+                "No Runway API key: pass api_key or set RUNWAYML_API_SECRET."
+            )
+        if dialect not in DEFAULT_BASE_URLS:
+            raise ValueError(f"dialect {dialect!r} is not supported; use 'runway' or 'proxy'")
+        self._api_key = api_key
+        self.dialect: Dialect = dialect
+        self.base_url = (
+            base_url or os.environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URLS[dialect]
+        ).rstrip("/")
+        self.api_version = api_version
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_lost_responses = retry_lost_responses
+        self.poll_interval = self._interval(poll_interval)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={self.dialect!r})"
+
+    def _interval(self, poll_interval: float | None) -> float:
+        """The poll interval to use: at least 5 s against runwayml.com, even when per call."""
+        default: float = getattr(self, "poll_interval", MIN_POLL_INTERVAL)
+        interval = poll_interval or default
+        if httpx.URL(self.base_url).host.endswith("runwayml.com"):
+            interval = max(interval, MIN_POLL_INTERVAL)
+        return interval
+
+    @staticmethod
+    def _task(body: Any) -> Task:
+        """Read a task answer; a proxy's ``{code, data: {...}}`` wrapper is unwrapped.
+
+        Raises:
+            RunwayProtocolError: the answer is not a task (only this task's wait fails).
+        """
+        if isinstance(body, dict) and isinstance(body.get("data"), dict) and "code" in body:
+            body = dict(body["data"])
+            if "id" not in body and "task_id" in body:
+                body["id"] = body["task_id"]
+            if "status" not in body and isinstance(body.get("task_status"), str):
+                body["status"] = body["task_status"].upper()
+        try:
+            return Task.model_validate(body)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
+            raise RunwayProtocolError(f"Unreadable task answer (bad fields: {fields})") from None
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {self._api_key}",
+            "X-Runway-Version": self.api_version,
+            "Accept": "application/json",
+            "User-Agent": "prefect-runway",
+        }
+
+    def _http_options(self) -> dict[str, Any]:
+        # Headers live on the httpx client, built once; httpx keeps them out of its reprs.
+        return {"base_url": self.base_url, "timeout": self.timeout, "headers": self._headers()}
+
+    def _delay(self, attempt: int, error: RunwayError) -> float | None:
+        """Seconds to wait before retry number `attempt` (1-based), or None to give up."""
+        if not error.transient or attempt > self.max_retries:
+            return None
+        if isinstance(error, RunwayResponseLostError) and not self.retry_lost_responses:
+            return None
+        if isinstance(error, RunwayRateLimitError) and error.retry_after is not None:
+            return min(error.retry_after, self.backoff_max)
+        delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+        return delay * (1 + random.uniform(0, 0.5))
+
+    def _retry_delay(self, attempt: int, error: RunwayError) -> float:
+        """Seconds to wait before retry `attempt`; raises `error` when it is not retried."""
+        delay = self._delay(attempt, error)
+        if delay is None:
+            raise error
+        logger.warning("%s; retry %d in %.2fs", error, attempt, delay)
+        return delay
+
+    @staticmethod
+    def _submitted(body: Any, lost: int) -> SubmittedTask:
+        try:
+            task = SubmittedTask.from_response(body)
+        except ValueError as exc:
+            raise RunwayProtocolError(f"Unreadable submit response: {exc}") from None
+        return task.model_copy(update={"lost_responses": lost}) if lost else task
+
+    def _check_dialect(self, feature: str) -> None:
+        if self.dialect != "runway":
+            raise RunwayError(
+                f"{feature} needs the official dialect; this client uses {self.dialect!r} "
+                f"({self.base_url})."
+            )
+
+    def _submit_call(self, request: ImageToVideoRequest) -> _Call:
+        request.check_dialect(self.dialect)  # retired models: refused before any credit
+        return _Call(
+            "POST", "/v1/image_to_video", request.to_wire(), is_submit=True,
+            daily_limit_429=self.dialect == "runway",
+        )  # fmt: skip
+
+    @staticmethod
+    def _task_path(task_id: str) -> str:
+        if not task_id or "/" in task_id:
+            raise ValueError(f"task_id {task_id!r} is not a valid task ID")
+        return f"/v1/tasks/{task_id}"
+
+    @staticmethod
+    def _finish(task: Task) -> Task:
+        """Return a SUCCEEDED task; raise for FAILED and CANCELLED."""
+        if task.status is TaskStatus.SUCCEEDED:
+            return task
+        if task.status is TaskStatus.CANCELLED:
+            raise RunwayTaskFailedError(
+                f"Task {task.id} was cancelled.", task_id=task.id, status=task.status.value
+            )
+        code = task.failure_code or "UNKNOWN"
+        raise RunwayTaskFailedError(
+            f"Task {task.id} failed ({code}): {task.failure or 'no reason given'}",
+            task_id=task.id,
+            status=task.status.value,
+            failure_code=task.failure_code,
+        )
+
+    @staticmethod
+    def _upload_form(upload: dict[str, Any], filename: str, data: bytes, content_type: str) -> Any:
+        return {
+            "data": upload.get("fields") or {},
+            "files": {"file": (filename, data, content_type)},
+        }
+
+
+class RunwayClient(_ClientBase):
+    """Synchronous Runway client.
+
+    Args:
+        api_key: The API secret; defaults to ``RUNWAYML_API_SECRET``.
+        base_url: Defaults to ``RUNWAYML_BASE_URL``, else the dialect's public URL.
+        dialect: ``"runway"`` (official) or ``"proxy"`` (``/runwayml`` resellers).
+        api_version: Sent as ``X-Runway-Version``.
+        timeout: httpx timeout for each request.
+        max_retries: Transient retries per call, after the first attempt.
+        backoff_base: First backoff delay in seconds; doubles each retry, plus up to 50 % jitter.
+        backoff_max: Cap of one backoff delay (and of an honoured ``Retry-After``).
+        retry_lost_responses: Retry a submission whose answer was lost (see module docs).
+        poll_interval: Seconds between polls of one task; at least 5 against runwayml.com.
+
+    Example:
+        ```python
+        with RunwayClient("key_...") as client:
+            print(client.get_task("0f7a...").status)
+        ```
+    """
+
+    def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
+        self._http = httpx.Client(**self._http_options())
+        self._bare = httpx.Client(timeout=self.timeout, follow_redirects=True)
+
+    def __enter__(self) -> RunwayClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        self._http.close()
+        self._bare.close()
+
+    def _send(self, call: _Call) -> tuple[Any, int]:
+        """Send with transient retries; return the body and the number of lost answers."""
+        attempt, lost = 0, 0
+        while True:
+            attempt += 1
+            try:
+                response = self._http.request(call.method, call.path, json=call.json)
+                return _parse(call, response), lost
+            except httpx.HTTPError as exc:
+                error: RunwayError = _transport_error(call, exc, self.base_url)
+            except RunwayError as exc:
+                error = exc
+            lost += isinstance(error, RunwayResponseLostError)
+            error.lost_responses = lost  # a lost answer stays known whatever error follows
+            delay = self._retry_delay(attempt, error)
+            time.sleep(delay)
+
+    def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
+        """Submit a generation. Paid: see the module's lost-response policy."""
+        return self._submitted(*self._send(self._submit_call(request)))
+
+    def get_task(self, task_id: str) -> Task:
+        """Fetch a task's current state."""
+        body, _ = self._send(_Call("GET", self._task_path(task_id)))
+        return self._task(body)
+
+    def cancel_task(self, task_id: str) -> None:
+        """Cancel a pending, throttled or running task; delete a finished one."""
+        self._send(_Call("DELETE", self._task_path(task_id)))
+
+    def organization(self) -> Organization:
+        """Credit balance, tier limits and today's usage."""
+        body, _ = self._send(_Call("GET", "/v1/organization"))
+        return Organization.model_validate(body or {})
+
+    def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
+        """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""
+        self._check_dialect("Ephemeral uploads")
+        upload, _ = self._send(
+            _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
+        )
+        try:
+            response = self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
+        if not response.is_success:
+            raise _error_from(response.status_code, None, response)
+        return str(upload["runwayUri"])
+
+    def wait_for_task(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 900.0,
+        poll_interval: float | None = None,
+        not_found_grace: float = 10.0,
+        on_update: TaskCallback | None = None,
+    ) -> Task:
+        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED or timed out.
+
+        Args:
+            task_id: The task.
+            timeout: Seconds to wait in all.
+            poll_interval: Seconds between polls (default: the client's).
+            not_found_grace: Seconds a fresh task may answer 404 (proxies) before it is lost.
+            on_update: Called with the task whenever its status or progress changes.
+
+        Raises:
+            RunwayTaskFailedError: FAILED (with ``failure_code``) or CANCELLED.
+            RunwayTaskTimeoutError: still not finished after `timeout` seconds.
+        """
+        interval = self._interval(poll_interval)
+        start = time.monotonic()
+        last: tuple[Any, ...] | None = None
+        while True:
+            try:
+                task = self.get_task(task_id)
+            except RunwayNotFoundError:
+                if time.monotonic() - start > not_found_grace:
+                    raise
+            else:
+                if on_update and (task.status, task.progress) != last:
+                    on_update(task)
+                last = (task.status, task.progress)
+                if task.is_terminal:
+                    return self._finish(task)
+            if time.monotonic() - start + interval > timeout:
+                raise RunwayTaskTimeoutError(
+                    f"Task {task_id} did not finish within {timeout:g}s; it goes on running.",
+                    task_id=task_id,
+                )
+            time.sleep(interval)
+
+    def download(self, url: str, fileobj: BinaryIO) -> tuple[int, str]:
+        """Stream an output URL into `fileobj`; return (bytes written, SHA-256 hex).
+
+        Raises:
+            RunwayError: the URL answered an error (403 when it expired).
+        """
+        digest, size = hashlib.sha256(), 0
+        try:
+            with self._bare.stream("GET", url) as response:
+                if not response.is_success:
+                    raise _download_error(url, response)
+                for chunk in response.iter_bytes(1 << 20):
+                    fileobj.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        except httpx.HTTPError as exc:
+            raise _host_error("Download of", url, exc) from None
+        return size, digest.hexdigest()
+
+
+class AsyncRunwayClient(_ClientBase):
+    """Asynchronous Runway client with the same surface as `RunwayClient`.
+
+    It adds `wait_for_tasks`, which waits for many tasks from one event loop.
+
+    Example:
+        ```python
+        async with AsyncRunwayClient() as client:
+            results = await client.wait_for_tasks(["id1", "id2"], timeout=600)
+        ```
+    """
+
+    def __init__(self, api_key: str | None = None, **kwargs: Any) -> None:
+        super().__init__(api_key, **kwargs)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        self._http = httpx.AsyncClient(**self._http_options(), limits=limits)
+        self._bare = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True)
+
+    async def __aenter__(self) -> AsyncRunwayClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pools."""
+        await self._http.aclose()
+        await self._bare.aclose()
+
+    async def _send(self, call: _Call) -> tuple[Any, int]:
+        attempt, lost = 0, 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(call.method, call.path, json=call.json)
+                return _parse(call, response), lost
+            except httpx.HTTPError as exc:
+                error: RunwayError = _transport_error(call, exc, self.base_url)
+            except RunwayError as exc:
+                error = exc
+            lost += isinstance(error, RunwayResponseLostError)
+            error.lost_responses = lost  # a lost answer stays known whatever error follows
+            delay = self._retry_delay(attempt, error)
+            await asyncio.sleep(delay)
+
+    async def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
+        """Submit a generation. Paid: see the module's lost-response policy."""
+        return self._submitted(*await self._send(self._submit_call(request)))
+
+    async def get_task(self, task_id: str) -> Task:
+        """Fetch a task's current state."""
+        body, _ = await self._send(_Call("GET", self._task_path(task_id)))
+        return self._task(body)
+
+    async def cancel_task(self, task_id: str) -> None:
+        """Cancel a pending, throttled or running task; delete a finished one."""
+        await self._send(_Call("DELETE", self._task_path(task_id)))
+
+    async def organization(self) -> Organization:
+        """Credit balance, tier limits and today's usage."""
+        body, _ = await self._send(_Call("GET", "/v1/organization"))
+        return Organization.model_validate(body or {})
+
+    async def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
+        """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""
+        self._check_dialect("Ephemeral uploads")
+        upload, _ = await self._send(
+            _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
+        )
+        try:
+            response = await self._bare.post(
+                upload["uploadUrl"], **self._upload_form(upload, filename, data, content_type)
+            )
+        except httpx.HTTPError as exc:
+            raise _host_error("Upload to", upload["uploadUrl"], exc) from None
+        if not response.is_success:
+            raise _error_from(response.status_code, None, response)
+        return str(upload["runwayUri"])
+
+    async def wait_for_task(
+        self,
+        task_id: str,
+        *,
+        timeout: float = 900.0,
+        poll_interval: float | None = None,
+        not_found_grace: float = 10.0,
+        on_update: TaskCallback | None = None,
+    ) -> Task:
+        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED or timed out.
+
+        Same arguments and errors as `RunwayClient.wait_for_task`.
+        """
+        return await self._wait(
+            task_id, self.get_task, timeout, poll_interval, not_found_grace, on_update
+        )
+
+    async def _wait(
+        self,
+        task_id: str,
+        get: Callable[[str], Awaitable[Task]],
+        timeout: float,
+        poll_interval: float | None,
+        not_found_grace: float,
+        on_update: TaskCallback | None,
+    ) -> Task:
+        interval = self._interval(poll_interval)
+        start = time.monotonic()
+        last: tuple[Any, ...] | None = None
+        while True:
+            try:
+                task = await get(task_id)
+            except RunwayNotFoundError:
+                if time.monotonic() - start > not_found_grace:
+                    raise
+            else:
+                if on_update and (task.status, task.progress) != last:
+                    result = on_update(task)
+                    if isinstance(result, Awaitable):
+                        await result
+                last = (task.status, task.progress)
+                if task.is_terminal:
+                    return self._finish(task)
+            if time.monotonic() - start + interval > timeout:
+                raise RunwayTaskTimeoutError(
+                    f"Task {task_id} did not finish within {timeout:g}s; it goes on running.",
+                    task_id=task_id,
+                )
+            await asyncio.sleep(interval)
+
+    async def wait_for_tasks(
+        self,
+        task_ids: Iterable[str],
+        *,
+        timeout: float = 3600.0,
+        poll_interval: float | None = None,
+        max_in_flight: int = 16,
+        not_found_grace: float = 10.0,
+        on_update: TaskCallback | None = None,
+    ) -> dict[str, Task | RunwayError]:
+        """Wait for many tasks from this one event loop (no thread per task).
+
+        Each task is polled no more often than `poll_interval`; at most `max_in_flight`
+        polls are in the air at once. A task that fails does not stop the others.
+
+        Returns:
+            task ID -> the SUCCEEDED `Task`, or the `RunwayError` it ended with
+            (`RunwayTaskFailedError`, `RunwayTaskTimeoutError`, ...).
+        """
+        gate = asyncio.Semaphore(max_in_flight)
+        ids = list(dict.fromkeys(task_ids))
+
+        async def gated_get(task_id: str) -> Task:
+            async with gate:
+                return await self.get_task(task_id)
+
+        async def one(task_id: str) -> Task | RunwayError:
+            try:
+                return await self._wait(
+                    task_id, gated_get, timeout, poll_interval, not_found_grace, on_update
+                )
+            except RunwayError as exc:
+                return exc
+
+        results = await asyncio.gather(*(one(task_id) for task_id in ids))
+        return dict(zip(ids, results, strict=True))

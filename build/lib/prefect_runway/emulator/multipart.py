@@ -1,0 +1,49 @@
+"""Parsing of the S3-style multipart upload and sniffing of image bytes."""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def parse_form(content_type: str, body: bytes) -> dict[str, bytes]:
+    """Parse a ``multipart/form-data`` body with the stdlib ``email`` parser.
+
+    Args:
+        content_type: The request's ``Content-Type`` header (with its boundary).
+        body: The raw request body.
+
+    Returns:
+        Field name to raw value bytes (the last value wins for a repeated name).
+
+    Raises:
+        ValueError: When the body is not multipart/form-data.
+    """
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise ValueError("Content-Type must be multipart/form-data")
+    header = b"Content-Type: " + content_type.encode("latin-1") + b"\r\nMIME-Version: 1.0\r\n\r\n"
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
+    if not message.is_multipart():
+        raise ValueError("body is not multipart")
+    fields: dict[str, bytes] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            fields[name] = payload
+    return fields
+
+
+def sniff_image(data: bytes) -> str | None:
+    """Return ``image/jpeg``, ``image/png`` or ``image/webp`` from magic bytes, else None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None

@@ -1,0 +1,501 @@
+"""Thread-safe emulator state: tasks, lazy lifecycle scheduling, credits, uploads, stats.
+
+Task status is computed lazily from timestamps under one lock; no background thread runs.
+Slots are scheduled as if time ran continuously: a throttled task starts exactly when a slot
+frees (or when a running task is cancelled), in creation order.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import uuid
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from .clock import Clock
+from .faults import Faults
+from .validation import MODELS, ValidatedSubmit
+
+SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
+DAY_SECONDS = 86400.0
+
+
+class DailyLimitExceeded(Exception):
+    """A create over the model's daily generation limit (rolling 24 hours).
+
+    Attributes:
+        model: The model.
+        limit: Its maximum generations per rolling 24 hours.
+        retry_after: Seconds until the oldest generation of the window leaves it.
+    """
+
+    def __init__(self, model: str, limit: int, retry_after: float) -> None:
+        super().__init__(f"daily limit of {limit} generations reached for {model}")
+        self.model = model
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+def iso_utc(wall: float) -> str:
+    """Format a Unix timestamp as ISO 8601 UTC with millisecond precision and ``Z``."""
+    moment = datetime.fromtimestamp(wall, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Task:
+    """One generation task and its timeline (monotonic clock unless named wall)."""
+
+    id: str
+    body: dict[str, Any]
+    model: str
+    credits: int
+    created_wall: float
+    created_at: float
+    ready_at: float
+    fail_code: str | None
+    started_at: float | None = None
+    ends_at: float | None = None
+    cancelled_at: float | None = None
+    settled: bool = False
+
+    def status(self, now: float) -> str:
+        """Return the Runway status at ``now`` (the scheduler must have advanced to ``now``)."""
+        if self.cancelled_at is not None:
+            return "CANCELLED"
+        if self.started_at is None or self.ends_at is None:
+            return "PENDING" if now < self.ready_at else "THROTTLED"
+        if now < self.ends_at:
+            return "RUNNING"
+        return "FAILED" if self.fail_code else "SUCCEEDED"
+
+
+@dataclass
+class Upload:
+    """An ephemeral upload slot and, once received, its bytes."""
+
+    filename: str
+    data: bytes | None = None
+
+
+@dataclass
+class _Stats:
+    posts: int = 0
+    tasks_created: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    lost_responses: int = 0
+    polls: int = 0
+    cancels: int = 0
+    uploads: int = 0
+    organization: int = 0
+    downloads: int = 0
+    download_errors: int = 0
+
+
+class EmulatorState:
+    """All mutable emulator state behind one lock.
+
+    Args:
+        concurrency: Maximum RUNNING tasks at once.
+        generation_seconds: RUNNING duration.
+        pending_seconds: PENDING duration before a task may take a slot.
+        credit_balance: Starting credit balance.
+        faults: Initial fault settings.
+        daily_limit: Maximum generations per model in any rolling 24 hours; None: no limit.
+        clock: The clock every time-based behaviour reads (a new one by default).
+    """
+
+    def __init__(
+        self,
+        concurrency: int,
+        generation_seconds: float,
+        pending_seconds: float,
+        credit_balance: int,
+        faults: Faults,
+        daily_limit: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if daily_limit is not None and daily_limit < 1:
+            raise ValueError("daily_limit must be at least 1 (None: no limit)")
+        if generation_seconds < 0 or pending_seconds < 0:
+            raise ValueError("generation_seconds and pending_seconds must be >= 0")
+        self.concurrency = concurrency
+        self.generation_seconds = float(generation_seconds)
+        self.pending_seconds = float(pending_seconds)
+        self.initial_credits = int(credit_balance)
+        self.daily_limit = daily_limit
+        self.clock = clock or Clock()
+        self.lock = threading.Lock()
+        self._faults = faults
+        self._rng = random.Random(faults.seed)
+        self.submit_gate = threading.Event()  # cleared by Emulator.hold_submits (tests)
+        self.submit_gate.set()
+        self.held_submits = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self.credit_balance = self.initial_credits
+        self._tasks: dict[str, Task] = {}
+        self._ever_succeeded: set[str] = set()
+        self._waiting: deque[Task] = deque()
+        self._running: list[Task] = []
+        self._bodies: set[str] = set()
+        self._daily: dict[str, deque[float]] = {}
+        self._uploads: dict[str, Upload] = {}
+        self._stats = _Stats()
+        self._admitted = 0  # submits let through to create a task (hang_after counts these)
+
+    # -- faults -------------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        """The current fault settings."""
+        with self.lock:
+            return self._faults
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the fault settings and reseed the fault random generator."""
+        with self.lock:
+            self._faults = faults
+            self._rng = random.Random(faults.seed)
+
+    def reset(self) -> None:
+        """Forget all tasks, uploads, stats and daily usage; restore the credit balance.
+
+        The clock keeps its offset: emulated time never runs backwards."""
+        with self.lock:
+            self._clear()
+
+    def draw_submit_fault(self, proxy: bool) -> str | None:
+        """Count a submit POST and draw the pre-processing fault to inject, if any.
+
+        Returns:
+            One of ``SUBMIT_FAULTS`` or None.
+        """
+        with self.lock:
+            self._stats.posts += 1
+            f = self._faults
+            if f.hang_after is not None and self._admitted >= f.hang_after:
+                self._stats.rejected["fault_hang"] += 1
+                return "hang"
+            draws = (
+                ("reset", f.rate_reset),
+                ("429", f.rate_429),
+                ("5xx", f.rate_5xx),
+                ("malformed", f.rate_malformed),
+                ("wrapped_error", f.rate_wrapped_error),
+            )
+            for name, rate in draws:
+                hit = self._rng.random() < rate
+                if hit and (name != "wrapped_error" or proxy):
+                    self._stats.rejected[f"fault_{name}"] += 1
+                    return name
+            self._admitted += 1  # counted now, so concurrent submits cannot overshoot
+            return None
+
+    def wait_at_gate(self, stopping: Any) -> None:
+        """Hold a submit while the gate is closed, counted in ``held_submits``."""
+        if self.submit_gate.is_set():
+            return
+        with self.lock:
+            self.held_submits += 1
+        try:
+            while not self.submit_gate.wait(0.02) and not stopping():
+                pass
+        finally:
+            with self.lock:
+                self.held_submits -= 1
+
+    def hanging(self) -> bool:
+        """True while submits are held (``hang_after`` reached)."""
+        with self.lock:
+            limit = self._faults.hang_after
+            return limit is not None and self._admitted >= limit
+
+    def pick_5xx(self) -> int:
+        """Pick 502, 503 or 504 with the fault random generator."""
+        with self.lock:
+            return self._rng.choice((502, 503, 504))
+
+    def draw_lost_response(self) -> bool:
+        """Draw whether a created task's response is lost (and count it if so)."""
+        with self.lock:
+            lost = self._rng.random() < self._faults.rate_lost_response
+            if lost:
+                self._stats.lost_responses += 1
+            return lost
+
+    def draw_download_error(self) -> bool:
+        """Draw whether a video download fails (and count it if so)."""
+        with self.lock:
+            failed = self._rng.random() < self._faults.rate_download_error
+            if failed:
+                self._stats.download_errors += 1
+            return failed
+
+    def reject(self, reason: str) -> None:
+        """Count a rejected submit under ``reason``."""
+        with self.lock:
+            self._stats.rejected[reason] += 1
+
+    def count(self, counter: str) -> None:
+        """Increment the ``polls``, ``cancels``, ``uploads``, ``organization`` or ``downloads``
+        counter."""
+        with self.lock:
+            setattr(self._stats, counter, getattr(self._stats, counter) + 1)
+
+    # -- scheduling ---------------------------------------------------------------------------
+
+    def _advance(self, now: float) -> None:
+        """Start waiting tasks whose slot time has come; settle finished ones."""
+        gen = self.generation_seconds
+        conc = self.concurrency
+        while self._waiting:
+            head = self._waiting[0]
+            ready = head.ready_at
+            ends = sorted(
+                t.ends_at for t in self._running if t.ends_at is not None and t.ends_at > ready
+            )
+            start = ready if len(ends) < conc else ends[len(ends) - conc]
+            if start > now:
+                break
+            self._waiting.popleft()
+            head.started_at = start
+            head.ends_at = start + gen
+            self._running.append(head)
+        still: list[Task] = []
+        for task in self._running:
+            if task.ends_at is not None and task.ends_at <= now:
+                self._settle(task)
+            else:
+                still.append(task)
+        self._running = still
+
+    def _settle(self, task: Task) -> None:
+        if task.settled:
+            return
+        task.settled = True
+        if task.cancelled_at is None:
+            if task.fail_code:
+                self.credit_balance += task.credits
+            else:
+                self._ever_succeeded.add(task.id)
+
+    # -- daily limit --------------------------------------------------------------------------
+
+    def _window(self, model: str) -> deque[float]:
+        """Creation times of ``model``'s generations in the last 24 hours (lock held)."""
+        window = self._daily.setdefault(model, deque())
+        cutoff = self.clock.time() - DAY_SECONDS
+        while window and window[0] <= cutoff:
+            window.popleft()
+        return window
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the clock forward by ``seconds`` and return its total offset."""
+        with self.lock:
+            offset = self.clock.advance(seconds)
+            self._advance(self.clock.monotonic())
+            return offset
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def create_task(self, body: dict[str, Any], submit: ValidatedSubmit) -> Task | None:
+        """Charge credits and create a task.
+
+        Returns:
+            The new task, or None when the credit balance is too low (counted as rejected).
+
+        Raises:
+            DailyLimitExceeded: the model's daily limit is reached (counted as rejected).
+        """
+        with self.lock:
+            window = self._window(submit.model)
+            if self.daily_limit is not None and len(window) >= self.daily_limit:
+                self._stats.rejected["daily_limit"] += 1
+                retry_after = window[0] + DAY_SECONDS - self.clock.time()
+                raise DailyLimitExceeded(submit.model, self.daily_limit, max(retry_after, 0.0))
+            if self.credit_balance < submit.credits:
+                self._stats.rejected["credits"] += 1
+                return None
+            now = self.clock.monotonic()
+            self._advance(now)
+            fail_code = submit.fail_code
+            if fail_code is None and self._rng.random() < self._faults.rate_task_failure:
+                fail_code = self._faults.failure_code
+            task = Task(
+                id=str(uuid.uuid4()),
+                body=body,
+                model=submit.model,
+                credits=submit.credits,
+                created_wall=self.clock.time(),
+                created_at=now,
+                ready_at=now + self.pending_seconds,
+                fail_code=fail_code,
+            )
+            self.credit_balance -= submit.credits
+            self._tasks[task.id] = task
+            self._waiting.append(task)
+            self._bodies.add(json.dumps(body, sort_keys=True))
+            window.append(task.created_wall)
+            self._stats.tasks_created += 1
+            return task
+
+    def get_task(self, task_id: str) -> tuple[Task, str, float] | None:
+        """Return ``(task, status, now)`` for a known task, else None."""
+        with self.lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                return None
+            now = self.clock.monotonic()
+            self._advance(now)
+            return task, task.status(now), now
+
+    def cancel_or_delete(self, task_id: str) -> bool:
+        """Cancel an unfinished task or delete a finished one.
+
+        Returns:
+            False when the task is unknown.
+        """
+        with self.lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                return False
+            now = self.clock.monotonic()
+            self._advance(now)
+            status = task.status(now)
+            if status in ("PENDING", "THROTTLED"):
+                self._waiting.remove(task)
+                task.cancelled_at = now
+                task.settled = True
+                self.credit_balance += task.credits
+            elif status == "RUNNING":
+                # Stays in the running list with its end moved to now, so the slot frees now.
+                task.cancelled_at = now
+                task.ends_at = now
+                task.settled = True
+                self.credit_balance += task.credits
+            else:
+                del self._tasks[task_id]
+            return True
+
+    def has_output(self, task_id: str) -> bool:
+        """Whether a task ever succeeded (its video stays downloadable after deletion)."""
+        with self.lock:
+            self._advance(self.clock.monotonic())
+            return task_id in self._ever_succeeded
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Return test-friendly snapshots of all tasks, in creation order."""
+        with self.lock:
+            now = self.clock.monotonic()
+            self._advance(now)
+            return [
+                {
+                    "id": t.id,
+                    "status": t.status(now),
+                    "body": t.body,
+                    "created_at": iso_utc(t.created_wall),
+                    "model": t.model,
+                    "failure_code": t.fail_code,
+                }
+                for t in self._tasks.values()
+            ]
+
+    # -- uploads ------------------------------------------------------------------------------
+
+    def create_upload(self, filename: str) -> str:
+        """Register an upload slot and return its token."""
+        with self.lock:
+            token = uuid.uuid4().hex
+            self._uploads[token] = Upload(filename=filename)
+            self._stats.uploads += 1
+            return token
+
+    def upload_exists(self, token: str) -> bool:
+        """Whether an upload slot was issued for ``token``."""
+        with self.lock:
+            return token in self._uploads
+
+    def complete_upload(self, token: str, data: bytes) -> bool:
+        """Store an upload's bytes; False when the token is unknown."""
+        with self.lock:
+            upload = self._uploads.get(token)
+            if upload is None:
+                return False
+            upload.data = data
+            return True
+
+    def upload_ready(self, token: str) -> bool:
+        """Whether an upload's file has been received."""
+        with self.lock:
+            upload = self._uploads.get(token)
+            return upload is not None and upload.data is not None
+
+    # -- reporting ----------------------------------------------------------------------------
+
+    def organization(self) -> dict[str, Any]:
+        """Return the ``GET /v1/organization`` body (does not count the request)."""
+        with self.lock:
+            return {
+                "creditBalance": self.credit_balance,
+                "tier": {
+                    "maxMonthlyCreditSpend": 100000,
+                    "models": {
+                        m: {
+                            "maxConcurrentGenerations": self.concurrency,
+                            "maxDailyGenerations": self.daily_limit,
+                        }
+                        for m in MODELS
+                    },
+                },
+                "usage": {
+                    "models": {m: {"dailyGenerations": len(self._window(m))} for m in MODELS}
+                },
+            }
+
+    def usage(self) -> dict[str, Any]:
+        """Return the ``POST /v1/organization/usage`` body: today's net credits per model."""
+        with self.lock:
+            now = self.clock.monotonic()
+            self._advance(now)
+            used: Counter[str] = Counter()
+            for t in self._tasks.values():
+                if t.cancelled_at is None and not (t.fail_code and t.status(now) == "FAILED"):
+                    used[t.model] += t.credits
+            today = datetime.now(timezone.utc).date().isoformat()
+            credits = [{"model": m, "amount": n} for m, n in sorted(used.items())]
+            return {
+                "models": sorted(used),
+                "results": [{"date": today, "usedCredits": credits}] if credits else [],
+            }
+
+    def stats(self) -> dict[str, Any]:
+        """Return the ``GET /_emulator/stats`` body."""
+        with self.lock:
+            now = self.clock.monotonic()
+            self._advance(now)
+            s = self._stats
+            by_status = Counter(t.status(now) for t in self._tasks.values())
+            return {
+                "posts": s.posts,
+                "tasks_created": s.tasks_created,
+                "rejected": dict(s.rejected),
+                "lost_responses": s.lost_responses,
+                "polls": s.polls,
+                "cancels": s.cancels,
+                "uploads": s.uploads,
+                "organization": s.organization,
+                "downloads": s.downloads,
+                "download_errors": s.download_errors,
+                "duplicates": s.tasks_created - len(self._bodies),
+                "by_status": dict(by_status),
+                "credit_balance": self.credit_balance,
+                "clock_offset": self.clock.offset,
+            }

@@ -1,0 +1,272 @@
+"""Errors users can catch, one class per way a Runway call fails.
+
+Every message says what happened and what to do; none holds the API key or a presigned URL's
+query string.
+
+Example:
+    ```python
+    from prefect_runway.errors import RunwayBadRequestError, RunwayError
+
+    try:
+        client.image_to_video(request)
+    except RunwayBadRequestError as exc:
+        print(exc.status_code, exc.message)  # the API's own error text
+    ```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RunwayError(Exception):
+    """Base class of every error this package raises about a Runway call.
+
+    Attributes:
+        message: What went wrong, in the API's words where it gave any.
+        status_code: The HTTP status, when there was a response.
+        request_id: A proxy's request ID, when it sent one.
+        transient: True when retrying the same call later may succeed.
+    """
+
+    transient = False
+    lost_responses = 0
+    """Answers to this call that were lost before it failed: >0 on a submission means a task
+    may exist (see `RunwayUnknownOutcomeError`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.details = details
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status_code is not None:
+            parts.append(f"(HTTP {self.status_code})")
+        if self.request_id:
+            parts.append(f"[request_id {self.request_id}]")
+        return " ".join(parts)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments need help to survive pickling (Prefect persists failures).
+        return (_rebuild, (type(self), self.message, self.__dict__))
+
+
+def _rebuild(cls: type[RunwayError], message: str, state: dict[str, Any]) -> RunwayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class RunwayBadRequestError(RunwayError):
+    """400: the API refused the input. Never retried: fix the request."""
+
+
+class RunwayAuthenticationError(RunwayError):
+    """401 or 403: the key is wrong, revoked, or not allowed to do this."""
+
+
+class RunwayNotFoundError(RunwayError):
+    """404: no such task (or it was deleted)."""
+
+
+class RunwayRateLimitError(RunwayError):
+    """429: too many requests. Transient: retried with backoff (see `RunwayDailyLimitError`).
+
+    Attributes:
+        retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class RunwayDailyLimitError(RunwayRateLimitError):
+    """429 on create over the model's daily generation limit (a rolling 24-hour window).
+
+    Not transient: retrying in seconds only wastes requests, so neither the client nor
+    Prefect retries it. Defer the rest of the batch and submit it when the window frees;
+    ``Organization.remaining_daily(model)`` tells how many generations are left today.
+
+    Attributes:
+        retry_after: Seconds the API asked to wait, when it sent ``Retry-After``.
+    """
+
+    transient = False
+
+
+class RunwayServerError(RunwayError):
+    """5xx: Runway or the proxy is shedding load or broken. 502/503/504 are transient."""
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.status_code in (502, 503, 504)
+
+
+class RunwayConnectionError(RunwayError):
+    """The request never reached the API (connect error or timeout). Transient."""
+
+    transient = True
+
+
+class RunwayResponseLostError(RunwayError):
+    """The request was sent but no usable answer came back.
+
+    For a submission this is the dangerous case: the task may exist and be paid for, and
+    Runway offers no idempotency key to find out. See the README's lost-response policy.
+    """
+
+    transient = True
+
+
+class RunwayProtocolError(RunwayError):
+    """The API answered with something this client cannot read (not JSON, no task ID)."""
+
+
+class RunwayTaskFailedError(RunwayError):
+    """A task ended FAILED or CANCELLED.
+
+    Attributes:
+        task_id: The task.
+        status: ``FAILED`` or ``CANCELLED``.
+        failure_code: Runway's code, e.g. ``SAFETY.INPUT.TEXT`` or ``INTERNAL.BAD_OUTPUT.CODE01``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str,
+        status: str,
+        failure_code: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.task_id = task_id
+        self.status = status
+        self.failure_code = failure_code
+
+    @property
+    def retryable(self) -> bool:
+        """True when re-submitting may help: an ``INTERNAL.*`` failure. SAFETY.* never."""
+        return bool(self.failure_code and self.failure_code.startswith("INTERNAL"))
+
+
+class RunwayTaskTimeoutError(RunwayError):
+    """A task did not finish within the wait's timeout. The task itself goes on."""
+
+    def __init__(self, message: str, *, task_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.task_id = task_id
+
+
+class RunwayUnknownOutcomeError(RunwayError):
+    """A paid submission may or may not have created a task, and nobody can tell which.
+
+    Raised when an answer was lost and the retries then failed, or when a rerun finds an
+    *intent* record without an outcome (a crash between the POST and the record). Nothing is
+    submitted again until the caller says so (``resubmit_unknown=True``): see the README's
+    policy for unknown outcomes.
+
+    Attributes:
+        key: The submission's cache key.
+    """
+
+    def __init__(self, message: str, *, key: str, lost_responses: int = 0, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.key = key
+        self.lost_responses = lost_responses
+
+
+class RecordError(RunwayError):
+    """The submission ledger (intent and outcome records) failed; see `prefect_runway.records`."""
+
+
+class RecordReadError(RecordError):
+    """A submission record could not be read or parsed. Never taken as "no record"."""
+
+
+class RecordWriteError(RecordError):
+    """A submission record could not be written."""
+
+
+class RecordConflictError(RecordError):
+    """An intent could not be created because another run's record appeared first."""
+
+
+class BudgetExceededError(RunwayError):
+    """A batch would cost more credits than allowed, or its cost is unknown; nothing was
+    submitted."""
+
+
+class ManifestError(RuntimeError):
+    """The manifest could not be read or written safely; nothing was overwritten."""
+
+
+class LockError(RunwayError):
+    """The lock service (e.g. Redis) could not be reached or used; nothing was submitted."""
+
+
+class ConfigurationError(RunwayError):
+    """A ``PREFECT_RUNWAY_*`` setting names a lock service or record storage that cannot be
+    used (unknown scheme, missing extra, block not found)."""
+
+
+class ImageRejectedError(ValueError):
+    """An input that cannot become a generation (not an image, empty, too large...).
+
+    Reported on its own row; nothing is submitted for it and the batch goes on.
+
+    Attributes:
+        permanent: True when the image's bytes themselves are the reason (the ledger then
+            remembers it, so a rerun does not fetch the image again); False for a read that
+            failed or an object that changed.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ImageSourceError(RuntimeError):
+    """The S3 source itself cannot be read (missing bucket, access denied)."""
+
+
+class RunwayValidationError(ValueError):
+    """Local validation refused a setting or request before anything was sent or paid.
+
+    The message is one line per problem, naming the field, the value and what is allowed,
+    without pydantic's boilerplate (`validation_messages`).
+    """
+
+
+def validation_messages(exc: Any) -> list[str]:
+    """One clean line per problem of a pydantic ``ValidationError``: the validator's own text,
+    or ``field: message``; never the ``errors.pydantic.dev`` links."""
+    lines = []
+    for problem in exc.errors(include_url=False):
+        cause = (problem.get("ctx") or {}).get("error")
+        if problem["type"] == "value_error" and cause is not None:
+            lines.append(str(cause))
+        else:
+            where = ".".join(str(part) for part in problem["loc"])
+            lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
+    return lines
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when `exc` is worth retrying later (429, 502/503/504, connection failures)."""
+    return isinstance(exc, RunwayError) and bool(exc.transient)

@@ -1,0 +1,153 @@
+"""What the flows share: where the images are, artifact keys per batch, clean setting errors.
+
+Example:
+    ```python
+    from prefect_runway.flows.common import S3Location, batch_key
+
+    where = S3Location.of("my-stills", "2026/")    # or an S3Bucket block (prefect-aws)
+    print(where.uri, batch_key("runway-task-ids", where))
+    ```
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from prefect_runway.errors import RunwayValidationError, validation_messages
+from prefect_runway.models import MAX_SEED, MODEL_RULES, GenerationSettings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+try:  # the `aws` extra: an S3Bucket block as the source, picked from a list in Prefect's UI
+    from prefect_aws import AwsCredentials, S3Bucket
+
+    BucketParam: Any = str | S3Bucket
+    AwsCredentialsParam: Any = AwsCredentials | None
+except ImportError:  # pragma: no cover - without the extra, a bucket name and boto3's chain
+    BucketParam = str
+    AwsCredentialsParam = None
+
+MAX_KEY_CHARS = 100
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """A bucket and prefix, and how to reach them.
+
+    Attributes:
+        bucket: The bucket's name.
+        prefix: The key prefix (an S3Bucket block's ``bucket_folder`` comes first).
+        credentials: An AwsCredentials (or MinIOCredentials) block; None: boto3's standard
+            chain and ``AWS_ENDPOINT_URL``.
+    """
+
+    bucket: str
+    prefix: str = ""
+    credentials: Any = None
+
+    @classmethod
+    def of(cls, bucket: Any, prefix: str = "", credentials: Any = None) -> S3Location:
+        """From a bucket name, or from a prefect-aws ``S3Bucket`` block (its folder and
+        credentials)."""
+        if isinstance(bucket, str):
+            return cls(bucket, prefix, credentials)
+        folder = (getattr(bucket, "bucket_folder", "") or "").strip("/")
+        joined = f"{folder}/{prefix}" if folder else prefix
+        return cls(bucket.bucket_name, joined, credentials or getattr(bucket, "credentials", None))
+
+    @property
+    def uri(self) -> str:
+        """``s3://bucket/prefix``."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+    def client(self) -> S3Client:
+        """A boto3 S3 client: the block's credentials, else boto3's standard chain."""
+        if self.credentials is not None:
+            client: S3Client = self.credentials.get_s3_client()
+            return client
+        import boto3
+
+        return boto3.client("s3")
+
+
+def batch_key(base: str, where: S3Location | str) -> str:
+    """An artifact key naming its batch, e.g. ``runway-task-ids-my-stills-2026``: each batch
+    keeps its own history in Prefect's UI. Keys allow lowercase letters, digits and dashes.
+
+    Example:
+        >>> batch_key("runway-task-ids", S3Location("demo-stills", "stills/"))
+        'runway-task-ids-demo-stills-stills'
+    """
+    text = (where.uri if isinstance(where, S3Location) else where).removeprefix("s3://")
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return f"{base}-{slug}"[:MAX_KEY_CHARS].rstrip("-") if slug else base
+
+
+def generation_settings(**fields: Any) -> GenerationSettings:
+    """`GenerationSettings` from flow parameters, failing with one clear line per problem
+    (no pydantic boilerplate) before anything is listed or paid.
+
+    Raises:
+        RunwayValidationError: a setting is not allowed; the message names it.
+    """
+    try:
+        return GenerationSettings(**fields)
+    except ValidationError as exc:
+        raise RunwayValidationError("; ".join(validation_messages(exc))) from None
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` shows each option's default (when it has one) and keeps line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default not in (None, False, "", argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def flow_parser(doc: str | None, prog: str) -> argparse.ArgumentParser:
+    """The parser of ``python -m prefect_runway.flows.<name>``: the module's first docstring
+    line as its description, the rest as its epilog."""
+    first, _, rest = (doc or "").strip().partition("\n")
+    return argparse.ArgumentParser(
+        prog=prog, description=first, epilog=rest.strip() or None, formatter_class=HelpFormatter
+    )
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generation settings every image flow takes, with the flows' defaults."""
+    parser.add_argument("--model", default="gen4_turbo",
+                        help="Runway model: " + ", ".join(MODEL_RULES))  # fmt: skip
+    parser.add_argument("--ratio", default="1280:720", help="output ratio, checked per model")
+    parser.add_argument("--duration", type=int, default=5, metavar="SECONDS",
+                        help="seconds of video, checked per model")  # fmt: skip
+    parser.add_argument("--prompt-text", metavar="TEXT")
+    parser.add_argument("--seed", type=int, metavar=f"0-{MAX_SEED}")
+    parser.add_argument("--credentials-block", metavar="NAME",
+                        help="a saved RunwayCredentials block (default: the environment)")
+    parser.add_argument("--budget-credits", type=float, metavar="CREDITS",
+                        help="refuse the batch before any POST if it would cost more")  # fmt: skip
+
+
+def run_flow(call: Awaitable[Any]) -> Any:
+    """Run an async flow call (made with ``return_state=True``) to its final state."""
+
+    async def run() -> Any:
+        return await call
+
+    return asyncio.run(run())
+
+
+def print_result(result: Any) -> None:
+    """A flow's result as indented JSON on stdout, without its per-row list."""
+    print(json.dumps(result.model_dump(mode="json", exclude={"rows"}), indent=1))

@@ -1,0 +1,297 @@
+"""The submission ledger: one durable record per paid generation, written before and after it.
+
+A record lives under the submission's cache key in the record storage: the one configured
+(``PREFECT_RUNWAY_RECORDS_BLOCK`` or ``PREFECT_RUNWAY_RECORDS``, see `prefect_runway.config`),
+else Prefect's default result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the block named by
+``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``), or any Prefect storage block passed in. Its states:
+
+- ``intent``: written *before* the POST. Found by a later run with no live holder, it means
+  the outcome is unknown (a crash or a lost answer between POST and outcome).
+- ``unknown``: the POST's answer was lost and the retries ended in errors: a task may exist.
+- ``submitted``: the POST's answer, with its task ID: the image is never paid for again.
+- ``rejected``: the image's bytes cannot become a generation (not an image, a GIF...): a
+  rerun reports it again without fetching it. Nothing was paid.
+
+Prefect's `ResultStore` is not used for these records, and here is why: it treats any read
+error as "no record" (a paid call would then be repeated), and writes local files in place
+(a crash mid-write leaves a truncated record). This ledger fails closed on read errors,
+writes local records atomically (temporary file, fsync, rename), and creates intents only
+where no record exists (a hard link on local disk), so a lock that lied still cannot let two
+runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
+
+Example:
+    ```python
+    from prefect_runway.records import Ledger
+
+    ledger = await Ledger.default()
+    record = await ledger.read("runway-i2v-1f2e...")   # None, or a SubmissionRecord
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect.filesystems import LocalFileSystem
+from prefect.settings import get_current_settings
+from pydantic import BaseModel, Field, ValidationError
+
+from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
+from prefect_runway.models import SubmittedTask
+from prefect_runway.s3_records import S3RecordStore, is_s3_bucket_block
+
+RecordState = Literal["intent", "unknown", "submitted", "rejected"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SubmissionRecord(BaseModel):
+    """One paid generation's entry in the ledger (no secrets: the key is a hash).
+
+    Attributes:
+        key: The submission's cache key (also the record's name).
+        state: ``intent``, ``unknown`` or ``submitted`` (see the module docs).
+        source: What a person sees, e.g. ``s3://bucket/key``.
+        identity: The image's stable identity in the key.
+        request: The normalized request fields in the key.
+        flow_run_id: The Prefect flow run that wrote it, if any.
+        written_at: When this version of the record was written.
+        task: The submitted task, in state ``submitted``.
+        lost_responses: Answers lost while submitting (>0: a duplicate task may exist).
+        error: Why the outcome is unknown (state ``unknown``) or the image was refused
+            (state ``rejected``).
+        expires_at: When a ``submitted`` record stops counting (None: never).
+    """
+
+    version: int = 2
+    key: str
+    state: RecordState
+    source: str | None = None
+    identity: str | None = None
+    request: dict[str, Any] = Field(default_factory=dict)
+    flow_run_id: str | None = None
+    written_at: datetime = Field(default_factory=_now)
+    task: SubmittedTask | None = None
+    lost_responses: int = 0
+    error: str | None = None
+    expires_at: datetime | None = None
+
+    @property
+    def expired(self) -> bool:
+        """True for a ``submitted`` record past its expiry."""
+        return self.expires_at is not None and self.expires_at < _now()
+
+
+class Ledger:
+    """Records of paid submissions in a folder or a Prefect storage block.
+
+    Args:
+        storage: A folder, a `LocalFileSystem` block, prefect-aws's ``S3Bucket`` block, an
+            ``s3://bucket/prefix`` URL, or any Prefect `WritableFileSystem` block. Local
+            folders and S3 get atomic writes and create-if-absent intents (a hard link; a
+            conditional PUT, see `prefect_runway.s3_records`); other blocks get one write
+            per record.
+    """
+
+    def __init__(self, storage: str | Path | Any) -> None:
+        if isinstance(storage, LocalFileSystem):
+            storage = Path(storage.basepath or get_current_settings().results.local_storage_path)
+        if isinstance(storage, str) and storage.startswith("s3://"):
+            storage = S3RecordStore.from_url(storage)
+        elif is_s3_bucket_block(storage):
+            storage = S3RecordStore.from_block(storage)  # conditional creates, one-PUT writes
+        self._store = storage if isinstance(storage, S3RecordStore) else None
+        self._folder = Path(storage).expanduser() if isinstance(storage, (str, Path)) else None
+        self._block = None if self._folder is not None or self._store is not None else storage
+
+    @classmethod
+    async def default(cls) -> Ledger:
+        """The ledger in the configured record storage (`prefect_runway.config`): by default
+        Prefect's default result storage, shared with v0.1's cache records."""
+        from prefect_runway.config import record_storage
+
+        return cls(await record_storage())
+
+    def where(self, key: str) -> str:
+        """Where the record of `key` lives, for messages."""
+        if self._folder is not None:
+            return str(self._folder / key)
+        if self._store is not None:
+            return self._store.where(key)
+        return f"{type(self._block).__name__} block, path {key}"
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def read(self, key: str) -> SubmissionRecord | None:
+        """The record of `key`, or None when there is none.
+
+        Raises:
+            RecordReadError: the storage failed or the record is damaged. Never "no record":
+                a paid call must not be repeated because a read failed.
+        """
+        try:
+            raw = await self._read_bytes(key)
+        except Exception as exc:
+            raise RecordReadError(
+                f"Cannot read the submission record {self.where(key)} ({type(exc).__name__}: "
+                f"{exc}); nothing was submitted for this image. Fix the storage and rerun."
+            ) from None
+        if raw is None:
+            return None
+        return self._parse(key, raw)
+
+    async def _read_bytes(self, key: str) -> bytes | None:
+        if self._folder is not None:
+            try:
+                return (self._folder / key).read_bytes()
+            except FileNotFoundError:
+                return None
+        if self._store is not None:
+            return await self._store.aget(key)
+        try:
+            return await _call(self._block, "read_path", key)
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise
+
+    def _parse(self, key: str, raw: bytes) -> SubmissionRecord:
+        try:
+            data = json.loads(raw)
+            if isinstance(data, dict) and "metadata" in data and "result" in data:
+                return _legacy(key, data)  # v0.1: a Prefect result record of a SubmittedTask
+            record = SubmissionRecord.model_validate(data)
+        except (ValueError, ValidationError, TypeError) as exc:
+            raise RecordReadError(
+                f"The submission record {self.where(key)} is damaged ({len(raw)} bytes, "
+                f"{type(exc).__name__}); nothing was submitted for this image. Open it: if it "
+                "names a task ID, that image was submitted; delete the file to submit it again "
+                "(this may pay twice)."
+            ) from None
+        if record.key != key:
+            raise RecordReadError(
+                f"The submission record {self.where(key)} holds key {record.key!r}; nothing was "
+                "submitted for this image. Restore the right file or delete it."
+            )
+        return record
+
+    # -- writing --------------------------------------------------------------------------
+
+    async def create(self, record: SubmissionRecord) -> None:
+        """Write `record` only where no record exists yet.
+
+        Raises:
+            RecordConflictError: a record appeared since it was read (another run's).
+            RecordWriteError: the storage failed; nothing was written.
+        """
+        await self._write(record, exclusive=True)
+
+    async def replace(self, record: SubmissionRecord, attempts: int = 3) -> None:
+        """Write `record` over whatever is there, atomically, retrying a failing storage.
+
+        Raises:
+            RecordWriteError: every attempt failed.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._write(record, exclusive=False)
+                return
+            except RecordWriteError:
+                if attempt == attempts:
+                    raise
+                await asyncio.sleep(0.2 * attempt)
+
+    async def delete(self, key: str) -> None:
+        """Remove the record of `key` (a POST that certainly created nothing)."""
+        try:
+            if self._folder is not None:
+                (self._folder / key).unlink(missing_ok=True)
+            elif self._store is not None:
+                await self._store.adelete(key)
+            elif hasattr(self._block, "delete_path"):
+                await _call(self._block, "delete_path", key)
+            else:
+                raise RecordWriteError(f"{type(self._block).__name__} cannot delete records")
+        except RecordWriteError:
+            raise
+        except Exception as exc:
+            raise RecordWriteError(f"Cannot delete {self.where(key)}: {exc}") from None
+
+    async def _write(self, record: SubmissionRecord, exclusive: bool) -> None:
+        data = record.model_dump_json(exclude_none=True).encode()
+        try:
+            if self._folder is not None:
+                # In a thread: the fsyncs must not stall the event loop's other submissions.
+                await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
+            elif self._store is not None:
+                await self._store.aput(record.key, data, exclusive)
+            else:
+                await _call(self._block, "write_path", record.key, data)
+        except (RecordConflictError, RecordWriteError):
+            raise
+        except Exception as exc:
+            raise RecordWriteError(
+                f"Cannot write the submission record {self.where(record.key)} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+
+
+def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
+    """Temporary file + fsync + rename (or hard link, to create only where nothing is)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / key
+    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            try:
+                os.link(temporary, target)  # fails if a record exists: create-if-absent
+            except FileExistsError:
+                raise RecordConflictError(f"A record appeared at {target} meanwhile") from None
+        else:
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a host crash
+    finally:
+        os.close(directory)
+
+
+async def _call(block: Any, method: str, *args: Any) -> Any:
+    """Call a storage block's method off the event loop (blocks do blocking I/O)."""
+
+    def run() -> Any:
+        return getattr(block, method)(*args)
+
+    result = await asyncio.to_thread(run)
+    return await result if inspect.isawaitable(result) else result
+
+
+def _is_missing(exc: BaseException) -> bool:
+    if isinstance(exc, FileNotFoundError):
+        return True
+    response = getattr(exc, "response", None)
+    code = (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ("NoSuchKey", "404", "NotFound")
+
+
+def _legacy(key: str, data: dict[str, Any]) -> SubmissionRecord:
+    result = data["result"]
+    if isinstance(result, str):
+        result = json.loads(result)
+    task = SubmittedTask.model_validate(result)
+    return SubmissionRecord(key=key, state="submitted", task=task, version=1)

@@ -1,0 +1,410 @@
+"""Prefect tasks: submit once (through the submission engine), then poll, wait, cancel, download.
+
+A generation costs money, so `submit_image_to_video` is a thin task over
+`prefect_runway.engine`, built around one promise: a paid submission happens exactly once per
+(account, image identity, request).
+
+- Its key comes from `prefect_runway.caching.submission_key` (never the API key, never a
+  presigned URL's signature); its record lives in the submission ledger
+  (`prefect_runway.records`), written before the POST (intent) and after it (outcome), in
+  Prefect's default result storage, shared with the fan-out and the CLI.
+- Nothing Prefect-wide can make it pay twice: the task pins ``cache_policy=NO_CACHE`` (the
+  engine's ledger is the cache, so Prefect's cache-refresh settings do not apply) and
+  ``retries=0`` (a task-level retry would multiply the client's). Only ``resubmit=True`` and
+  ``resubmit_unknown=True`` pay again.
+- Retries: the client's, for transient failures only (429 with ``Retry-After``, 502/503/504,
+  connection errors): at most ``1 + max_retries`` = 6 POST attempts per image with the
+  default credentials, for the task, the fan-out and the CLI alike.
+
+Example:
+    ```python
+    from prefect import flow
+    from prefect_runway import ImageToVideoRequest, RunwayCredentials
+    from prefect_runway.tasks import submit_image_to_video, wait_for_tasks
+
+    @flow
+    def animate(url: str) -> str:
+        creds = RunwayCredentials()  # RUNWAYML_API_SECRET, or RunwayCredentials.load("runway")
+        submitted = submit_image_to_video(creds, ImageToVideoRequest(
+            prompt_image=url, model="gen4_turbo", ratio="1280:720", duration=5))
+        wait_for_tasks(creds, [submitted.id])
+        return submitted.id
+    ```
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from prefect_runway.caching import image_identity
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.engine import Engine, ImageJob
+from prefect_runway.errors import (
+    BudgetExceededError,
+    RecordWriteError,
+    RunwayError,
+    RunwayTaskFailedError,
+)
+from prefect_runway.models import (
+    GenerationSettings,
+    ImageToVideoRequest,
+    SubmittedTask,
+    redact_url,
+)
+from prefect_runway.models import Task as RunwayTask
+
+# Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
+# plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
+# ``.map``, ``.submit`` and ``.with_options``, which a fan-out needs.
+
+_SUBMIT_OPTIONS: dict[str, Any] = {
+    # Pinned so that no Prefect default or setting meant for other tasks (default cache
+    # policy, PREFECT_TASKS_REFRESH_CACHE, default retries) changes what a paid call does.
+    "cache_policy": NO_CACHE,
+    "refresh_cache": False,
+    "retries": 0,
+    "persist_result": True,
+    "result_serializer": "json",
+}
+
+
+async def _submit(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity_: str | None,
+    resubmit: bool,
+    resubmit_unknown: bool,
+) -> SubmittedTask:
+    identity = image_identity_ or image_identity(request.prompt_image)
+    source = redact_url(request.prompt_image) if isinstance(request.prompt_image, str) else ""
+    job = ImageJob(source=identity if source.startswith("data:") else source or identity,
+                   identity=identity, image=request.prompt_image)  # fmt: skip
+    async with credentials.get_async_client() as client:
+        engine = await Engine.create(
+            credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
+        )
+        row = await engine.submit(job, request.settings())
+    logger = get_run_logger()
+    if row.status == "cached":
+        logger.info(
+            "Cache hit: this image and request were already submitted as Runway task %s; "
+            "not submitting again.",
+            row.task_id,
+        )
+    elif row.status == "submitted":
+        logger.info("Submitted Runway task %s", row.task_id)
+    if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
+        raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
+    if row._task is None:
+        raise row._exception or RunwayError(row.error or "submission failed")
+    return row._task
+
+
+@task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
+async def asubmit_image_to_video(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity: str | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
+) -> SubmittedTask:
+    """Submit one image-to-video generation, at most once per account, image and request.
+
+    Args:
+        credentials: The Runway credentials block.
+        request: The validated request.
+        image_identity: The image's stable identity (e.g. ``s3://bucket/key#etag``); derived
+            from the request when omitted (content hash for data URIs, URL without signature).
+        resubmit: Pay again even if this image was submitted before.
+        resubmit_unknown: Pay again if an earlier submission's outcome is unknown (the new
+            task is flagged ``possible_duplicate``).
+
+    Returns:
+        The submitted task (the recorded one on a cache hit), with ``request_fingerprint``
+        set to the key.
+
+    Raises:
+        RunwayUnknownOutcomeError: a task may exist and nobody can tell (see the README).
+        RecordWriteError: the task was created but its record was not written (the task ID
+            is in the message and an ERROR log line).
+        RecordReadError: the record could not be read; nothing was submitted.
+
+    Example:
+        ```python
+        submitted = await asubmit_image_to_video(creds, request, "s3://b/cat.png#etag")
+        ```
+    """
+    return await _submit(credentials, request, image_identity, resubmit, resubmit_unknown)
+
+
+@task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
+def submit_image_to_video(
+    credentials: RunwayCredentials,
+    request: ImageToVideoRequest,
+    image_identity: str | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
+) -> SubmittedTask:
+    """Submit one image-to-video generation, at most once per account, image and request.
+
+    Same arguments, ledger and errors as `asubmit_image_to_video`.
+
+    Example:
+        ```python
+        submitted = submit_image_to_video(creds, request)
+        ```
+    """
+    return run_coro_as_sync(
+        _submit(credentials, request, image_identity, resubmit, resubmit_unknown)
+    )
+
+
+@task(name="get-runway-task", retries=2, retry_delay_seconds=5)
+async def aget_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
+    """Fetch one task's state (safe to retry: it never submits)."""
+    async with credentials.get_async_client() as client:
+        return await client.get_task(task_id)
+
+
+@task(name="get-runway-task", retries=2, retry_delay_seconds=5)
+def get_task(credentials: RunwayCredentials, task_id: str) -> RunwayTask:
+    """Fetch one task's state (safe to retry: it never submits)."""
+    with credentials.get_client() as client:
+        return client.get_task(task_id)
+
+
+@task(name="cancel-runway-task")
+async def acancel_task(credentials: RunwayCredentials, task_id: str) -> None:
+    """Cancel a pending, throttled or running task (a finished one is deleted)."""
+    async with credentials.get_async_client() as client:
+        await client.cancel_task(task_id)
+    get_run_logger().info("Cancelled Runway task %s", task_id)
+
+
+@task(name="cancel-runway-task")
+def cancel_task(credentials: RunwayCredentials, task_id: str) -> None:
+    """Cancel a pending, throttled or running task (a finished one is deleted)."""
+    with credentials.get_client() as client:
+        client.cancel_task(task_id)
+    get_run_logger().info("Cancelled Runway task %s", task_id)
+
+
+@task(name="wait-for-runway-tasks")
+async def await_for_tasks(
+    credentials: RunwayCredentials,
+    task_ids: Sequence[str],
+    timeout: float = 3600.0,
+    poll_interval: float | None = None,
+    progress_key: str | None = "runway-progress",
+) -> dict[str, RunwayTask | RunwayError]:
+    """Wait for many tasks from one event loop, with a progress artifact.
+
+    Each task is polled no more often than the credentials' ``poll_interval`` (at least 5 s
+    against runwayml.com). Status changes are logged, nothing else. A FAILED or CANCELLED
+    task ends its own wait at once and does not stop the others.
+
+    Returns:
+        task ID -> the SUCCEEDED task, or the error it ended with. SAFETY.* failures are
+        final; `RunwayTaskFailedError.retryable` tells INTERNAL.* ones, which a caller may
+        choose to re-submit.
+
+    Example:
+        ```python
+        results = await await_for_tasks(creds, ["id1", "id2"], timeout=900)
+        ```
+    """
+    logger = get_run_logger()
+    ids = list(dict.fromkeys(task_ids))
+    seen: dict[str, str] = {}
+    artifact_id = None
+    if progress_key and ids:
+        artifact_id = await acreate_progress_artifact(
+            0.0, key=progress_key, description=f"Finished Runway tasks of {len(ids)}"
+        )
+
+    async def on_update(current: RunwayTask) -> None:
+        status = current.status.value
+        if seen.get(current.id) == status:
+            return
+        seen[current.id] = status
+        extra = f" ({current.failure_code}: {current.failure})" if current.failure else ""
+        logger.info("Runway task %s is %s%s", current.id, status, extra)
+        if artifact_id is not None and current.is_terminal:
+            done = sum(1 for s in seen.values() if s in ("SUCCEEDED", "FAILED", "CANCELLED"))
+            await aupdate_progress_artifact(artifact_id, 100.0 * done / len(ids))
+
+    async with credentials.get_async_client() as client:
+        results = await client.wait_for_tasks(
+            ids, timeout=timeout, poll_interval=poll_interval, on_update=on_update
+        )
+    if artifact_id is not None:
+        await aupdate_progress_artifact(artifact_id, 100.0)
+    for task_id, outcome in results.items():
+        if isinstance(outcome, RunwayError) and not isinstance(outcome, RunwayTaskFailedError):
+            logger.warning("Runway task %s: %s", task_id, outcome)
+    return results
+
+
+@task(name="wait-for-runway-tasks")
+def wait_for_tasks(
+    credentials: RunwayCredentials,
+    task_ids: Sequence[str],
+    timeout: float = 3600.0,
+    poll_interval: float | None = None,
+    progress_key: str | None = "runway-progress",
+) -> dict[str, RunwayTask | RunwayError]:
+    """Wait for many tasks; the sync face of `await_for_tasks` (same event-loop design)."""
+    return run_coro_as_sync(
+        await_for_tasks.fn(credentials, task_ids, timeout, poll_interval, progress_key)
+    )
+
+
+def estimate_credits(requests: Sequence[GenerationSettings]) -> float | None:
+    """Credits a batch should cost, from each model's price per second.
+
+    Returns:
+        The sum, or None when any request's model has no known price (an unknown price is
+        not zero: `check_budget` refuses such a batch when a budget is set).
+
+    Example:
+        ```python
+        estimate_credits([request] * 100)  # 5000.0 for 10 s gen4_turbo clips
+        ```
+    """
+    prices = [r.estimated_credits() for r in requests]
+    return None if any(p is None for p in prices) else float(sum(p or 0 for p in prices))
+
+
+def check_budget(
+    estimated: float | None, budget: float | None, balance: float | None = None
+) -> None:
+    """Refuse a batch over budget or over the organization's balance, before any POST.
+
+    Args:
+        estimated: The batch's estimated credits; None when a price is unknown.
+        budget: The most the caller allows, or None for no budget.
+        balance: The organization's credit balance, when the API tells it.
+
+    Raises:
+        BudgetExceededError: naming the estimate, the limit and what to change.
+    """
+    if budget is not None and estimated is None:
+        raise BudgetExceededError(
+            f"A budget of {budget:g} credits is set, but the model's price is unknown to "
+            "prefect-runway, so the batch's cost cannot be bounded; remove budget_credits to "
+            "submit anyway, or use a model with a known price."
+        )
+    if estimated is None:
+        return
+    if budget is not None and estimated > budget:
+        raise BudgetExceededError(
+            f"Estimated cost {estimated:g} credits (~{estimated / 100:.2f} USD) exceeds the "
+            f"budget of {budget:g} credits; raise budget_credits or submit fewer images."
+        )
+    if balance is not None and estimated > balance:
+        raise BudgetExceededError(
+            f"Estimated cost {estimated:g} credits exceeds the organization's balance of "
+            f"{balance:g} credits; buy credits or submit fewer images."
+        )
+
+
+@task(name="download-runway-output", retries=2, retry_delay_seconds=10)
+def download_task_output(
+    credentials: RunwayCredentials,
+    task_id: str,
+    destination: str,
+    s3_client: Any = None,
+) -> list[dict[str, Any]]:
+    """Stream a SUCCEEDED task's outputs to a local path or an ``s3://bucket/key`` URI.
+
+    Videos are streamed through a temporary file, never held in memory. An expired output
+    URL (403) is refreshed by fetching the task again, once.
+
+    Args:
+        credentials: The Runway credentials block.
+        task_id: A SUCCEEDED task.
+        destination: A local file path or ``s3://bucket/key``; with several outputs, ``-1``,
+            ``-2``... are inserted before the extension.
+        s3_client: A boto3 S3 client; default ``boto3.client("s3")`` (standard credential
+            chain, ``AWS_ENDPOINT_URL`` honoured).
+
+    Returns:
+        One record per output: ``{"location", "bytes", "sha256", "content_type"}``.
+    """
+    with credentials.get_client() as client:
+        current = client.get_task(task_id)
+        if current.status.value != "SUCCEEDED" or not current.output:
+            raise RunwayError(
+                f"Task {task_id} is {current.status.value}; only a SUCCEEDED task has outputs."
+            )
+        records = []
+        for index, _ in enumerate(current.output):
+            target = _numbered(destination, index, len(current.output))
+            with tempfile.TemporaryFile() as spool:
+                size, digest = _download_fresh(client, task_id, current, index, spool)
+                spool.seek(0)
+                _store(spool, target, s3_client)
+            records.append(
+                {"location": target, "bytes": size, "sha256": digest, "content_type": "video/mp4"}
+            )
+            get_run_logger().info("Saved output of Runway task %s to %s", task_id, target)
+    return records
+
+
+def _download_fresh(client: Any, task_id: str, current: RunwayTask, index: int, spool: Any) -> Any:
+    try:
+        return client.download(current.output[index], spool)  # type: ignore[index]
+    except RunwayError as exc:
+        if exc.status_code not in (401, 403):
+            raise
+    spool.seek(0)
+    spool.truncate()
+    fresh = client.get_task(task_id)  # output URLs expire after 24-48 h: ask for new ones
+    return client.download(fresh.output[index], spool)
+
+
+def _numbered(destination: str, index: int, total: int) -> str:
+    if total == 1:
+        return destination
+    stem, dot, ext = destination.rpartition(".")
+    return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
+
+
+def _store(spool: Any, target: str, s3_client: Any) -> None:
+    if target.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = target[5:].partition("/")
+        s3 = s3_client or boto3.client("s3")
+        s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "video/mp4"})
+        return
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        while chunk := spool.read(1 << 20):
+            handle.write(chunk)
+
+
+__all__ = [
+    "BudgetExceededError",
+    "acancel_task",
+    "aget_task",
+    "asubmit_image_to_video",
+    "await_for_tasks",
+    "cancel_task",
+    "check_budget",
+    "download_task_output",
+    "estimate_credits",
+    "get_task",
+    "submit_image_to_video",
+    "wait_for_tasks",
+]
