@@ -171,7 +171,8 @@ def test_the_source_can_be_an_s3bucket_block(s3, runway, harness, moto_server):
     result = asyncio.run(s3_image_to_video(block, "a/"))
     assert result.submitted == 3 and runway.stats()["posts"] == 3
     assert result.manifest_uri == f"s3://{BUCKET}/team/a/runway-manifest.json"
-    assert {row.source for row in result.rows} == {f"s3://{BUCKET}/team/a/{i}.png" for i in range(3)}
+    expected = {f"s3://{BUCKET}/team/a/{i}.png" for i in range(3)}
+    assert {row.source for row in result.rows} == expected
 
 
 def test_bad_settings_fail_the_flow_with_one_clear_line(s3, runway, harness):

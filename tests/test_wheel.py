@@ -76,7 +76,7 @@ def run_in_empty_folder(venv: Path, tmp_path: Path, *args: str, **env: str):
 def test_the_wheel_carries_its_license_and_sample_image(wheel_venv, tmp_path):
     code = ("import prefect_runway, importlib.metadata as m; "
             "print(prefect_runway.__file__); print(len(prefect_runway.sample_image())); "
-            "print(any(str(f).endswith('LICENSE') for f in m.files('prefect-runway')))")  # fmt: skip
+            "print(any(str(f).endswith('LICENSE') for f in m.files('prefect-runway')))")
     run = run_in_empty_folder(wheel_venv, tmp_path, "python", "-c", code)
     assert run.returncode == 0, run.stderr
     where, size, license_ = run.stdout.split()
