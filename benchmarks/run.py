@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import os
 import resource
@@ -307,7 +308,7 @@ def _p5_v01(url: str, s3_url: str, bucket: str, n: int, max_ticks: int) -> dict[
     from prefect_runway import client as client_module
     from prefect_runway import engine as engine_module
     from prefect_runway.errors import RunwayDailyLimitError
-    from prefect_runway.flows import s3_image_to_video as module
+    module = importlib.import_module("prefect_runway.flows.s3_image_to_video")
 
     _p5_env(url, s3_url, bucket, n)
     retry = client_module._ClientBase._retry_delay

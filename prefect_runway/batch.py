@@ -80,6 +80,7 @@ async def submit_images(
     pull = asyncio.Lock()
     rows: list[tuple[int, SubmissionRow]] = []
     counter = 0
+    stopped: list[str] = []  # fail fast: a refused key or an unreachable API fails them all
 
     async def worker() -> None:
         nonlocal counter
@@ -90,7 +91,13 @@ async def submit_images(
                 except StopAsyncIteration:
                     return
                 index, counter = counter, counter + 1
-            rows.append((index, await engine.submit(job, settings)))
+            if stopped:  # nothing fetched, nothing sent: a rerun submits it
+                rows.append((index, _not_sent(job, settings, stopped[0])))
+                continue
+            row = await engine.submit(job, settings)
+            if row.stops_batch and not stopped:
+                stopped.append(row.error or "the API refused the batch")
+            rows.append((index, row))
 
     try:
         await asyncio.gather(*(worker() for _ in range(max(concurrency, 1))))
@@ -98,6 +105,15 @@ async def submit_images(
         if own_client:
             await client.aclose()
     return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+
+
+def _not_sent(job: ImageJob, settings: GenerationSettings, reason: str) -> SubmissionRow:
+    settings = job.settings or settings
+    return SubmissionRow(
+        source=job.source, status="failed", model=settings.model, ratio=settings.ratio,
+        duration=settings.effective_duration, seed=settings.seed, stops_batch=True,
+        error=f"not sent: the batch stopped at the first image because {reason}",
+    )  # fmt: skip
 
 
 async def _aiter_sync(jobs: Iterable[ImageJob]) -> Any:

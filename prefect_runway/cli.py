@@ -54,6 +54,7 @@ from prefect_runway.models import (
     ImageToVideoRequest,
     Task,
     TaskStatus,
+    check_model,
     redact_url,
 )
 from prefect_runway.sources import sniff_image_type
@@ -272,8 +273,10 @@ async def _submit_all(
         )
         for item in inputs:
             row = await engine.submit(_job(item, settings), settings)
-            if isinstance(row._exception, _FATAL):
-                raise row._exception
+            if isinstance(row._exception, _FATAL):  # every other input would fail the same way
+                from prefect_runway.flows.common import stop_error
+
+                raise stop_error(creds, row._exception)
             if row.task_id is None or row.status == "unrecorded":
                 failures += 1
                 _error(f"{item.source}: {row.error}")
@@ -321,6 +324,12 @@ def _job(item: _Input, settings: GenerationSettings) -> ImageJob:
 
 def _cmd_submit(args: argparse.Namespace) -> int:
     """``submit``: validate settings and every input locally, then submit the valid ones."""
+    creds = _credentials(args)
+    try:  # a retired or unknown model first: before its (old) rules or any input
+        check_model(args.model, creds.dialect)
+    except ValueError as exc:
+        _error(str(exc))
+        return 1
     try:
         settings = GenerationSettings(
             model=args.model,
@@ -333,7 +342,6 @@ def _cmd_submit(args: argparse.Namespace) -> int:
         for line in _messages(exc):
             _error(line)
         return 1
-    creds = _credentials(args)
     inputs, failures = [], 0
     for arg in args.images:
         try:

@@ -57,6 +57,8 @@ from prefect_runway.errors import (
     RecordConflictError,
     RecordError,
     RecordWriteError,
+    RunwayAuthenticationError,
+    RunwayConnectionError,
     RunwayDailyLimitError,
     RunwayError,
     RunwayProtocolError,
@@ -116,6 +118,9 @@ class SubmissionRow(BaseModel):
     lost_responses: int = 0
     error: str | None = None
     cache_key: str | None = None
+    stops_batch: bool = False
+    """True when the failure would fail every other image too (the key was refused, or the
+    API cannot be reached): a batch stops at the first such row (`prefect_runway.batch`)."""
     _task: SubmittedTask | None = PrivateAttr(default=None)
     _exception: BaseException | None = PrivateAttr(default=None)
 
@@ -255,6 +260,7 @@ class Engine:
             row.lost_responses = exc.lost_responses
             return _ended(row, "unknown", str(exc), exc)
         except Exception as exc:  # one image never sinks the batch: report it on its row
+            row.stops_batch = isinstance(exc, (RunwayAuthenticationError, RunwayConnectionError))
             return _ended(row, "failed", f"{type(exc).__name__}: {exc}", exc)
 
     async def _submit(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import ipaddress
 import os
 import re
@@ -187,6 +188,46 @@ def rules_for(model: str) -> ModelRules | None:
         ```
     """
     return MODEL_RULES.get(model) or RETIRED_MODEL_RULES.get(model)
+
+
+def suggest_model(name: str) -> str | None:
+    """The known model closest to `name` (``gen4-turbo`` -> ``gen4_turbo``), or None."""
+    known = [*MODEL_RULES, *RETIRED_MODEL_RULES]
+    folded = {re.sub(r"[^a-z0-9.]", "", model.lower()): model for model in known}
+    key = re.sub(r"[^a-z0-9.]", "", name.lower())
+    if key in folded:
+        return folded[key]
+    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.75)
+    return folded[close[0]] if close else None
+
+
+def check_model(model: str, dialect: str) -> None:
+    """Refuse, on the official dialect, a retired model (naming its replacement) or one the
+    official API does not have (naming the closest: "did you mean"); proxies pass.
+
+    Raises:
+        ValueError: the model was retired from, or is unknown to, the official API.
+    """
+    rules = RETIRED_MODEL_RULES.get(model)
+    if rules is not None and dialect == "runway":
+        raise ValueError(
+            f"model {model!r} was retired from Runway's official API "
+            f"({rules.retired}); use {rules.replacement} instead, or a proxy that still "
+            "serves it (dialect 'proxy')"
+        )
+    if dialect == "runway" and model not in MODEL_RULES:
+        raise ValueError(unknown_model_message(model))
+
+
+def unknown_model_message(name: str) -> str:
+    """Why `name` is refused on the official dialect, with the closest known model."""
+    close = suggest_model(name)
+    hint = f"did you mean {close!r}? " if close else ""
+    return (
+        f"model {name!r} is not a model of Runway's official API (runwayml SDK "
+        f"{_rules.SDK_VERSION}); {hint}allowed: {', '.join(MODEL_RULES)} (a proxy's own "
+        "models: dialect 'proxy')"
+    )
 
 
 _DATA_URI = re.compile(
@@ -562,12 +603,14 @@ class GenerationSettings(_WireModel):
         return self
 
     def check_dialect(self, dialect: str) -> Self:
-        """Refuse a retired model on the official dialect, naming its replacement.
+        """Refuse, on the official dialect, a retired model (naming its replacement) or a model
+        the official API does not have (with the closest name: "did you mean").
 
-        Proxies (``dialect="proxy"``) may still serve retired models, so they pass.
+        Proxies (``dialect="proxy"``) may serve retired models and models of their own, so
+        they pass. Every paying path calls this before fetching an image or writing an intent.
 
         Raises:
-            ValueError: the model was retired from the official API.
+            ValueError: the model was retired from, or is unknown to, the official API.
 
         Example:
             ```python
@@ -575,13 +618,7 @@ class GenerationSettings(_WireModel):
             # ValueError: model 'veo3' was retired from Runway's official API ...
             ```
         """
-        rules = RETIRED_MODEL_RULES.get(self.model)
-        if rules is not None and dialect == "runway":
-            raise ValueError(
-                f"model {self.model!r} was retired from Runway's official API "
-                f"({rules.retired}); use {rules.replacement} instead, or a proxy that still "
-                "serves it (dialect 'proxy')"
-            )
+        check_model(self.model, dialect)
         return self
 
     @property

@@ -53,12 +53,14 @@ from prefect_runway.errors import (
     RecordWriteError,
     RunwayError,
     RunwayTaskFailedError,
+    RunwayValidationError,
 )
 from prefect_runway.models import (
     GenerationSettings,
     ImageToVideoRequest,
     SubmittedTask,
     redact_url,
+    suggest_model,
 )
 from prefect_runway.models import Task as RunwayTask
 
@@ -84,6 +86,10 @@ async def _submit(
     resubmit: bool,
     resubmit_unknown: bool,
 ) -> SubmittedTask:
+    try:  # a retired or unknown model: refused before any record or request
+        request.check_dialect(credentials.dialect)
+    except ValueError as exc:
+        raise RunwayValidationError(str(exc)) from None
     identity = image_identity_ or image_identity(request.prompt_image)
     source = redact_url(request.prompt_image) if isinstance(request.prompt_image, str) else ""
     job = ImageJob(source=identity if source.startswith("data:") else source or identity,
@@ -285,7 +291,10 @@ def estimate_credits(requests: Sequence[GenerationSettings]) -> float | None:
 
 
 def check_budget(
-    estimated: float | None, budget: float | None, balance: float | None = None
+    estimated: float | None,
+    budget: float | None,
+    balance: float | None = None,
+    model: str | None = None,
 ) -> None:
     """Refuse a batch over budget or over the organization's balance, before any POST.
 
@@ -293,15 +302,17 @@ def check_budget(
         estimated: The batch's estimated credits; None when a price is unknown.
         budget: The most the caller allows, or None for no budget.
         balance: The organization's credit balance, when the API tells it.
+        model: The batch's model, named when its price is unknown.
 
     Raises:
         BudgetExceededError: naming the estimate, the limit and what to change.
     """
     if budget is not None and estimated is None:
         raise BudgetExceededError(
-            f"A budget of {budget:g} credits is set, but the model's price is unknown to "
-            "prefect-runway, so the batch's cost cannot be bounded; remove budget_credits to "
-            "submit anyway, or use a model with a known price."
+            f"A budget of {budget:g} credits is set, but the price of "
+            f"{'model ' + repr(model) if model else 'the model'} is unknown to prefect-runway "
+            f"(not in its table{_did_you_mean(model)}), so the batch's cost cannot be bounded; "
+            "remove budget_credits to submit anyway, or use a model with a known price."
         )
     if estimated is None:
         return
@@ -315,6 +326,11 @@ def check_budget(
             f"Estimated cost {estimated:g} credits exceeds the organization's balance of "
             f"{balance:g} credits; buy credits or submit fewer images."
         )
+
+
+def _did_you_mean(model: str | None) -> str:
+    close = suggest_model(model) if model else None
+    return f"; did you mean {close!r}?" if close and close != model else ""
 
 
 @task(name="download-runway-output", retries=2, retry_delay_seconds=10)

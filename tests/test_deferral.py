@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 import pytest
 
 from prefect_runway.emulator import Emulator
 from prefect_runway.emulator.samples import png
-from prefect_runway.flows import s3_image_to_video as flow_module
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, s3_image_to_video
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import read_artifact
+
+# The module (the package exports the flow object under the same name).
+flow_module = importlib.import_module("prefect_runway.flows.s3_image_to_video")
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 DAY = 86400

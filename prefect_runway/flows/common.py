@@ -21,8 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from prefect_runway.errors import RunwayValidationError, validation_messages
-from prefect_runway.models import MAX_SEED, MODEL_RULES, GenerationSettings
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.errors import (
+    RunwayAuthenticationError,
+    RunwayConnectionError,
+    RunwayError,
+    RunwayValidationError,
+    validation_messages,
+)
+from prefect_runway.models import (
+    MAX_SEED,
+    MODEL_RULES,
+    GenerationSettings,
+    check_model,
+    redact_url,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -92,17 +105,22 @@ def batch_key(base: str, where: S3Location | str) -> str:
     return f"{base}-{slug}"[:MAX_KEY_CHARS].rstrip("-") if slug else base
 
 
-def generation_settings(**fields: Any) -> GenerationSettings:
+def generation_settings(dialect: str | None = None, **fields: Any) -> GenerationSettings:
     """`GenerationSettings` from flow parameters, failing with one clear line per problem
-    (no pydantic boilerplate) before anything is listed or paid.
+    (no pydantic boilerplate) before anything is listed or paid; with `dialect`, a retired or
+    unknown model is refused too (`GenerationSettings.check_dialect`).
 
     Raises:
         RunwayValidationError: a setting is not allowed; the message names it.
     """
     try:
+        if dialect:  # the model's name first: a retired model's old rules would mislead
+            check_model(str(fields.get("model")), dialect)
         return GenerationSettings(**fields)
     except ValidationError as exc:
         raise RunwayValidationError("; ".join(validation_messages(exc))) from None
+    except ValueError as exc:
+        raise RunwayValidationError(str(exc)) from None
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -151,3 +169,28 @@ def run_flow(call: Awaitable[Any]) -> Any:
 def print_result(result: Any) -> None:
     """A flow's result as indented JSON on stdout, without its per-row list."""
     print(json.dumps(result.model_dump(mode="json", exclude={"rows"}), indent=1))
+
+
+def stop_error(credentials: RunwayCredentials, cause: BaseException | str) -> RunwayError:
+    """The one error that stops a batch whose every image would fail the same way: the key
+    was refused (401/403) or the API cannot be reached. It names the setting to check."""
+    text = str(cause)
+    refused = isinstance(cause, RunwayAuthenticationError) or text.startswith(
+        "RunwayAuthenticationError"
+    )
+    where = redact_url(credentials.resolved_base_url)
+    if refused:
+        setting = "the API key: RUNWAYML_API_SECRET, or the credentials block's api_key"
+        error_class: type[RunwayError] = RunwayAuthenticationError
+        what = f"Runway at {where} refused the API key"
+    else:
+        setting = (
+            "the API address: RUNWAYML_BASE_URL, or the credentials block's base_url (and "
+            "that the network reaches it)"
+        )
+        error_class = RunwayConnectionError
+        what = f"Runway cannot be reached at {where}"
+    return error_class(
+        f"{what} ({text.split(': ', 1)[-1] if text.startswith('Runway') else text}); the "
+        f"batch stopped before fetching or sending more images. Check {setting}."
+    )

@@ -25,7 +25,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import BaseModel
 
-from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.credentials import RunwayCredentials, load_credentials
 from prefect_runway.flows.collect_videos import collect_videos
 from prefect_runway.flows.common import (
     AwsCredentialsParam,
@@ -34,6 +34,7 @@ from prefect_runway.flows.common import (
     add_settings_arguments,
     batch_key,
     flow_parser,
+    generation_settings,
     print_result,
     run_flow,
 )
@@ -113,6 +114,10 @@ async def drive_batch(
         The batch's progress after this tick (also the ``runway-progress`` artifact).
     """
     logger = get_run_logger()
+    # Every local check before anything is listed or read (s3_image_to_video checks again).
+    credentials = await load_credentials(credentials_block)
+    generation_settings(credentials.dialect, model=model, ratio=ratio, duration=duration,
+                        prompt_text=prompt_text, seed=seed)  # fmt: skip
     where = S3Location.of(bucket, prefix, aws_credentials)
     bucket, prefix = where.bucket, where.prefix
     output_prefix = output_prefix or f"s3://{bucket}/runway-videos/{prefix}"
@@ -128,12 +133,12 @@ async def drive_batch(
 
     batch = await s3_image_to_video(
         bucket, prefix, model=model, ratio=ratio, duration=duration, prompt_text=prompt_text,
-        seed=seed, credentials_block=credentials_block, budget_credits=budget_credits,
+        seed=seed, credentials_block=credentials, budget_credits=budget_credits,
         fail_on_errors=False, resubmit_unknown=resubmit_unknown,
         aws_credentials=where.credentials,
     )  # fmt: skip
     await collect_videos(output_prefix, manifest_uri=manifest_uri,
-                         credentials_block=credentials_block,
+                         credentials_block=credentials,
                          aws_credentials=where.credentials)  # fmt: skip
     after = read_manifest(s3, bucket, f"{prefix}{MANIFEST_NAME}") or Manifest()
     progress = _progress(after, listed, days=batch.days_remaining or 0)

@@ -36,7 +36,12 @@ from prefect_runway.batch import SubmissionRow, submit_images
 from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
 from prefect_runway.engine import DailyQuota
-from prefect_runway.errors import ImageRejectedError, RecordReadError
+from prefect_runway.errors import (
+    ImageRejectedError,
+    RecordReadError,
+    RunwayAuthenticationError,
+    RunwayConnectionError,
+)
 from prefect_runway.flows.common import (
     AwsCredentialsParam,
     BucketParam,
@@ -47,6 +52,7 @@ from prefect_runway.flows.common import (
     generation_settings,
     print_result,
     run_flow,
+    stop_error,
 )
 from prefect_runway.manifest import merge_manifest
 from prefect_runway.records import Ledger
@@ -92,11 +98,13 @@ async def plan_batch(
     transport: Transport,
     resubmit: bool = False,
     remaining_today: int | None = None,
+    resubmit_unknown: bool = False,
 ) -> dict[str, Any]:
     """Count the images a run would pay for, from the listing and the ledger alone: nothing
     is downloaded or submitted. With `resubmit`, every usable image counts; unknown outcomes
-    (held) and unreadable records (failing closed) do not; past today's quota
-    (`remaining_today`), images are deferred, not counted."""
+    count only with `resubmit_unknown` (else they are held); unreadable records (failing
+    closed) do not; past today's quota (`remaining_today`), images are deferred, not
+    counted."""
     s3 = where.client()
     ledger = await Ledger.default()
     fingerprint = credentials.account_fingerprint
@@ -117,6 +125,8 @@ async def plan_batch(
                 continue  # its row fails closed: never paid in this run
             if record is None or (record.state == "submitted" and record.expired):
                 new += 1
+            elif resubmit_unknown and record.state in ("intent", "unknown"):
+                new += 1  # held until now: this run pays for it again
     deferred = 0 if remaining_today is None else max(new - remaining_today, 0)
     new -= deferred
     price = settings.estimated_credits()
@@ -206,17 +216,18 @@ async def s3_image_to_video(
         Counts, the estimated credits of new generations, and one row per object.
     """
     logger = get_run_logger()
-    settings = generation_settings(
-        model=model, ratio=ratio, duration=duration, prompt_text=prompt_text, seed=seed
-    )
+    fields: dict[str, Any] = {"model": model, "ratio": ratio, "duration": duration,
+              "prompt_text": prompt_text, "seed": seed}  # fmt: skip
+    credentials = await load_credentials(credentials_block)
+    settings = generation_settings(credentials.dialect, **fields)  # before anything is listed
     where = S3Location.of(bucket, prefix, aws_credentials)
     bucket, prefix = where.bucket, where.prefix
-    credentials = await load_credentials(credentials_block)
     limits = await _organization_limits(credentials, model)
     plan = await plan_batch(
-        credentials, settings, where, transport, resubmit, limits.remaining_today
-    )
-    check_budget(plan["estimated_credits"], budget_credits, limits.balance)
+        credentials, settings, where, transport, resubmit, limits.remaining_today,
+        resubmit_unknown,
+    )  # fmt: skip
+    check_budget(plan["estimated_credits"], budget_credits, limits.balance, model=model)
     concurrency = concurrency or limits.concurrency or 4
     credits = plan["estimated_credits"]
     logger.info(
@@ -235,13 +246,19 @@ async def s3_image_to_video(
     rows: list[SubmissionRow] = []
     in_flight: list[tuple[PrefectFuture[Any], int | None]] = []
 
+    stopped: list[str] = []  # non-empty after a refused key or an unreachable API: no more pages
+
     def finish(future: PrefectFuture[Any], allotted: int | None) -> None:
         nonlocal rows
         page_rows: list[SubmissionRow] = future.result()
         quota.settle(allotted, page_rows)
         rows += page_rows
+        if any(row.stops_batch for row in page_rows):
+            stopped.append("stop")
 
     for page in iter_s3_pages(where.client(), bucket, prefix):
+        if stopped:
+            break
         if page:
             allotted = quota.allot(len(page))
             in_flight.append((submit_s3_page.submit(
@@ -279,6 +296,10 @@ async def s3_image_to_video(
     )
     await _publish(result, where)
     _log_outcome(result, where)
+    if stopped:
+        first = next(r.error for r in rows if r.stops_batch and r.error
+                     and not r.error.startswith("not sent"))  # fmt: skip
+        raise stop_error(credentials, first)
     if result.unrecorded:
         ids = ", ".join(row.task_id or "" for row in rows if row.status == "unrecorded")
         raise RuntimeError(
@@ -311,6 +332,8 @@ async def _organization_limits(credentials: RunwayCredentials, model: str) -> _L
     try:
         async with credentials.get_async_client() as client:
             org = await client.organization()
+    except (RunwayAuthenticationError, RunwayConnectionError) as exc:
+        raise stop_error(credentials, exc) from None  # every image would fail the same way
     except Exception as exc:  # proxies often lack the endpoint: the limits are optional
         get_run_logger().info("No organization limits available (%s)", type(exc).__name__)
         return _Limits()
