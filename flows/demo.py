@@ -141,7 +141,10 @@ def main() -> int:
         emulator.stop()
         moto.stop()
 
-    print("\nArtifact 'runway-task-ids':")
+    from prefect_runway.flows.common import batch_key
+    from prefect_runway.flows.s3_image_to_video import TABLE_KEY
+
+    print(f"\nArtifact '{batch_key(TABLE_KEY, f'{BUCKET}/{PREFIX}')}':")
     width = max(len("source"), *(len(row.source) for row in first.rows))
     print(f"  {'source':<{width}} {'status':<9} {'task id':<36} error")
     for row in first.rows:

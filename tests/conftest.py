@@ -164,3 +164,22 @@ def pytest_terminal_summary(terminalreporter) -> None:
             "redis-server not found: the multi-machine tests were skipped "
             "(apt-get install redis-server; .ci/run installs it)"
         )
+
+
+@pytest.fixture
+def run_logs():
+    """Messages logged by Prefect flow and task runs in this test (their run loggers do not
+    always propagate to pytest's caplog)."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    handler = Collect(level=logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield messages
+    for logger in loggers:
+        logger.removeHandler(handler)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -187,7 +186,7 @@ def test_bad_settings_fail_the_flow_with_one_clear_line(s3, runway, harness):
 
 
 def test_artifacts_name_the_batch_lead_with_what_a_person_reads_and_logs_end_with_counts(
-    s3, runway, harness, caplog
+    s3, runway, harness, run_logs
 ):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -196,8 +195,7 @@ def test_artifacts_name_the_batch_lead_with_what_a_person_reads_and_logs_end_wit
     from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY
 
     fill(s3, "art/", 3)
-    with caplog.at_level(logging.INFO):
-        result = asyncio.run(s3_image_to_video(BUCKET, "art/"))
+    result = asyncio.run(s3_image_to_video(BUCKET, "art/"))
     key = batch_key(TABLE_KEY, S3Location(BUCKET, "art/"))
     assert key == "runway-task-ids-stills-art"
 
@@ -212,7 +210,7 @@ def test_artifacts_name_the_batch_lead_with_what_a_person_reads_and_logs_end_wit
     assert list(rows[0])[:4] == ["source", "status", "task_id", "error"]
     assert {row["task_id"] for row in rows} == set(result.task_ids)
     assert asyncio.run(read([batch_key(SUMMARY_KEY, f"{BUCKET}/art/")]))
-    last = [r.getMessage() for r in caplog.records if "New task IDs" in r.getMessage()]
+    last = [line for line in run_logs if "New task IDs" in line]
     assert len(last) == 1 and "3 submitted (~75 credits), 0 cached" in last[0]
     assert all(task_id in last[0] for task_id in result.task_ids)
 

@@ -56,7 +56,9 @@ from prefect_runway.flows.common import (
     S3Location,
     batch_key,
     flow_parser,
+    folder,
     print_result,
+    refuse_output_inside_input,
     run_flow,
 )
 from prefect_runway.manifest import Manifest, ManifestRow, merge_manifest, read_manifest
@@ -160,6 +162,7 @@ async def collect_videos(
     """
     logger = get_run_logger()
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
+    output_prefix = folder(output_prefix, "output_prefix")
     if not manifest_uri and not task_ids:
         raise ValueError("Nothing to collect: give a manifest_uri with task IDs, or task_ids.")
     s3 = S3Location("", credentials=aws_credentials).client()
@@ -171,6 +174,11 @@ async def collect_videos(
                 f"No manifest at {manifest_uri}: run s3_image_to_video first, or pass task_ids."
             )
         manifest = found
+        # The batch's input folder is the manifest's: videos copied inside it would be listed
+        # as inputs by the next submission run.
+        bucket, key = split_s3_uri(manifest_uri)
+        refuse_output_inside_input(output_prefix, bucket, key.rpartition("/")[0] + "/"
+                                   if "/" in key else "")  # fmt: skip
     known = {row.task_id for row in manifest.rows if row.task_id}
     extra = [ManifestRow(task_id=t) for t in dict.fromkeys(task_ids or []) if t not in known]
     rows = [row for row in manifest.rows if row.task_id] + extra

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -194,3 +195,43 @@ def stop_error(credentials: RunwayCredentials, cause: BaseException | str) -> Ru
         f"{what} ({text.split(': ', 1)[-1] if text.startswith('Runway') else text}); the "
         f"batch stopped before fetching or sending more images. Check {setting}."
     )
+
+
+def folder(prefix: str, what: str = "prefix") -> str:
+    """A key prefix as a folder: ``stills`` becomes ``stills/`` (with a warning), so that it
+    never also takes ``stills-old/`` nor writes ``stillsrunway-manifest.json``; ``""`` is the
+    bucket's root.
+
+    Example:
+        >>> folder("stills"), folder("stills/"), folder("")
+        ('stills/', 'stills/', '')
+    """
+    if not prefix or prefix.endswith("/"):
+        return prefix
+    from prefect_runway.engine import log
+
+    log(logging.WARNING, "%s %r has no trailing slash: taken as the folder %r", what, prefix,
+        prefix + "/")  # fmt: skip
+    return prefix + "/"
+
+
+def inside(output_prefix: str, bucket: str, prefix: str) -> bool:
+    """True when the ``s3://`` output prefix lies inside ``s3://bucket/prefix`` (its videos
+    would be listed as inputs by the next run)."""
+    out = output_prefix.removeprefix("s3://")
+    out = out if out.endswith("/") else out + "/"
+    return out.startswith(f"{bucket}/{prefix}")
+
+
+def refuse_output_inside_input(output_prefix: str, bucket: str, prefix: str) -> None:
+    """Refuse an output prefix inside the input prefix, naming both.
+
+    Raises:
+        RunwayValidationError: the videos would be fed back in as inputs.
+    """
+    if inside(output_prefix, bucket, prefix):
+        raise RunwayValidationError(
+            f"output_prefix {output_prefix!r} is inside the input prefix s3://{bucket}/{prefix}: "
+            "the next run would list the videos as inputs; choose a folder outside it, e.g. "
+            f"s3://{bucket}/runway-videos/{prefix}"
+        )

@@ -34,8 +34,10 @@ from prefect_runway.flows.common import (
     add_settings_arguments,
     batch_key,
     flow_parser,
+    folder,
     generation_settings,
     print_result,
+    refuse_output_inside_input,
     run_flow,
 )
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
@@ -118,9 +120,11 @@ async def drive_batch(
     credentials = await load_credentials(credentials_block)
     generation_settings(credentials.dialect, model=model, ratio=ratio, duration=duration,
                         prompt_text=prompt_text, seed=seed)  # fmt: skip
-    where = S3Location.of(bucket, prefix, aws_credentials)
+    where = S3Location.of(bucket, folder(prefix), aws_credentials)
     bucket, prefix = where.bucket, where.prefix
-    output_prefix = output_prefix or f"s3://{bucket}/runway-videos/{prefix}"
+    output_prefix = folder(output_prefix or f"s3://{bucket}/runway-videos/{prefix}",
+                           "output_prefix")  # fmt: skip
+    refuse_output_inside_input(output_prefix, bucket, prefix)
     manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
     s3 = where.client()
     before = read_manifest(s3, bucket, f"{prefix}{MANIFEST_NAME}")

@@ -49,6 +49,7 @@ from prefect_runway.flows.common import (
     add_settings_arguments,
     batch_key,
     flow_parser,
+    folder,
     generation_settings,
     print_result,
     run_flow,
@@ -220,7 +221,7 @@ async def s3_image_to_video(
               "prompt_text": prompt_text, "seed": seed}  # fmt: skip
     credentials = await load_credentials(credentials_block)
     settings = generation_settings(credentials.dialect, **fields)  # before anything is listed
-    where = S3Location.of(bucket, prefix, aws_credentials)
+    where = S3Location.of(bucket, folder(prefix), aws_credentials)
     bucket, prefix = where.bucket, where.prefix
     limits = await _organization_limits(credentials, model)
     plan = await plan_batch(
@@ -276,7 +277,10 @@ async def s3_image_to_video(
     if any(row.transport == "url" for row in rows):
         logger.warning(PRESIGNED_URL_CAVEAT)
     manifest_uri = None
-    if write_manifest:
+    if not rows and not stopped:
+        logger.warning("Nothing to do: no objects under %s (check the bucket and prefix); no "
+                       "manifest written.", where.uri)  # fmt: skip
+    elif write_manifest:
         manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
         _write_manifest(where, f"{prefix}{MANIFEST_NAME}", settings, rows)
     result = BatchResult(
