@@ -402,6 +402,18 @@ async def _dry_run(
           file=sys.stderr)  # fmt: skip
 
 
+def _cmd_adopt(args: argparse.Namespace) -> int:
+    """``ledger adopt``: record a known task for an unknown or unrecorded image; pays nothing."""
+    from prefect_runway.adopt import adopt
+
+    record = asyncio.run(adopt(_credentials(args), args.record, args.task_id))
+    assert record.task is not None
+    _emit(args, "\t".join([record.source or record.key, record.task.id, "adopted"]),
+          {"source": record.source, "key": record.key, "id": record.task.id,
+           "status": "adopted", "possible_duplicate": True})  # fmt: skip
+    return 0
+
+
 def _cmd_sample_image(args: argparse.Namespace) -> int:
     """``sample-image``: the package's sample PNG, to stdout or a file."""
     from prefect_runway.samples import sample_image
@@ -559,6 +571,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     status.set_defaults(func=_cmd_status)
+
+    ledger = commands.add_parser(
+        "ledger", help="settle the submission ledger's unknown outcomes (pays nothing)",
+        description="The ledger in $PREFECT_HOME (or PREFECT_RUNWAY_RECORDS...) that keeps "
+        "every image paid once.",
+    )  # fmt: skip
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True,
+                                            metavar="COMMAND")  # fmt: skip
+    adopt = ledger_commands.add_parser(
+        "adopt",
+        parents=[connection],
+        formatter_class=_Help,
+        help="record a known Runway task for an unknown or unrecorded image",
+        description="An image held as 'unknown' (a task may exist) or 'unrecorded' (its task "
+        "was created, the record was not written) is settled for free: the task is read once "
+        "(GET) on this account, then recorded as submitted, flagged possible_duplicate. A "
+        "record that already holds a task is never changed.",
+    )
+    adopt.add_argument("record", metavar="RECORD",
+                       help="the image's record: its key (runway-i2v-...) or the path that the "
+                       "run's WARNING names")  # fmt: skip
+    adopt.add_argument("task_id", metavar="TASK_ID", help="the Runway task to adopt")
+    adopt.add_argument("--json", action="store_true", help="print one JSON object")
+    adopt.set_defaults(func=_cmd_adopt)
 
     sample = commands.add_parser(
         "sample-image",

@@ -41,6 +41,7 @@ from prefect_runway.errors import (
     RecordReadError,
     RunwayAuthenticationError,
     RunwayConnectionError,
+    RunwayValidationError,
 )
 from prefect_runway.flows.common import (
     AwsCredentialsParam,
@@ -180,6 +181,7 @@ async def s3_image_to_video(
     resubmit: bool = False,
     resubmit_unknown: bool = False,
     aws_credentials: AwsCredentialsParam = None,
+    adopt: dict[str, str] | None = None,
 ) -> BatchResult:
     """Submit one image-to-video generation per image under ``s3://bucket/prefix``.
 
@@ -212,6 +214,10 @@ async def s3_image_to_video(
             first.
         aws_credentials: A prefect-aws ``AwsCredentials`` block for S3; None: the
             ``S3Bucket`` block's, else boto3's standard chain.
+        adopt: ``{"s3://bucket/key": "task-id"}``: settle images held as unknown (or
+            unrecorded) with the Runway task you found for them, before anything is
+            submitted; each task is checked with one GET and recorded, flagged
+            ``possible_duplicate`` (`prefect_runway.adopt`). Pays nothing.
 
     Returns:
         Counts, the estimated credits of new generations, and one row per object.
@@ -224,6 +230,8 @@ async def s3_image_to_video(
     where = S3Location.of(bucket, folder(prefix), aws_credentials)
     bucket, prefix = where.bucket, where.prefix
     limits = await _organization_limits(credentials, model)
+    if adopt:
+        await _adopt_tasks(credentials, settings, where, adopt)
     plan = await plan_batch(
         credentials, settings, where, transport, resubmit, limits.remaining_today,
         resubmit_unknown,
@@ -323,6 +331,29 @@ async def s3_image_to_video(
             "rerun retries only the failed ones."
         )
     return result
+
+
+async def _adopt_tasks(
+    credentials: RunwayCredentials,
+    settings: GenerationSettings,
+    where: S3Location,
+    tasks: dict[str, str],
+) -> None:
+    """Adopt each known task for its object's record (see `prefect_runway.adopt`)."""
+    from prefect_runway.adopt import adopt
+
+    s3 = where.client()
+    for source, task_id in tasks.items():
+        if not source.startswith(where.uri):
+            raise RunwayValidationError(f"adopt: {source!r} is not under {where.uri}")
+        head = s3.head_object(Bucket=where.bucket, Key=source.removeprefix(f"s3://{where.bucket}/"))
+        identity = f"{source}#{head['ETag'].strip(chr(34))}"
+        key = submission_key(credentials.account_fingerprint, settings, identity)
+        record = await adopt(credentials, key, task_id)
+        get_run_logger().warning(
+            "%s: adopted Runway task %s (flagged possible_duplicate: another paid task may "
+            "exist); nothing was paid.", record.source or source, task_id,
+        )  # fmt: skip
 
 
 class _Limits(BaseModel):
