@@ -38,8 +38,13 @@ def wheel_venv(tmp_path_factory) -> Path:
     """A fresh venv with only the built wheel (and its dependencies) installed."""
     work = tmp_path_factory.mktemp("wheel")
     env = {**os.environ, "UV_OFFLINE": "1", "UV_PYTHON_DOWNLOADS": "never"}
+    # Built from a clean copy of the tree: setuptools keeps a build/ folder in the source
+    # tree, and a stale one would ship modules that no longer exist.
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".uv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"))
     for args in (
-        [UV, "build", "--wheel", "--quiet", "-o", str(work / "dist"), str(ROOT)],
+        [UV, "build", "--wheel", "--quiet", "-o", str(work / "dist"), str(source)],
         [UV, "venv", "--quiet", str(work / "venv")],
     ):
         subprocess.run(args, env=env, check=True, capture_output=True, timeout=300)
