@@ -29,7 +29,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check prefect_runway flows tests benchmarks
+	$(BIN)/ruff check prefect_runway flows tests benchmarks scripts
 	$(BIN)/mypy prefect_runway
 
 # A full install (make install / make test) already holds everything the demo needs.
@@ -46,7 +46,7 @@ mutate: $(STAMP)
 # Regenerate the per-model rules from the official SDK's types (SDK=x.y.z to pick a version).
 SDK ?= 5.24.0
 update-models: $(STAMP)
-	$(BIN)/python -m prefect_runway._update_models --version $(SDK)
+	$(BIN)/python scripts/update_models.py --version $(SDK)
 
 clean:
 	rm -rf $(VENV) .uv .pytest_cache .mypy_cache .ruff_cache

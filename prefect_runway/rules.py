@@ -1,7 +1,7 @@
 """Per-model image-to-video rules (client and emulator), generated from runwayml 5.24.0.
 
 Do not edit by hand: run ``make update-models`` and review the diff. Prices, default
-durations and retired models come from ``prefect_runway/_update_models.py``'s FACTS.
+durations and retired models come from ``scripts/update_models.py``'s FACTS.
 """
 
 from typing import Any

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from prefect_runway import _update_models, rules
+from prefect_runway import rules
 from prefect_runway.client import RunwayClient
 from prefect_runway.models import (
     MODEL_RULES,
@@ -22,6 +22,7 @@ from prefect_runway.models import (
     PromptImage,
     SubmittedTask,
 )
+from scripts import update_models
 from tests.conftest import API_KEY
 
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
@@ -163,7 +164,7 @@ def test_generated_table_is_current_with_the_installed_sdk():
     from runwayml.types import image_to_video_create_params as params
 
     source = Path(params.__file__).read_text()
-    assert _update_models.build_table(_update_models.parse_type_file(source)) == rules.MODELS
+    assert update_models.build_table(update_models.parse_type_file(source)) == rules.MODELS
 
 
 def test_emulator_never_imports_the_client_validation():
@@ -270,8 +271,8 @@ def test_submitted_task_reads_the_estimated_cost_of_every_shape():
 
 def test_readme_model_table_agrees_with_the_rules():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    section = readme.split(_update_models.README_BEGIN, 1)[1].split(_update_models.README_END)[0]
-    assert section.strip() == _update_models.readme_table(rules.MODELS)
+    section = readme.split(update_models.README_BEGIN, 1)[1].split(update_models.README_END)[0]
+    assert section.strip() == update_models.readme_table(rules.MODELS)
 
 
 def test_generator_refuses_a_model_without_reviewed_facts():
@@ -287,7 +288,7 @@ class NewModel(TypedDict, total=False):
 
 ImageToVideoCreateParams: TypeAlias = Union[NewModel]
 '''
-    parsed = _update_models.parse_type_file(source)
+    parsed = update_models.parse_type_file(source)
     assert parsed["new_model"]["fields"]["duration"] == {"type": "integer", "min": 2, "max": 12}
     with pytest.raises(SystemExit, match=r"add prices and durations to FACTS .*new_model"):
-        _update_models.build_table(parsed)
+        update_models.build_table(parsed)

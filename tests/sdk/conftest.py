@@ -1,6 +1,7 @@
 """Fixtures for the official SDK's generated tests, run against the emulator offline.
 
-The SDK's tests call a mock server at ``TEST_API_BASE_URL``; here the emulator plays it,
+The SDK's tests (fetched from its pinned sdist at test time by ``fetch.py``, collected in
+``test_generated.py``) call a mock server at ``TEST_API_BASE_URL``; here the emulator plays it,
 started without URL fetching (their image URLs point at example.com) and with the key the
 tests use. The SDK (pinned to the version the rules table was generated from) is a dev
 dependency.

@@ -1,19 +1,20 @@
 """Regenerate the per-model rules tables from the official SDK's type file.
 
-``make update-models`` runs this module. It reads
-``src/runwayml/types/image_to_video_create_params.py`` from a ``runwayml`` sdist (downloaded
-with ``pip download`` unless ``--source`` names a type file), extracts each model's fields,
-required fields, allowed values, ranges, prompt lengths and frame positions, merges the facts
-the type file does not hold (prices, default durations, retired models: `FACTS` below) and
-writes the table, as plain data, to ``prefect_runway/rules.py``. The client's models and the
+``make update-models`` runs this script, which lives outside the package (the wheel never
+ships it). It reads ``src/runwayml/types/image_to_video_create_params.py`` from a
+``runwayml`` sdist (downloaded with ``pip download`` unless ``--source`` names a type file),
+extracts each model's fields, required fields, allowed values, ranges, prompt lengths and
+frame positions, merges the facts the type file does not hold (prices, default durations,
+retired models: `FACTS` below) and writes the table, as plain data, to
+``prefect_runway/rules.py`` and the README's model table. The client's models and the
 emulator's validation each read these facts with their own code.
 
 The output is reviewed and committed like code; tests never run this module.
 
 Example:
     ```bash
-    python -m prefect_runway._update_models --version 5.24.0
-    python -m prefect_runway._update_models --source /tmp/image_to_video_create_params.py
+    python scripts/update_models.py --version 5.24.0
+    python scripts/update_models.py --source /tmp/image_to_video_create_params.py
     ```
 """
 
@@ -32,8 +33,8 @@ from typing import Any
 
 TYPE_FILE = "src/runwayml/types/image_to_video_create_params.py"
 DEFAULT_SDK_VERSION = "5.24.0"
-PACKAGE_DIR = Path(__file__).resolve().parent
-OUTPUT = PACKAGE_DIR / "rules.py"
+ROOT = Path(__file__).resolve().parent.parent
+OUTPUT = ROOT / "prefect_runway" / "rules.py"
 
 # Facts the SDK's type file does not hold, kept here and reviewed with the output.
 # credits: credits per second of output (1 credit = 0.01 USD); with audio where it matters.
@@ -328,7 +329,7 @@ def render(table: dict[str, Any], retired: dict[str, Any], version: str, owner: 
     return (
         f'"""Per-model image-to-video rules ({owner}), generated from runwayml {version}.\n\n'
         "Do not edit by hand: run ``make update-models`` and review the diff. Prices, default\n"
-        "durations and retired models come from ``prefect_runway/_update_models.py``'s FACTS.\n"
+        "durations and retired models come from ``scripts/update_models.py``'s FACTS.\n"
         '"""\n\n'
         "from typing import Any\n\n"
         f'SDK_VERSION = "{version}"\n\n'
@@ -337,7 +338,7 @@ def render(table: dict[str, Any], retired: dict[str, Any], version: str, owner: 
     )
 
 
-README = PACKAGE_DIR.parent / "README.md"
+README = ROOT / "README.md"
 README_BEGIN = "<!-- models:begin -->"
 README_END = "<!-- models:end -->"
 _COMMON = {"promptImage", "promptText", "ratio", "resolution", "duration", "seed"}
@@ -438,6 +439,18 @@ def fetch_type_file(version: str) -> str:
             return handle.read().decode()
 
 
+def format_module(path: Path) -> None:
+    """Format the written module with the repository's formatter (ruff, a dev dependency).
+
+    pprint's layout differs from the committed file's; formatting here makes an unchanged
+    table an unchanged file, so the review diff shows only what the SDK changed.
+    """
+    try:
+        subprocess.run([sys.executable, "-m", "ruff", "format", "-q", str(path)], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"warning: {path} left unformatted ({exc}); run `ruff format {path}`")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Regenerate the rules module; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -447,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     source = args.source.read_text() if args.source else fetch_type_file(args.version)
     table = build_table(parse_type_file(source))
     OUTPUT.write_text(render(table, RETIRED, args.version, "client and emulator"))
+    format_module(OUTPUT)
     print(f"wrote {OUTPUT} ({len(table)} models)")
     if update_readme(table):
         print(f"updated the model table in {README}")
