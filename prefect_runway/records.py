@@ -31,6 +31,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import inspect
 import json
 import os
@@ -41,7 +42,7 @@ from typing import Any, Literal
 
 from prefect.filesystems import LocalFileSystem
 from prefect.settings import get_current_settings
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
 from prefect_runway.models import SubmittedTask
@@ -84,6 +85,14 @@ class SubmissionRecord(BaseModel):
     lost_responses: int = 0
     error: str | None = None
     expires_at: datetime | None = None
+    _version: bytes | str | None = PrivateAttr(default=None)
+
+    @property
+    def version_read(self) -> bytes | str | None:
+        """The storage's version of this record when `Ledger.read` returned it (an S3 ETag,
+        or a local file's bytes); None for a record built in memory. `Ledger.replace_if`
+        compares it, so a record is replaced only if nobody wrote it since it was read."""
+        return self._version
 
     @property
     def expired(self) -> bool:
@@ -139,30 +148,36 @@ class Ledger:
                 a paid call must not be repeated because a read failed.
         """
         try:
-            raw = await self._read_bytes(key)
+            found = await self._read_bytes(key)
         except Exception as exc:
             raise RecordReadError(
                 f"Cannot read the submission record {self.where(key)} ({type(exc).__name__}: "
                 f"{exc}); nothing was submitted for this image. Fix the storage and rerun."
             ) from None
-        if raw is None:
+        if found is None:
             return None
-        return self._parse(key, raw)
+        raw, version = found
+        record = self._parse(key, raw)
+        record._version = version
+        return record
 
-    async def _read_bytes(self, key: str) -> bytes | None:
+    async def _read_bytes(self, key: str) -> tuple[bytes, bytes | str] | None:
+        """The record's bytes and their version (S3: the ETag; elsewhere: the bytes)."""
         if self._folder is not None:
             try:
-                return (self._folder / key).read_bytes()
+                raw = (self._folder / key).read_bytes()
             except FileNotFoundError:
                 return None
+            return raw, raw
         if self._store is not None:
-            return await self._store.aget(key)
+            return await self._store.aget_versioned(key)
         try:
-            return await _call(self._block, "read_path", key)
+            raw = await _call(self._block, "read_path", key)
         except Exception as exc:
             if _is_missing(exc):
                 return None
             raise
+        return raw, raw
 
     def _parse(self, key: str, raw: bytes) -> SubmissionRecord:
         try:
@@ -209,6 +224,47 @@ class Ledger:
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(0.2 * attempt)
+
+    async def replace_if(self, record: SubmissionRecord, expected: SubmissionRecord) -> None:
+        """Write `record` over `expected` only if the stored record is still the version
+        `expected` was read at (compare-and-swap), in one attempt.
+
+        S3: ``PutObject`` with ``If-Match`` on the ETag read. Local folder: under a kernel
+        ``flock`` of the folder's guard file, the file is replaced (rename) only if its bytes
+        are those read. Other storage blocks cannot compare and write in one step: their
+        record is read again and compared just before the write, which narrows the window
+        but cannot close it (see the README, Several machines).
+
+        Raises:
+            RecordConflictError: the record changed (or vanished) since `expected` was read:
+                another runner wrote it.
+            RecordWriteError: the storage failed; nothing was written.
+            ValueError: `expected` was not returned by `read` (no version to compare).
+        """
+        if expected.version_read is None:
+            raise ValueError(f"replace_if needs a record read from the ledger ({record.key})")
+        data = record.model_dump_json(exclude_none=True).encode()
+        version = expected.version_read
+        try:
+            if self._folder is not None:
+                assert isinstance(version, bytes)
+                await asyncio.to_thread(_swap_local, self._folder, record.key, data, version)
+            elif self._store is not None:
+                await self._store.aput(record.key, data, if_match=str(version))
+            else:
+                current = await self._read_bytes(record.key)
+                if current is None or current[1] != version:
+                    raise RecordConflictError(
+                        f"The record {self.where(record.key)} changed since it was read"
+                    )
+                await _call(self._block, "write_path", record.key, data)
+        except (RecordConflictError, RecordWriteError):
+            raise
+        except Exception as exc:
+            raise RecordWriteError(
+                f"Cannot write the submission record {self.where(record.key)} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     async def delete(self, key: str) -> None:
         """Remove the record of `key` (a POST that certainly created nothing)."""
@@ -267,6 +323,40 @@ def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
     directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)  # the rename itself survives a host crash
+    finally:
+        os.close(directory)
+
+
+def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
+    """Replace the record of `key` by `data` only if its bytes on disk are `expected`.
+
+    The new bytes are written and fsynced first; then, under an exclusive ``flock`` of the
+    folder's guard file (released by the kernel even if this process dies), the record is
+    read again, compared, and renamed over. Every conditional replace takes that lock, so
+    two of them never both see the same old bytes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / key
+    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with open(folder / ".replace.guard", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                current = target.read_bytes()
+            except FileNotFoundError:
+                current = None
+            if current != expected:
+                raise RecordConflictError(f"The record {target} changed since it was read")
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
     finally:
         os.close(directory)
 

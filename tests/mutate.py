@@ -34,6 +34,7 @@ CLIENT = "tests/test_client.py::"
 LOCKS = "tests/test_locks.py::"
 FLOWS = "tests/test_flows.py::"
 MULTIHOST = "tests/test_multihost.py::"
+INTENTS = "tests/test_conditional_intents.py::"
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,32 @@ MUTATIONS = [
         "identity=job.identity,\n                request=request_fields(settings),",
         "identity=job.identity,\n                request=request.to_wire(),",
         (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
+    ),
+    Mutation(
+        "reintent-unconditional",
+        "an intent over an existing record is a conditional write",
+        "prefect_runway/engine.py",
+        "await self.ledger.replace_if(intent, earlier)",
+        "await self.ledger.replace(intent, attempts=1)",
+        (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[expired]",
+         INTENTS + "test_two_s3_runners_without_a_shared_lock_pay_once[resubmit]"),
+    ),  # fmt: skip
+    Mutation(
+        "local-swap-without-compare",
+        "a local record is replaced only if its bytes are those read",
+        "prefect_runway/records.py",
+        "            if current != expected:\n",
+        "            if False:\n",
+        (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[resubmit_unknown]",
+         INTENTS + "test_replace_if_compares_the_version_read"),
+    ),  # fmt: skip
+    Mutation(
+        "s3-swap-without-if-match",
+        "an S3 record is replaced only if its ETag is the one read",
+        "prefect_runway/s3_records.py",
+        '            extra["IfMatch"] = if_match',
+        "            pass",
+        (INTENTS + "test_two_s3_runners_without_a_shared_lock_pay_once[expired]",),
     ),
     # -- identity, tasks, budget, models ---------------------------------------------------
     Mutation(
