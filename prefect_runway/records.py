@@ -114,7 +114,7 @@ class Ledger:
     def __init__(self, storage: str | Path | Any) -> None:
         if isinstance(storage, LocalFileSystem):
             storage = Path(storage.basepath or get_current_settings().results.local_storage_path)
-        if isinstance(storage, str) and storage.startswith("s3://"):
+        if isinstance(storage, str) and storage[:5].lower() == "s3://":
             storage = S3RecordStore.from_url(storage)
         elif is_s3_bucket_block(storage):
             storage = S3RecordStore.from_block(storage)  # conditional creates, one-PUT writes
@@ -126,9 +126,30 @@ class Ledger:
     async def default(cls) -> Ledger:
         """The ledger in the configured record storage (`prefect_runway.config`): by default
         Prefect's default result storage, shared with v0.1's cache records."""
-        from prefect_runway.config import record_storage
+        from prefect_runway import config
 
-        return cls(await record_storage())
+        ledger = cls(await config.record_storage())
+        await config.check_shared_ledger(config.lock_manager(), ledger)
+        return ledger
+
+    @property
+    def location(self) -> str:
+        """Where the records live, as one string: the absolute folder, ``s3://bucket/prefix/``
+        or the block's type and name (what the shared lock store's marker compares)."""
+        if self._folder is not None:
+            return str(self._folder.resolve())
+        if self._store is not None:
+            return self._store.where("")
+        name = getattr(self._block, "_block_document_name", None) or "unnamed"
+        return f"{type(self._block).__name__} block {name!r}"
+
+    @property
+    def host_local(self) -> bool:
+        """True when the records are on this host's own disk (a folder that is not on a
+        network file system): other hosts cannot see them."""
+        from prefect_runway.config import is_host_local
+
+        return self._folder is not None and is_host_local(self._folder)
 
     def where(self, key: str) -> str:
         """Where the record of `key` lives, for messages."""
