@@ -128,3 +128,32 @@ def test_the_cli_rejects_bad_files_and_data_uris_without_a_post(
     err = capsys.readouterr().err
     assert err.count("error:") >= 2 and reason in err, err
     assert emulator.stats()["posts"] == 0
+
+
+async def test_the_s3_flow_rejects_undecodable_images_without_a_post(
+    credentials, emulator, s3, tmp_path
+):
+    """The flow's job (`transport.s3_image_job`): rejected rows, the good image still paid."""
+    from prefect_runway.engine import Engine
+    from prefect_runway.models import GenerationSettings
+    from prefect_runway.records import Ledger
+    from prefect_runway.sources import iter_s3_pages
+    from prefect_runway.transport import s3_image_job
+    from tests.conftest import BUCKET
+
+    bad = ("truncated-jpeg", "cmyk-jpeg", "16-bit-png", "animated-webp", "1x1", "10000x100")
+    for name in bad:
+        s3.put_object(Bucket=BUCKET, Key=f"in/{name}.png", Body=BAD[name][0])
+    s3.put_object(Bucket=BUCKET, Key="in/good.png", Body=png(16, 9))
+    settings = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
+    async with credentials.get_async_client() as client:
+        engine = await Engine.create(credentials, client, Ledger(tmp_path / "records"))
+        objs = [obj for page in iter_s3_pages(s3, BUCKET, "in/") for obj in page]
+        rows = {obj.key: await engine.submit(s3_image_job(s3, obj, model=settings.model),
+                                             settings) for obj in objs}  # fmt: skip
+    assert rows.pop("in/good.png").status == "submitted"
+    for key, row in rows.items():
+        name = key.removeprefix("in/").removesuffix(".png")
+        assert row.status == "rejected" and BAD[name][1] in (row.error or ""), (key, row.error)
+    stats = emulator.stats()
+    assert stats["posts"] == 1 and stats["tasks_created"] == 1
