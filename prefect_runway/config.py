@@ -15,6 +15,10 @@ variable) on every machine:
 - ``PREFECT_RUNWAY_LOCK_TIMEOUT``: seconds a lock lives without renewal (renewed every third
   of it while held); default 120. A dead worker's locks free themselves after this long.
 
+Every ``PREFECT_RUNWAY_*`` value is validated (`check_settings`): schemes in any case, no
+relative record folders, no ``file://host/...``, no unknown names; and a worker whose records
+differ from those the shared lock store's marker names refuses (`check_shared_ledger`).
+
 Record storage falls back to Prefect's own result storage: the block named by
 ``PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK``, else ``PREFECT_LOCAL_STORAGE_PATH``.
 

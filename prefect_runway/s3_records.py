@@ -8,6 +8,8 @@ The `Ledger` (`prefect_runway.records`) keeps its protocol; this module is its S
   Failed`` (or ``409 ConditionalRequestConflict`` while another conditional write is in
   flight): `RecordConflictError`, and it does not POST. Even a lock that lied cannot make two
   machines pay for one image.
+- **Intents over an existing record** (expired, resubmitted) are ``PutObject`` with
+  ``If-Match`` on the ETag read: a record changed since is `RecordConflictError`, no POST.
 - **Outcomes replace the intent in one PUT**: S3 objects are never seen half-written.
 - **Reads fail closed**: only ``NoSuchKey`` (404) is "no record"; any other error (access
   denied, throttling, a network failure) is a `RecordReadError` upstream, and nothing is paid.
