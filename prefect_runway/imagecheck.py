@@ -95,23 +95,41 @@ def check_image(data: bytes, source: str, model: str | None = None) -> ImageInfo
         raise ImageRejectedError(
             f"{source} is not a JPEG, PNG or WebP image (its bytes match none of them)"
         )
+    def undecodable(exc: BaseException) -> ImageRejectedError:
+        return ImageRejectedError(
+            f"{source} cannot be decoded as {sniffed.split('/')[1].upper()} "
+            f"({type(exc).__name__}: {exc}); it is truncated or corrupt"
+        )
+
+    broken = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as probe:
-                probe.verify()  # structure and checksums, without decoding
+        try:  # the header first: what it shows is refused before any pixel is decoded
             with Image.open(io.BytesIO(data)) as image:
                 fmt, mode, (width, height) = image.format, image.mode, image.size
                 frames = getattr(image, "n_frames", 1)
                 bits = _bits(image, data)
-                image.load()  # every pixel: a truncated file fails here
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageRejectedError(
-                f"{source} cannot be decoded as {sniffed.split('/')[1].upper()} "
-                f"({type(exc).__name__}: {exc}); it is truncated or corrupt"
-            ) from None
+        except broken as exc:
+            raise undecodable(exc) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejectedError(f"{source} is too large to decode safely ({exc})") from None
+        _check_kind(source, sniffed, fmt, mode, frames, bits)
+        found = _check_size(source, width, height, model)
+        try:
+            with Image.open(io.BytesIO(data)) as probe:
+                probe.verify()  # structure and checksums, without decoding
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format == "JPEG":  # every byte decoded, an eighth of the pixels kept
+                    image.draft(image.mode, (max(width // 8, 1), max(height // 8, 1)))
+                image.load()  # every pixel: a truncated file fails here
+        except broken as exc:
+            raise undecodable(exc) from None
+    return ImageInfo(sniffed, width, height, found)
+
+
+def _check_kind(
+    source: str, sniffed: str, fmt: str | None, mode: str, frames: int, bits: int
+) -> None:
     if _FORMATS.get(fmt or "") != sniffed:
         raise ImageRejectedError(f"{source} starts like {sniffed} but decodes as {fmt}")
     if frames > 1:
@@ -129,7 +147,6 @@ def check_image(data: bytes, source: str, model: str | None = None) -> ImageInfo
             f"{source} is {mode} ({_MODE_NAMES.get(mode, 'not RGB')}); rejected, not "
             "converted: convert it to RGB first"
         )
-    return ImageInfo(sniffed, width, height, _check_size(source, width, height, model))
 
 
 _MODE_NAMES = {"CMYK": "a CMYK print colour space", "YCbCr": "YCbCr", "LAB": "CIELAB",
