@@ -382,6 +382,7 @@ async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) 
     if claim is None:
         return
     host = host or HOSTNAME
+    store = redacted(str(getattr(locks, "connection_url", "") or "")) or repr(locks)
     mine = {"records": ledger.location, "host_local": ledger.host_local, "host": host}
     seen = (repr(locks), mine["records"], host)
     if seen in _checked:
@@ -394,7 +395,7 @@ async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) 
         their_local = bool(theirs["host_local"])
     except (ValueError, KeyError, TypeError):
         raise ConfigurationError(
-            f"The ledger marker {MARKER_KEY!r} in {locks!r} is damaged ({stored[:200]!r}); "
+            f"The ledger marker {MARKER_KEY!r} in {store} is damaged ({stored[:200]!r}); "
             f"delete it (redis-cli DEL {MARKER_KEY}) and restart the workers."
         ) from None
     reset = (
@@ -407,7 +408,7 @@ async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) 
     )
     if their_records != mine["records"]:
         raise ConfigurationError(
-            f"Split ledger: the lock store {LOCKS}={locks!r} is shared with workers whose "
+            f"Split ledger: the lock store {LOCKS}={store} is shared with workers whose "
             f"records live at {theirs_text}, but this worker (host {host}) would keep its "
             f"records at {mine['records']}. Each ledger would pay for the same images again. "
             f"Set {RECORDS_BLOCK} or {RECORDS} to the same place on every worker. {reset}"
@@ -415,7 +416,7 @@ async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) 
     if (their_local or mine["host_local"]) and their_host != host:
         raise ConfigurationError(
             f"Split ledger: the records {mine['records']} are on a host's own disk: host "
-            f"{their_host} uses them with the lock store {LOCKS}={locks!r}, and this worker "
+            f"{their_host} uses them with the lock store {LOCKS}={store}, and this worker "
             f"(host {host}) would use a different disk at the same path. Put the records "
             f"where every host sees them ({RECORDS_BLOCK}=s3-bucket/..., or {RECORDS}="
             f"s3://bucket/prefix). {reset}"
