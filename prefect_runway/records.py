@@ -15,9 +15,11 @@ else Prefect's default result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the bl
 Prefect's `ResultStore` is not used for these records, and here is why: it treats any read
 error as "no record" (a paid call would then be repeated), and writes local files in place
 (a crash mid-write leaves a truncated record). This ledger fails closed on read errors,
-writes local records atomically (temporary file, fsync, rename), and creates intents only
-where no record exists (a hard link on local disk), so a lock that lied still cannot let two
-runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
+writes local records atomically (temporary file, fsync, rename), creates intents only
+where no record exists (a hard link on local disk), and writes an intent over an existing
+record only if that record is still the version read (`Ledger.replace_if`: S3 ``If-Match``,
+a compare-and-rename under a ``flock`` locally), so a lock that lied or expired still cannot
+let two runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
 
 Example:
     ```python
@@ -106,9 +108,10 @@ class Ledger:
     Args:
         storage: A folder, a `LocalFileSystem` block, prefect-aws's ``S3Bucket`` block, an
             ``s3://bucket/prefix`` URL, or any Prefect `WritableFileSystem` block. Local
-            folders and S3 get atomic writes and create-if-absent intents (a hard link; a
-            conditional PUT, see `prefect_runway.s3_records`); other blocks get one write
-            per record.
+            folders and S3 get atomic writes, create-if-absent intents (a hard link; a
+            conditional PUT, see `prefect_runway.s3_records`) and compare-and-swap
+            replaces (`replace_if`); other blocks get one write per record, compared just
+            before it is written.
     """
 
     def __init__(self, storage: str | Path | Any) -> None:
