@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +49,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_runway.caching import image_identity
 from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.engine import Engine, ImageJob
+from prefect_runway.engine import Engine, ImageJob, log
 from prefect_runway.errors import (
     BudgetExceededError,
     RecordWriteError,
@@ -124,7 +125,7 @@ def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
             if uri[:5].lower() == "data:":
                 info = await asyncio.to_thread(check_data_uri, uri, source, request.model)
                 for warning in info.warnings:
-                    get_run_logger().warning("%s", warning)
+                    log(logging.WARNING, "%s", warning)
         return image
 
     return checked
