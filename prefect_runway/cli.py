@@ -39,6 +39,7 @@ from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.engine import Engine, ImageJob
 from prefect_runway.errors import (
+    ImageRejectedError,
     RunwayAuthenticationError,
     RunwayConnectionError,
     RunwayError,
@@ -46,6 +47,7 @@ from prefect_runway.errors import (
     RunwayTaskTimeoutError,
     validation_messages,
 )
+from prefect_runway.imagecheck import check_data_uri, check_image
 from prefect_runway.models import (
     MAX_SEED,
     MAX_UPLOAD_BYTES,
@@ -101,6 +103,11 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
     """
     if _URI.match(arg):
         source = redact_url(arg)
+        if arg[:5].lower() == "data:":
+            try:
+                _warn(check_data_uri(arg, "the data URI", settings.model).warnings)
+            except ImageRejectedError as exc:
+                raise InputError(f"{source}: {exc}") from None
         try:
             request = settings.for_image(arg)
             return _Input(source, image_identity(request.prompt_image), request)
@@ -118,6 +125,11 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
         if kind == "image/gif":
             raise InputError(f"{arg} is a GIF; Runway accepts JPEG, PNG or WebP")
         raise InputError(f"{arg} is not a JPEG, PNG or WebP image (its bytes match none of them)")
+    if size <= MAX_UPLOAD_BYTES:  # larger files are refused below without being read
+        try:
+            _warn(check_image(path.read_bytes(), arg, settings.model).warnings)
+        except ImageRejectedError as exc:
+            raise InputError(str(exc)) from None
     how = choose_transport(size, kind, "auto", dialect)  # the flow's rule, for files
     if how == "data_uri":
         data = path.read_bytes()
@@ -134,6 +146,11 @@ def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
     if size > MAX_UPLOAD_BYTES:
         raise InputError(f"{arg}: {size} bytes is over Runway's 200 MB upload limit")
     return _Input(arg, _file_identity(path), (path, kind))
+
+
+def _warn(found: tuple[str, ...]) -> None:
+    for line in found:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _file_identity(path: Path) -> str:

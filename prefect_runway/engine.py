@@ -351,16 +351,26 @@ class Engine:
     async def _write_intent(
         self, intent: SubmissionRecord, earlier: SubmissionRecord | None
     ) -> None:
+        """Write `intent` only over what was read under the lock: created where no record
+        was, else replacing `earlier` only if the stored record is still the version read
+        (S3 ``If-Match`` on its ETag; local files: compare-and-rename under a ``flock``).
+
+        Raises:
+            RecordConflictError: another runner wrote the record since it was read (a second
+                host, or a lock that expired while this run was stalled); nothing is POSTed.
+            RecordWriteError: the intent could not be written; nothing is POSTed.
+        """
         try:
             if earlier is None:
                 await self.ledger.create(intent)
             else:
-                await self.ledger.replace(intent, attempts=1)
+                await self.ledger.replace_if(intent, earlier)
         except RecordConflictError:
-            # Another run recorded this key although we hold its lock: trust the record.
+            # Another runner got there between our read and our write: trust its record.
             raise RecordConflictError(
-                f"Another run recorded {intent.key} while this one held its lock; nothing "
-                "was submitted. Rerun: the record it wrote will be read."
+                f"Another runner wrote the record {self.ledger.where(intent.key)} after this "
+                "run read it (a second host, or this run's lock expired); nothing was "
+                "submitted for this image. Rerun: the record it wrote will be read."
             ) from None
         except RecordWriteError as exc:
             message = f"{exc}; the intent was not written, so nothing was submitted"

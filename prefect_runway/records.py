@@ -15,9 +15,11 @@ else Prefect's default result storage (``PREFECT_LOCAL_STORAGE_PATH``, or the bl
 Prefect's `ResultStore` is not used for these records, and here is why: it treats any read
 error as "no record" (a paid call would then be repeated), and writes local files in place
 (a crash mid-write leaves a truncated record). This ledger fails closed on read errors,
-writes local records atomically (temporary file, fsync, rename), and creates intents only
-where no record exists (a hard link on local disk), so a lock that lied still cannot let two
-runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
+writes local records atomically (temporary file, fsync, rename), creates intents only
+where no record exists (a hard link on local disk), and writes an intent over an existing
+record only if that record is still the version read (`Ledger.replace_if`: S3 ``If-Match``,
+a compare-and-rename under a ``flock`` locally), so a lock that lied or expired still cannot
+let two runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
 
 Example:
     ```python
@@ -31,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import inspect
 import json
 import os
@@ -41,7 +44,7 @@ from typing import Any, Literal
 
 from prefect.filesystems import LocalFileSystem
 from prefect.settings import get_current_settings
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
 from prefect_runway.models import SubmittedTask
@@ -84,6 +87,14 @@ class SubmissionRecord(BaseModel):
     lost_responses: int = 0
     error: str | None = None
     expires_at: datetime | None = None
+    _version: bytes | str | None = PrivateAttr(default=None)
+
+    @property
+    def version_read(self) -> bytes | str | None:
+        """The storage's version of this record when `Ledger.read` returned it (an S3 ETag,
+        or a local file's bytes); None for a record built in memory. `Ledger.replace_if`
+        compares it, so a record is replaced only if nobody wrote it since it was read."""
+        return self._version
 
     @property
     def expired(self) -> bool:
@@ -97,15 +108,16 @@ class Ledger:
     Args:
         storage: A folder, a `LocalFileSystem` block, prefect-aws's ``S3Bucket`` block, an
             ``s3://bucket/prefix`` URL, or any Prefect `WritableFileSystem` block. Local
-            folders and S3 get atomic writes and create-if-absent intents (a hard link; a
-            conditional PUT, see `prefect_runway.s3_records`); other blocks get one write
-            per record.
+            folders and S3 get atomic writes, create-if-absent intents (a hard link; a
+            conditional PUT, see `prefect_runway.s3_records`) and compare-and-swap
+            replaces (`replace_if`); other blocks get one write per record, compared just
+            before it is written.
     """
 
     def __init__(self, storage: str | Path | Any) -> None:
         if isinstance(storage, LocalFileSystem):
             storage = Path(storage.basepath or get_current_settings().results.local_storage_path)
-        if isinstance(storage, str) and storage.startswith("s3://"):
+        if isinstance(storage, str) and storage[:5].lower() == "s3://":
             storage = S3RecordStore.from_url(storage)
         elif is_s3_bucket_block(storage):
             storage = S3RecordStore.from_block(storage)  # conditional creates, one-PUT writes
@@ -117,9 +129,30 @@ class Ledger:
     async def default(cls) -> Ledger:
         """The ledger in the configured record storage (`prefect_runway.config`): by default
         Prefect's default result storage, shared with v0.1's cache records."""
-        from prefect_runway.config import record_storage
+        from prefect_runway import config
 
-        return cls(await record_storage())
+        ledger = cls(await config.record_storage())
+        await config.check_shared_ledger(config.lock_manager(), ledger)
+        return ledger
+
+    @property
+    def location(self) -> str:
+        """Where the records live, as one string: the absolute folder, ``s3://bucket/prefix/``
+        or the block's type and name (what the shared lock store's marker compares)."""
+        if self._folder is not None:
+            return str(self._folder.resolve())
+        if self._store is not None:
+            return self._store.where("")
+        name = getattr(self._block, "_block_document_name", None) or "unnamed"
+        return f"{type(self._block).__name__} block {name!r}"
+
+    @property
+    def host_local(self) -> bool:
+        """True when the records are on this host's own disk (a folder that is not on a
+        network file system): other hosts cannot see them."""
+        from prefect_runway.config import is_host_local
+
+        return self._folder is not None and is_host_local(self._folder)
 
     def where(self, key: str) -> str:
         """Where the record of `key` lives, for messages."""
@@ -139,30 +172,36 @@ class Ledger:
                 a paid call must not be repeated because a read failed.
         """
         try:
-            raw = await self._read_bytes(key)
+            found = await self._read_bytes(key)
         except Exception as exc:
             raise RecordReadError(
                 f"Cannot read the submission record {self.where(key)} ({type(exc).__name__}: "
                 f"{exc}); nothing was submitted for this image. Fix the storage and rerun."
             ) from None
-        if raw is None:
+        if found is None:
             return None
-        return self._parse(key, raw)
+        raw, version = found
+        record = self._parse(key, raw)
+        record._version = version
+        return record
 
-    async def _read_bytes(self, key: str) -> bytes | None:
+    async def _read_bytes(self, key: str) -> tuple[bytes, bytes | str] | None:
+        """The record's bytes and their version (S3: the ETag; elsewhere: the bytes)."""
         if self._folder is not None:
             try:
-                return (self._folder / key).read_bytes()
+                raw = (self._folder / key).read_bytes()
             except FileNotFoundError:
                 return None
+            return raw, raw
         if self._store is not None:
-            return await self._store.aget(key)
+            return await self._store.aget_versioned(key)
         try:
-            return await _call(self._block, "read_path", key)
+            raw = await _call(self._block, "read_path", key)
         except Exception as exc:
             if _is_missing(exc):
                 return None
             raise
+        return raw, raw
 
     def _parse(self, key: str, raw: bytes) -> SubmissionRecord:
         try:
@@ -209,6 +248,47 @@ class Ledger:
                 if attempt == attempts:
                     raise
                 await asyncio.sleep(0.2 * attempt)
+
+    async def replace_if(self, record: SubmissionRecord, expected: SubmissionRecord) -> None:
+        """Write `record` over `expected` only if the stored record is still the version
+        `expected` was read at (compare-and-swap), in one attempt.
+
+        S3: ``PutObject`` with ``If-Match`` on the ETag read. Local folder: under a kernel
+        ``flock`` of the folder's guard file, the file is replaced (rename) only if its bytes
+        are those read. Other storage blocks cannot compare and write in one step: their
+        record is read again and compared just before the write, which narrows the window
+        but cannot close it (see the README, Several machines).
+
+        Raises:
+            RecordConflictError: the record changed (or vanished) since `expected` was read:
+                another runner wrote it.
+            RecordWriteError: the storage failed; nothing was written.
+            ValueError: `expected` was not returned by `read` (no version to compare).
+        """
+        if expected.version_read is None:
+            raise ValueError(f"replace_if needs a record read from the ledger ({record.key})")
+        data = record.model_dump_json(exclude_none=True).encode()
+        version = expected.version_read
+        try:
+            if self._folder is not None:
+                assert isinstance(version, bytes)
+                await asyncio.to_thread(_swap_local, self._folder, record.key, data, version)
+            elif self._store is not None:
+                await self._store.aput(record.key, data, if_match=str(version))
+            else:
+                current = await self._read_bytes(record.key)
+                if current is None or current[1] != version:
+                    raise RecordConflictError(
+                        f"The record {self.where(record.key)} changed since it was read"
+                    )
+                await _call(self._block, "write_path", record.key, data)
+        except (RecordConflictError, RecordWriteError):
+            raise
+        except Exception as exc:
+            raise RecordWriteError(
+                f"Cannot write the submission record {self.where(record.key)} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     async def delete(self, key: str) -> None:
         """Remove the record of `key` (a POST that certainly created nothing)."""
@@ -267,6 +347,40 @@ def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
     directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)  # the rename itself survives a host crash
+    finally:
+        os.close(directory)
+
+
+def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
+    """Replace the record of `key` by `data` only if its bytes on disk are `expected`.
+
+    The new bytes are written and fsynced first; then, under an exclusive ``flock`` of the
+    folder's guard file (released by the kernel even if this process dies), the record is
+    read again, compared, and renamed over. Every conditional replace takes that lock, so
+    two of them never both see the same old bytes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / key
+    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with open(folder / ".replace.guard", "a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            try:
+                current = target.read_bytes()
+            except FileNotFoundError:
+                current = None
+            if current != expected:
+                raise RecordConflictError(f"The record {target} changed since it was read")
+            os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(directory)
     finally:
         os.close(directory)
 

@@ -183,6 +183,20 @@ class RedisSubmissionLockManager(RedisLockManager):
                 "keep up)."
             )
 
+    def claim_marker(self, name: str, value: str) -> str:
+        """Write `value` at `name` unless something is there (``SET NX``, no expiry); return
+        what is stored: `value` for the first worker, else the first worker's.
+
+        Raises:
+            LockError: Redis cannot be reached.
+        """
+        try:
+            self.client.set(name, value, nx=True)
+            stored = self.client.get(name)
+        except RedisError as exc:
+            raise self._fail("read the ledger marker for", name, exc) from None
+        return value if stored is None else _text(stored)
+
     # -- looking ------------------------------------------------------------------------------
 
     def is_locked(self, key: str) -> bool:

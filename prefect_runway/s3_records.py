@@ -8,6 +8,8 @@ The `Ledger` (`prefect_runway.records`) keeps its protocol; this module is its S
   Failed`` (or ``409 ConditionalRequestConflict`` while another conditional write is in
   flight): `RecordConflictError`, and it does not POST. Even a lock that lied cannot make two
   machines pay for one image.
+- **Intents over an existing record** (expired, resubmitted) are ``PutObject`` with
+  ``If-Match`` on the ETag read: a record changed since is `RecordConflictError`, no POST.
 - **Outcomes replace the intent in one PUT**: S3 objects are never seen half-written.
 - **Reads fail closed**: only ``NoSuchKey`` (404) is "no record"; any other error (access
   denied, throttling, a network failure) is a `RecordReadError` upstream, and nothing is paid.
@@ -102,28 +104,44 @@ class S3RecordStore:
 
     def get(self, key: str) -> bytes | None:
         """The bytes of `key`, or None when there is no such object; other errors raise."""
+        found = self.get_versioned(key)
+        return None if found is None else found[0]
+
+    def get_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """The bytes of `key` and their ETag, or None when there is no such object."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
         except Exception as exc:
             if _code(exc) in _MISSING:
                 return None
             raise
-        return bytes(answer["Body"].read())
+        return bytes(answer["Body"].read()), str(answer.get("ETag", ""))
 
-    def put(self, key: str, data: bytes, if_absent: bool = False) -> None:
-        """Write `key` in one PUT; with `if_absent`, only where no object exists.
+    def put(
+        self, key: str, data: bytes, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
+        """Write `key` in one PUT; with `if_absent`, only where no object exists; with
+        `if_match`, only over the object whose ETag is `if_match` (S3's ``If-Match``).
 
         Raises:
-            RecordConflictError: `if_absent` and an object exists (or is being created).
+            RecordConflictError: the condition failed: an object exists (`if_absent`), or
+                the object changed or vanished since it was read (`if_match`).
         """
         extra: dict[str, Any] = {"IfNoneMatch": "*"} if if_absent else {}
+        if if_match is not None:
+            extra["IfMatch"] = if_match
+        conditional = bool(extra)
         try:
             self.client.put_object(
                 Bucket=self.bucket, Key=self._key(key), Body=data,
                 ContentType="application/json", **extra,
             )  # fmt: skip
         except Exception as exc:
-            if if_absent and _code(exc) in _CONFLICT:
+            code = _code(exc)
+            if if_match is not None and code in _CONFLICT | _MISSING:
+                message = f"The record {self.where(key)} changed since it was read"
+                raise RecordConflictError(message) from None
+            if conditional and code in _CONFLICT:
                 message = f"A record appeared at {self.where(key)} meanwhile"
                 raise RecordConflictError(message) from None
             raise
@@ -136,9 +154,19 @@ class S3RecordStore:
         """`get` off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(_THREADS, self.get, key)
 
-    async def aput(self, key: str, data: bytes, if_absent: bool = False) -> None:
+    async def aget_versioned(self, key: str) -> tuple[bytes, str] | None:
+        """`get_versioned` off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(
+            _THREADS, self.get_versioned, key
+        )
+
+    async def aput(
+        self, key: str, data: bytes, if_absent: bool = False, if_match: str | None = None
+    ) -> None:
         """`put` off the event loop."""
-        await asyncio.get_running_loop().run_in_executor(_THREADS, self.put, key, data, if_absent)
+        await asyncio.get_running_loop().run_in_executor(
+            _THREADS, self.put, key, data, if_absent, if_match
+        )
 
     async def adelete(self, key: str) -> None:
         """`delete` off the event loop."""

@@ -34,6 +34,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +49,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from prefect_runway.caching import image_identity
 from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.engine import Engine, ImageJob
+from prefect_runway.engine import Engine, ImageJob, log
 from prefect_runway.errors import (
     BudgetExceededError,
     RecordWriteError,
@@ -55,6 +57,7 @@ from prefect_runway.errors import (
     RunwayTaskFailedError,
     RunwayValidationError,
 )
+from prefect_runway.imagecheck import check_data_uri
 from prefect_runway.models import (
     GenerationSettings,
     ImageToVideoRequest,
@@ -92,8 +95,8 @@ async def _submit(
         raise RunwayValidationError(str(exc)) from None
     identity = image_identity_ or image_identity(request.prompt_image)
     source = redact_url(request.prompt_image) if isinstance(request.prompt_image, str) else ""
-    job = ImageJob(source=identity if source.startswith("data:") else source or identity,
-                   identity=identity, image=request.prompt_image)  # fmt: skip
+    shown = identity if source.startswith("data:") else source or identity
+    job = ImageJob(source=shown, identity=identity, image=_checked_image(request, shown))
     async with credentials.get_async_client() as client:
         engine = await Engine.create(
             credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
@@ -113,6 +116,25 @@ async def _submit(
     if row._task is None:
         raise row._exception or RunwayError(row.error or "submission failed")
     return row._task
+
+
+def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
+    """The request's image; data URIs are decoded and judged first (`prefect_runway.imagecheck`),
+    only when the image is to be submitted (a cached rerun decodes nothing)."""
+    image = request.prompt_image
+    uris = [image] if isinstance(image, str) else [part.uri for part in image]
+    if not any(uri[:5].lower() == "data:" for uri in uris):
+        return image
+
+    async def checked(client: Any) -> Any:
+        for uri in uris:
+            if uri[:5].lower() == "data:":
+                info = await asyncio.to_thread(check_data_uri, uri, source, request.model)
+                for warning in info.warnings:
+                    log(logging.WARNING, "%s", warning)
+        return image
+
+    return checked
 
 
 @task(name="submit-image-to-video", **_SUBMIT_OPTIONS)

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from typing import Any, Literal
 
 from prefect_runway.client import AsyncRunwayClient
-from prefect_runway.engine import ImageJob
+from prefect_runway.engine import ImageJob, log
 from prefect_runway.errors import ImageRejectedError
+from prefect_runway.imagecheck import check_image
 from prefect_runway.models import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
 from prefect_runway.sources import (
     SNIFF_BYTES,
@@ -99,9 +101,24 @@ def precheck(obj: S3Image, transport: Transport, dialect: str) -> None:
 
 
 def s3_image_job(
-    s3: Any, obj: S3Image, transport: Transport = "auto", presign_seconds: int = 3600
+    s3: Any,
+    obj: S3Image,
+    transport: Transport = "auto",
+    presign_seconds: int = 3600,
+    model: str | None = None,
 ) -> ImageJob:
-    """An `ImageJob` that fetches, sniffs and ships `obj` only when it is to be submitted.
+    """An `ImageJob` that fetches, decodes and ships `obj` only when it is to be submitted.
+
+    The whole object is read and decoded (`prefect_runway.imagecheck`: truncated, corrupt,
+    CMYK, 16-bit, animated or out-of-bounds images are rejected) whatever the transport, a
+    presigned URL included: an image is never paid for on the strength of its first bytes.
+
+    Args:
+        s3: A boto3 S3 client.
+        obj: The listed object.
+        transport: How it travels (`choose_transport`).
+        presign_seconds: Lifetime of a presigned URL.
+        model: The model it is for (per-model dimension limits); None: general limits.
 
     Example:
         ```python
@@ -112,17 +129,15 @@ def s3_image_job(
 
     async def resolve(client: AsyncRunwayClient) -> str:
         precheck(obj, transport, client.dialect)
-        # Small objects (the common case) are read once; big ones are sniffed with a ranged
-        # GET first, so a presigned URL needs no full download.
-        small = data_uri_size(obj.size, "image/webp") <= MAX_DATA_URI_CHARS
-        head = None if small else f"bytes=0-{SNIFF_BYTES - 1}"
-        data = await asyncio.to_thread(read_object, s3, obj, head)
-        content_type = sniffed_type(obj, data)
+        data = await asyncio.to_thread(read_object, s3, obj, None)
+        sniffed_type(obj, data[:SNIFF_BYTES])  # the historic messages for non-images and GIFs
+        info = await asyncio.to_thread(check_image, data, obj.uri, model)
+        for warning in info.warnings:
+            log(logging.WARNING, "%s", warning)
+        content_type = info.content_type
         how = choose_transport(obj.size, content_type, transport, client.dialect)
         if how == "presigned_url":
             return presigned_url(s3, obj, content_type, presign_seconds)
-        if not small:
-            data = await asyncio.to_thread(read_object, s3, obj, None)
         if how == "upload":
             return await client.upload_image(data, obj.key.rsplit("/", 1)[-1], content_type)
         return to_data_uri(data, content_type, obj.uri)

@@ -34,6 +34,9 @@ CLIENT = "tests/test_client.py::"
 LOCKS = "tests/test_locks.py::"
 FLOWS = "tests/test_flows.py::"
 MULTIHOST = "tests/test_multihost.py::"
+INTENTS = "tests/test_conditional_intents.py::"
+SETTINGS = "tests/test_settings.py::"
+IMAGES = "tests/test_imagecheck.py::"
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,149 @@ MUTATIONS = [
         "identity=job.identity,\n                request=request_fields(settings),",
         "identity=job.identity,\n                request=request.to_wire(),",
         (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
+    ),
+    Mutation(
+        "reintent-unconditional",
+        "an intent over an existing record is a conditional write",
+        "prefect_runway/engine.py",
+        "await self.ledger.replace_if(intent, earlier)",
+        "await self.ledger.replace(intent, attempts=1)",
+        (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[expired]",
+         INTENTS + "test_two_s3_runners_without_a_shared_lock_pay_once[resubmit]"),
+    ),  # fmt: skip
+    Mutation(
+        "local-swap-without-compare",
+        "a local record is replaced only if its bytes are those read",
+        "prefect_runway/records.py",
+        "            if current != expected:\n",
+        "            if False:\n",
+        (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[resubmit_unknown]",
+         INTENTS + "test_replace_if_compares_the_version_read"),
+    ),  # fmt: skip
+    Mutation(
+        "s3-swap-without-if-match",
+        "an S3 record is replaced only if its ETag is the one read",
+        "prefect_runway/s3_records.py",
+        '            extra["IfMatch"] = if_match',
+        "            pass",
+        (INTENTS + "test_two_s3_runners_without_a_shared_lock_pay_once[expired]",),
+    ),
+    # -- settings that cannot lie ------------------------------------------------------------
+    Mutation(
+        "file-url-host-dropped",
+        "file://host/... is refused, not read as /...",
+        "prefect_runway/config.py",
+        "    if parts.netloc:\n        meant =",
+        "    if False:\n        meant =",
+        (SETTINGS + "test_lock_settings_refused_naming_variable_value_and_allowed",),
+    ),
+    Mutation(
+        "relative-records-accepted",
+        "a relative records folder is refused",
+        "prefect_runway/config.py",
+        "    if not path.is_absolute():\n        raise _refuse(",
+        "    if False:\n        raise _refuse(",
+        (SETTINGS + "test_record_settings_refused_naming_variable_value_and_allowed",
+         SETTINGS + "test_a_relative_records_path_refuses_the_ledger_before_any_work"),
+    ),  # fmt: skip
+    Mutation(
+        "unknown-setting-ignored",
+        "an unknown PREFECT_RUNWAY_* name is refused",
+        "prefect_runway/config.py",
+        "        if name not in KNOWN:",
+        "        if False:",
+        (SETTINGS + "test_every_setting_is_checked",),
+    ),
+    Mutation(
+        "marker-records-not-compared",
+        "workers whose records live elsewhere are refused",
+        "prefect_runway/config.py",
+        'if their_records != mine["records"]:',
+        "if False:",
+        (SETTINGS + "test_records_elsewhere_are_refused_naming_both",),
+    ),
+    Mutation(
+        "marker-host-not-compared",
+        "host-local records are refused on another host",
+        "prefect_runway/config.py",
+        'if (their_local or mine["host_local"]) and their_host != host:',
+        "if False:",
+        (SETTINGS + "test_host_local_records_under_shared_locks",),
+    ),
+    Mutation(
+        "marker-never-checked",
+        "the default ledger is checked against the lock store's marker",
+        "prefect_runway/records.py",
+        "        await config.check_shared_ledger(config.lock_manager(), ledger)\n",
+        "",
+        (SETTINGS + "test_records_elsewhere_are_refused_naming_both",),
+    ),
+    # -- images judged by decoding them ------------------------------------------------------
+    Mutation(
+        "image-not-decoded",
+        "truncated and corrupt images are rejected (verify, then load)",
+        "prefect_runway/imagecheck.py",
+        "                image.load()  # every pixel",
+        "                pass  # every pixel",
+        (IMAGES + "test_check_image_rejects_with_the_reason[truncated-jpeg]",
+         IMAGES + "test_the_cli_rejects_bad_files_and_data_uris_without_a_post[truncated-jpeg]"),
+    ),  # fmt: skip
+    Mutation(
+        "image-mode-unchecked",
+        "CMYK images are rejected",
+        "prefect_runway/imagecheck.py",
+        "    if mode not in _MODES:",
+        "    if False:",
+        (IMAGES + "test_check_image_rejects_with_the_reason[cmyk-jpeg]",),
+    ),
+    Mutation(
+        "image-depth-unchecked",
+        "16-bit images are rejected",
+        "prefect_runway/imagecheck.py",
+        "    if bits > 8:",
+        "    if False:",
+        (IMAGES + "test_check_image_rejects_with_the_reason[16-bit-png]",),
+    ),
+    Mutation(
+        "image-animation-unchecked",
+        "animated images are rejected",
+        "prefect_runway/imagecheck.py",
+        "    if frames > 1:",
+        "    if False:",
+        (IMAGES + "test_check_image_rejects_with_the_reason[animated-webp]",),
+    ),
+    Mutation(
+        "image-size-unchecked",
+        "images outside the documented dimensions are rejected",
+        "prefect_runway/imagecheck.py",
+        "    if width >= MAX_SIDE or height >= MAX_SIDE:",
+        "    if False:",
+        (IMAGES + "test_check_image_rejects_with_the_reason[10000x100]",),
+    ),
+    Mutation(
+        "task-data-uri-unchecked",
+        "the task decodes data URIs before paying",
+        "prefect_runway/tasks.py",
+        "    if not any(uri[:5].lower() == \"data:\" for uri in uris):",
+        "    if True:",
+        (IMAGES + "test_the_task_rejects_bad_data_uris_without_a_post[svg]",),
+    ),
+    Mutation(
+        "cli-data-uri-unchecked",
+        "the CLI decodes data URIs before paying",
+        "prefect_runway/cli.py",
+        '        if arg[:5].lower() == "data:":',
+        "        if False:",
+        (IMAGES + "test_the_cli_rejects_bad_files_and_data_uris_without_a_post[text]",),
+    ),
+    Mutation(
+        "flow-image-not-decoded",
+        "the S3 flow decodes every image before paying",
+        "prefect_runway/transport.py",
+        "        info = await asyncio.to_thread(check_image, data, obj.uri, model)",
+        "        info = check_image(__import__('prefect_runway.emulator.samples', fromlist=['png'])"
+        ".png(8, 8), obj.uri, model)",
+        (IMAGES + "test_the_s3_flow_rejects_undecodable_images_without_a_post",),
     ),
     # -- identity, tasks, budget, models ---------------------------------------------------
     Mutation(

@@ -19,7 +19,7 @@ from prefect_runway.emulator.samples import png
 from prefect_runway.models import Task
 from tests.conftest import API_KEY
 
-PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
+PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAGCAIAAABvrngfAAAAKklEQVR42mP4HxUFRCe4uOCIASKELMoAxGiiDBAKWZQBrh4uyoBsMEQIAPuBLGHw9EwnAAAAAElFTkSuQmCC"  # noqa: E501
 PNG = base64.b64decode(PNG_B64)
 PNG_URI = f"data:image/png;base64,{PNG_B64}"
 GEN = ["--model", "gen4_turbo", "--ratio", "1280:720", "--duration", "5"]

@@ -251,6 +251,8 @@ def test_settings_pick_the_lock_manager_and_the_records(redis_url, monkeypatch, 
     monkeypatch.setenv(config.LOCK_TIMEOUT, "soon")
     with pytest.raises(ConfigurationError, match="PREFECT_RUNWAY_LOCK_TIMEOUT"):
         config.lock_timeout()
+    monkeypatch.delenv(config.LOCK_TIMEOUT)
+    monkeypatch.delenv(config.LOCKS)  # an invalid setting refuses the ledger too
 
     monkeypatch.setenv(config.RECORDS, f"s3://{BUCKET}/somewhere")
     assert asyncio.run(Ledger.default()).where("k") == f"s3://{BUCKET}/somewhere/k"

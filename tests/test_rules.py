@@ -25,7 +25,7 @@ from prefect_runway.models import (
 from scripts import update_models
 from tests.conftest import API_KEY
 
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
+PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAYAAAAGCAIAAABvrngfAAAAKklEQVR42mP4HxUFRCe4uOCIASKELMoAxGiiDBAKWZQBrh4uyoBsMEQIAPuBLGHw9EwnAAAAAElFTkSuQmCC"  # noqa: E501
 KEYFRAMES = [PromptImage(uri=PNG, position="first"), PromptImage(uri=PNG, position="last")]
 MULTISHOT = {"multi_prompt": [{"duration": 3, "prompt": "a"}, {"duration": 2, "prompt": "b"}],
              "shot_type": "customize"}

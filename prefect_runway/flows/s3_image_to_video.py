@@ -152,7 +152,7 @@ async def submit_s3_page(
     """Submit one listing page: each image through the submission engine (see engine.py),
     at most `daily_remaining` of them (None: no known limit); the rest are deferred."""
     s3 = where.client()
-    jobs = (s3_image_job(s3, obj, transport) for obj in page)
+    jobs = (s3_image_job(s3, obj, transport, model=settings.model) for obj in page)
     quota = DailyQuota({} if daily_remaining is None else {settings.model: daily_remaining})
     if daily_closed:
         quota.close(settings.model, daily_closed)
