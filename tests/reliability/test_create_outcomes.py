@@ -36,7 +36,7 @@ from prefect_runway.records import Ledger, SubmissionRecord
 from prefect_runway.tasks import submit_image_to_video
 from tests.conftest import API_KEY, BUCKET, free_port
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+harness = pytest.mark.usefixtures("prefect_harness")  # flows and tasks only: the rest is fast
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
 GATEWAY_5XX = ["500", "502", "503", "504", *map(str, range(520, 528))]
 VARIANTS = ["wrapped", "ms", "us", "ns", "iso", "extra"]
@@ -179,7 +179,8 @@ MOMENT = datetime(2026, 12, 1, 10, 0, 0, 123000, tzinfo=timezone.utc)
      "2026-12-01T10:00:00.123Z", "2026-12-01T10:00:00.123+00:00"],
 )  # fmt: skip
 def test_creation_times_in_any_unit_are_read(stamp):
-    task = SubmittedTask.from_response({"code": 200, "data": {"task_id": "t1", "created_at": stamp}})
+    body = {"code": 200, "data": {"task_id": "t1", "created_at": stamp}}
+    task = SubmittedTask.from_response(body)
     assert task.id == "t1"
     assert abs((task.created_at - MOMENT).total_seconds()) < 0.001
 
@@ -219,6 +220,7 @@ AFTER_CREATE = ["502", "504", "520", "524", "drop", "truncate", "slow", "wrapped
                 "malformed", "noid"]  # fmt: skip
 
 
+@harness
 @pytest.mark.parametrize("kind", AFTER_CREATE)
 def test_task_after_creation_fault_retried_is_flagged_in_the_ledger(emu, kind):
     creds = creds_for(emu, timeout=0.5)
@@ -230,11 +232,13 @@ def test_task_after_creation_fault_retried_is_flagged_in_the_ledger(emu, kind):
     saved = record(key_of(creds, req))
     assert saved.state == "submitted" and saved.task.id == task_id
     assert saved.possible_duplicate and saved.lost_responses == 1  # the extra task is flagged
-
+    if kind != "502":
+        return  # the rerun is the same for every kind
     assert one_image(creds, req)[:2] == (task_id, 1)  # cached, still flagged
     assert emu.stats()["posts"] == 2 and record(key_of(creds, req)).possible_duplicate
 
 
+@harness
 @pytest.mark.parametrize("kind", AFTER_CREATE)
 def test_task_after_creation_fault_not_retried_is_held_unknown(emu, kind, caplog):
     creds = creds_for(emu, timeout=0.5, retry_lost_responses=False)
@@ -249,7 +253,8 @@ def test_task_after_creation_fault_not_retried_is_held_unknown(emu, kind, caplog
     assert saved.state == "unknown" and saved.possible_duplicate and saved.lost_responses == 1
     if kind in ("malformed", "noid"):  # a body nobody could read is kept for a person
         assert saved.answer and ("oops" in saved.answer or '"data":{}' in saved.answer)
-
+    if kind != "502":
+        return  # what follows is the same for every kind
     emu.set_faults(Faults())
     assert one_image(creds, req)[0] is None and emu.stats()["posts"] == 1  # held, not paid
     task_id, _, error = one_image(creds, req, resubmit_unknown=True)
@@ -257,6 +262,7 @@ def test_task_after_creation_fault_not_retried_is_held_unknown(emu, kind, caplog
     assert record(key_of(creds, req)).possible_duplicate
 
 
+@harness
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_task_answer_with_an_id_in_any_variant_is_recorded(proxy, variant):
     creds = creds_for(proxy)
@@ -274,6 +280,7 @@ def test_task_answer_with_an_id_in_any_variant_is_recorded(proxy, variant):
         assert saved.task.extra["queue"] == {"position": 3}
 
 
+@harness
 def test_task_refusals_before_creation_are_retried_silently(emu):
     creds = creds_for(emu)
     req = request()
@@ -283,6 +290,7 @@ def test_task_refusals_before_creation_are_retried_silently(emu):
     assert not record(key_of(creds, req)).possible_duplicate
 
 
+@harness
 def test_a_retired_model_leaves_no_intent_behind(emu):
     creds = creds_for(emu)
     retired = request(model="gen3a_turbo", ratio="1280:768", prompt_text="a cat")
@@ -303,7 +311,7 @@ class ReleaseFails(SubmissionLockManager):
         raise LockError("Redis error while releasing the lock: Connection refused")
 
 
-def engine_row(emu, tmp_path, job, locks=None, **options):
+def engine_row(emu, tmp_path, job, locks=None, settings=SETTINGS, **options):
     creds = creds_for(emu)
 
     async def go():
@@ -312,9 +320,19 @@ def engine_row(emu, tmp_path, job, locks=None, **options):
                 creds, client, Ledger(tmp_path / "records"),
                 locks=locks or SubmissionLockManager(tmp_path / "locks"), **options,
             )  # fmt: skip
-            return await engine.submit(job, SETTINGS)
+            return await engine.submit(job, settings)
 
     return asyncio.run(go())
+
+
+def test_engine_a_retired_model_leaves_no_intent_so_no_hold(emu, tmp_path):
+    retired = GenerationSettings(model="gen3a_turbo", ratio="1280:768", prompt_text="a cat",
+                                 duration=5)  # fmt: skip
+    job = ImageJob(source="old.png", identity="old.png#1", image=image())
+    for _ in range(2):  # the rerun says the same, never "a task may exist"
+        row = engine_row(emu, tmp_path, job, settings=retired)
+        assert row.status == "failed" and "ValueError: model 'gen3a_turbo' was retired" in row.error
+    assert not list((tmp_path / "records").glob("runway-i2v-*")) and emu.stats()["posts"] == 0
 
 
 def test_a_lock_release_error_never_changes_a_paid_row(emu, tmp_path, caplog):
@@ -387,6 +405,7 @@ def run_flow(prefix: str, **kwargs: Any):
 GATEWAY_FAULTS = ("502", "504", "520", "522", "524", "drop", "truncate")
 
 
+@harness
 def test_flow_twenty_images_with_gateway_faults_after_creation_retried(s3, runway):
     sent = put_images(s3, "g1/", 20)
     runway.set_faults(Faults(rate_after_create=0.15, after_create=GATEWAY_FAULTS, seed=18))
@@ -409,6 +428,7 @@ def test_flow_twenty_images_with_gateway_faults_after_creation_retried(s3, runwa
     assert again.possible_duplicates == result.possible_duplicates
 
 
+@harness
 def test_flow_twenty_images_with_gateway_faults_after_creation_held(s3, runway):
     RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url,
                       retry_lost_responses=False).save("held-on-unknown", overwrite=True)
@@ -431,6 +451,7 @@ def test_flow_twenty_images_with_gateway_faults_after_creation_held(s3, runway):
     assert again.unknown == len(unknown) and runway.stats()["posts"] == stats["posts"]
 
 
+@harness
 def test_flow_answers_in_every_variant_lose_no_id(s3, runway):
     sent = put_images(s3, "g3/", 6)
     runway.set_faults(Faults(rate_after_create=1.0, after_create=("wrapped", "ms", "us", "ns",
