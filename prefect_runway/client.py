@@ -262,7 +262,8 @@ def redact_answer(content: bytes) -> str:
     """An answer's body for a person to read: URL query strings and key-like tokens
     removed, at most 500 characters."""
     text = content[: _ANSWER_CHARS * 4].decode("utf-8", "replace")
-    text = _SECRETS.sub(lambda m: m.group(1) + "<redacted>", _URL_QUERY.sub(r"\1?<redacted>", text))
+    text = _URL_QUERY.sub(r"\1?<redacted>", text)
+    text = _SECRETS.sub(lambda m: m.group(1) + "<redacted>", text)
     if len(text) > _ANSWER_CHARS or len(content) > _ANSWER_CHARS * 4:
         text = text[:_ANSWER_CHARS] + f"... ({len(content)} bytes in all)"
     return text
