@@ -101,7 +101,7 @@ def lose_first_answer_then_fail(emu: Emulator):
             if method == "POST" and path.endswith("image_to_video"):
                 posts += 1
                 if posts == 1:
-                    emu.set_faults(Faults(rate_5xx=1.0))
+                    emu.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))
                     raise httpx.ReadError("connection reset by peer")
             return response
 
