@@ -372,12 +372,12 @@ MUTATIONS = [
          OUTCOMES + "test_flow_twenty_images_with_gateway_faults_after_creation_held"),
     ),  # fmt: skip
     Mutation(
-        "id-read-after-the-status",
-        "an answer that carries an ID is created, even with a wrapped error code",
-        "prefect_runway/client.py",
-        "    if call.is_submit:\n        task = _created_task(response, body)",
-        "    if False:\n        task = _created_task(response, body)",
-        (TABLE + "[created:wrapped-created-1]", TABLE + "[created:ms-created-1]"),
+        "unreadable-time-costs-the-id",
+        "a creation time that cannot be read never costs the answer its ID",
+        "prefect_runway/models.py",
+        "        except (OverflowError, OSError, ValueError):\n            return None",
+        "        except ZeroDivisionError:\n            return None",
+        (OUTCOMES + "test_an_unreadable_field_never_costs_the_id",),
     ),
     Mutation(
         "timestamps-in-seconds-only",
