@@ -472,7 +472,7 @@ class Engine:
             log(
                 logging.WARNING,
                 "Could not release the lock on %s (%s: %s); it expires within %g s. The "
-                "image's outcome is recorded, so this changes nothing about it.",
+                "ledger, not the lock, guards the image: its outcome stands as reported.",
                 key, type(exc).__name__, exc, self.hold_timeout,
             )  # fmt: skip
 
@@ -505,7 +505,7 @@ def _ended(row: SubmissionRow, status: RowStatus, error: str, exc: BaseException
 
 def _unknown(key: str, record: SubmissionRecord, ledger: Ledger) -> RunwayUnknownOutcomeError:
     why = (
-        f"its answer was lost ({record.error})"
+        f"its answer was lost or carried no task ID ({record.error})"
         if record.state == "unknown"
         else "a run stopped between submitting it and recording the answer"
     )
