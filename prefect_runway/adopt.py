@@ -102,7 +102,8 @@ async def adopt(
                 id=task.id, status=task.status, created_at=task.created_at,
                 request_fingerprint=key, lost_responses=max(earlier.lost_responses, 1),
             ),  # fmt: skip
-            "lost_responses": max(earlier.lost_responses, 1),  # a duplicate may exist
+            "lost_responses": max(earlier.lost_responses, 1),
+            "possible_duplicate": True,  # another paid task may exist
             "error": f"adopted task {task.id} for an unknown outcome ({earlier.error or 'intent'})",
             "written_at": datetime.now(timezone.utc),
         }

@@ -4,17 +4,24 @@ Both clients speak two dialects: ``runway`` (the official API at
 ``https://api.dev.runwayml.com``) and ``proxy`` (resellers that mount the same API under a
 ``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``).
 
-Retries happen here only for transient failures: 429 (honouring ``Retry-After``),
-502/503/504, and connection errors before the request was sent, with exponential backoff and
-up to 50 % random jitter, bounded by ``max_retries``. 4xx answers fail at once.
+Retries happen here only for transient failures, with exponential backoff and up to 50 %
+random jitter, bounded by ``max_retries``. 4xx answers fail at once.
 
-Lost responses: a submission whose request was sent but whose answer never arrived may have
-created (and billed) a task, and Runway has no idempotency key. Policy: such a POST is retried
-(``retry_lost_responses=True``, the default), and the returned `SubmittedTask` says how many
-answers were lost (``lost_responses``) so the batch reports a *possible duplicate* instead of
-hiding it. Retrying costs at most one extra generation; not retrying loses the image's video
-and, on the rerun that follows, costs the same generation anyway. Set
-``retry_lost_responses=False`` to fail with `RunwayResponseLostError` instead.
+Submissions (paid creates) are classified by evidence, attempt by attempt, in one place:
+`classify_create` (the table is in the README). *Created*: an ID was read from the answer,
+read first and the rest leniently. *Not created*: the API itself said so (its 4xx error body,
+a 429, a 503 with its error body or ``Retry-After``) or nothing was sent (connection refused,
+TLS failure): retried silently when transient. *Unknown*: everything else (500, 502, 504,
+520-527, a proxy's wrapped 5xx, an answer without a readable ID, a timeout or reset after
+sending): a paid task may exist, and Runway has no idempotency key.
+
+Lost responses (unknown attempts): such a POST is retried (``retry_lost_responses=True``, the
+default), and the returned `SubmittedTask` says how many answers were lost
+(``lost_responses``) so the batch reports a *possible duplicate* instead of hiding it.
+Retrying costs at most one extra generation; not retrying loses the image's video and, on the
+rerun that follows, costs the same generation anyway. Set ``retry_lost_responses=False`` to
+fail at the first unknown attempt instead. GETs (polling) retry 429, 502/503/504 and
+connection errors as before.
 
 Example:
     ```python
@@ -48,6 +55,7 @@ import httpx
 from pydantic import ValidationError
 
 from prefect_runway.errors import (
+    CreateOutcome,
     RunwayAuthenticationError,
     RunwayBadRequestError,
     RunwayConnectionError,
@@ -83,6 +91,10 @@ MIN_POLL_INTERVAL = 5.0
 """Runway asks clients not to poll a task more often than every 5 seconds."""
 
 _SUCCESS_CODES = {0, 200, "0", "200", "success", "SUCCESS", "ok", "OK"}
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+"""Transport errors raised before any byte of the request left (httpx reports TLS handshake
+failures as `httpx.ConnectError`)."""
+_ANSWER_CHARS = 500
 _T = TypeVar("_T")
 TaskCallback = Callable[[Task], Any]
 
@@ -167,33 +179,131 @@ def _daily_limit_error(call: _Call, error: RunwayError) -> RunwayError:
     )
 
 
-def _parse(call: _Call, response: httpx.Response) -> Any:
-    """Turn a response into its JSON body, or raise the matching `RunwayError`."""
+def _json_body(response: httpx.Response) -> tuple[Any, bool]:
+    """The JSON body (None when empty) and whether it could be read."""
+    if not response.content:
+        return None, True
     try:
-        body = response.json() if response.content else None
+        return response.json(), True
     except ValueError:
-        body = None
-        if response.is_success:
-            hint = (
-                " The task may have been created; its ID could not be read, so it is not "
-                "retried automatically."
-                if call.is_submit
-                else ""
-            )
-            raise RunwayProtocolError(
-                f"{call.method} {call.path} answered HTTP {response.status_code} with a body "
-                f"that is not JSON ({response.content[:60]!r}).{hint}",
-                status_code=response.status_code,
-            ) from None
+        return None, False
+
+
+def _wrapped_code(body: Any) -> Any:
+    """A proxy's wrapped ``code`` when it says failure (an int when numeric), else None."""
+    if not isinstance(body, dict) or "code" not in body or body["code"] in _SUCCESS_CODES:
+        return None
+    code = body["code"]
+    return int(code) if isinstance(code, str) and code.strip().isdigit() else code
+
+
+def _created_task(response: httpx.Response, body: Any) -> SubmittedTask | None:
+    """The task an answer to a create carries, read ID first; None when none is readable.
+
+    Any 2xx counts, and a wrapped error that still carries its task in ``data``.
+    """
+    if not isinstance(body, dict):
+        return None
+    if not response.is_success and not isinstance(body.get("data"), dict):
+        return None
+    try:
+        return SubmittedTask.from_response(body)
+    except Exception:  # no readable ID: not created as far as this answer tells
+        return None
+
+
+def classify_create(
+    response: httpx.Response | None = None, sent_error: httpx.HTTPError | None = None
+) -> CreateOutcome:
+    """What one attempt of a create did, by evidence: the one table of create outcomes.
+
+    | evidence | outcome |
+    |---|---|
+    | an ID read from the answer (any 2xx; a wrapped error with a task in ``data``) | created |
+    | 429; any other 4xx but 408 and 499; a wrapped 4xx code | not created |
+    | 503 with the API's JSON error body or a ``Retry-After`` header | not created |
+    | connection refused, connect timeout, TLS failure (nothing sent) | not created |
+    | 500, 502, 504, 520-527, a bare 503, 408, 499, any other status | unknown |
+    | a 2xx without a readable ID, or with a wrapped 5xx code | unknown |
+    | a timeout, reset or broken answer after the request was sent | unknown |
+
+    Args:
+        response: The answer, when one arrived.
+        sent_error: The transport error, when none did.
+
+    Returns:
+        `CreateOutcome.CREATED`, ``NOT_CREATED`` or ``UNKNOWN``.
+    """
+    if response is None:
+        sent_nothing = isinstance(sent_error, _NOT_SENT)
+        return CreateOutcome.NOT_CREATED if sent_nothing else CreateOutcome.UNKNOWN
+    body, _ = _json_body(response)
+    if _created_task(response, body) is not None:
+        return CreateOutcome.CREATED
+    status, code = response.status_code, _wrapped_code(body)
+    if response.is_success:
+        refused = isinstance(code, int) and 400 <= code <= 499
+        return CreateOutcome.NOT_CREATED if refused else CreateOutcome.UNKNOWN
+    if 400 <= status <= 499 and status not in (408, 499):
+        return CreateOutcome.NOT_CREATED
+    api_body = isinstance(body, dict) and (
+        isinstance(body.get("error"), str) or ("code" in body and "message" in body)
+    )
+    if status == 503 and (api_body or response.headers.get("retry-after")):
+        return CreateOutcome.NOT_CREATED
+    return CreateOutcome.UNKNOWN
+
+
+_URL_QUERY = re.compile(r"(https?://[^\s\"'<>?]+)\?[^\s\"'<>]*")
+_SECRETS = re.compile(r"(?i)(bearer\s+|key_)[A-Za-z0-9._~+/=-]+")
+
+
+def redact_answer(content: bytes) -> str:
+    """An answer's body for a person to read: URL query strings and key-like tokens
+    removed, at most 500 characters."""
+    text = content[: _ANSWER_CHARS * 4].decode("utf-8", "replace")
+    text = _URL_QUERY.sub(r"\1?<redacted>", text)
+    text = _SECRETS.sub(lambda m: m.group(1) + "<redacted>", text)
+    if len(text) > _ANSWER_CHARS or len(content) > _ANSWER_CHARS * 4:
+        text = text[:_ANSWER_CHARS] + f"... ({len(content)} bytes in all)"
+    return text
+
+
+def _parse(call: _Call, response: httpx.Response) -> Any:
+    """Turn a response into its JSON body (a `SubmittedTask` for a create), or raise the
+    matching `RunwayError`."""
+    body, readable = _json_body(response)
+    if call.is_submit:
+        task = _created_task(response, body)  # the ID first: an answer with one never loses it
+        if task is not None:
+            return task
+    hint = " A task may have been created; its ID could not be read." * call.is_submit
+    if not readable and response.is_success:
+        answer = redact_answer(response.content)
+        error: RunwayError = RunwayProtocolError(
+            f"{call.method} {call.path} answered HTTP {response.status_code} with a body "
+            f"that is not JSON: {answer!r}.{hint}",
+            status_code=response.status_code,
+        )
+        error.answer = answer
+        raise error
     if not response.is_success:
         raise _daily_limit_error(call, _error_from(response.status_code, body, response))
-    if isinstance(body, dict) and "code" in body and body["code"] not in _SUCCESS_CODES:
+    code = _wrapped_code(body)
+    if code is not None:
         # A proxy's wrapped error, sometimes sent with HTTP 200.
-        code = body["code"]
-        number = int(code) if isinstance(code, str) and code.strip().isdigit() else code
-        status = number if isinstance(number, int) and 400 <= number <= 599 else 400
+        status = code if isinstance(code, int) and 400 <= code <= 599 else 400
         error = _error_from(status, body, response)
         error.message = f"proxy error code {code}: {error.message}"
+        raise error
+    if call.is_submit:
+        answer = redact_answer(response.content)
+        error = RunwayProtocolError(
+            f"{call.method} {call.path} answered HTTP {response.status_code} without a task "
+            f"ID: {answer!r}.{hint}",
+            status_code=response.status_code,
+        )
+        error.answer = answer
         raise error
     return body
 
@@ -306,9 +416,14 @@ class _ClientBase:
 
     def _delay(self, attempt: int, error: RunwayError) -> float | None:
         """Seconds to wait before retry number `attempt` (1-based), or None to give up."""
-        if not error.transient or attempt > self.max_retries:
+        if attempt > self.max_retries:
             return None
-        if isinstance(error, RunwayResponseLostError) and not self.retry_lost_responses:
+        if error.create_outcome is CreateOutcome.UNKNOWN:  # a create that may have paid
+            if not self.retry_lost_responses:
+                return None
+        elif not error.transient:
+            return None
+        elif isinstance(error, RunwayResponseLostError) and not self.retry_lost_responses:
             return None
         if isinstance(error, RunwayRateLimitError) and error.retry_after is not None:
             return min(error.retry_after, self.backoff_max)
@@ -324,12 +439,40 @@ class _ClientBase:
         return delay
 
     @staticmethod
-    def _submitted(body: Any, lost: int) -> SubmittedTask:
-        try:
-            task = SubmittedTask.from_response(body)
-        except ValueError as exc:
-            raise RunwayProtocolError(f"Unreadable submit response: {exc}") from None
+    def _submitted(task: SubmittedTask, lost: int) -> SubmittedTask:
         return task.model_copy(update={"lost_responses": lost}) if lost else task
+
+    @staticmethod
+    def _failed(
+        call: _Call,
+        error: RunwayError,
+        lost: int,
+        response: httpx.Response | None = None,
+        sent_error: httpx.HTTPError | None = None,
+    ) -> int:
+        """Mark a failed attempt with its evidence; return the lost answers so far."""
+        if call.is_submit:
+            outcome = classify_create(response, sent_error)
+            error.create_outcome = outcome
+            if outcome is CreateOutcome.UNKNOWN:
+                lost += 1
+                if "task may have been created" not in error.message:
+                    error.message += "; a task may have been created (no ID was read)"
+        else:
+            lost += isinstance(error, RunwayResponseLostError)
+        error.lost_responses = lost  # a lost answer stays known whatever error follows
+        return lost
+
+    def _create_call(self, request: ImageToVideoRequest) -> _Call:
+        """The create's call; any error here certainly sent nothing, and says so."""
+        try:
+            return self._submit_call(request)
+        except Exception as exc:
+            try:
+                exc.create_outcome = CreateOutcome.NOT_CREATED  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass  # an exception that takes no mark counts as unknown: fail closed
+            raise
 
     def _check_dialect(self, feature: str) -> None:
         if self.dialect != "runway":
@@ -421,19 +564,21 @@ class RunwayClient(_ClientBase):
             attempt += 1
             try:
                 response = self._http.request(call.method, call.path, json=call.json)
-                return _parse(call, response), lost
             except httpx.HTTPError as exc:
                 error: RunwayError = _transport_error(call, exc, self.base_url)
-            except RunwayError as exc:
-                error = exc
-            lost += isinstance(error, RunwayResponseLostError)
-            error.lost_responses = lost  # a lost answer stays known whatever error follows
+                lost = self._failed(call, error, lost, sent_error=exc)
+            else:
+                try:
+                    return _parse(call, response), lost
+                except RunwayError as exc:
+                    error = exc
+                    lost = self._failed(call, error, lost, response=response)
             delay = self._retry_delay(attempt, error)
             time.sleep(delay)
 
     def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
         """Submit a generation. Paid: see the module's lost-response policy."""
-        return self._submitted(*self._send(self._submit_call(request)))
+        return self._submitted(*self._send(self._create_call(request)))
 
     def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""
@@ -564,19 +709,21 @@ class AsyncRunwayClient(_ClientBase):
             attempt += 1
             try:
                 response = await self._http.request(call.method, call.path, json=call.json)
-                return _parse(call, response), lost
             except httpx.HTTPError as exc:
                 error: RunwayError = _transport_error(call, exc, self.base_url)
-            except RunwayError as exc:
-                error = exc
-            lost += isinstance(error, RunwayResponseLostError)
-            error.lost_responses = lost  # a lost answer stays known whatever error follows
+                lost = self._failed(call, error, lost, sent_error=exc)
+            else:
+                try:
+                    return _parse(call, response), lost
+                except RunwayError as exc:
+                    error = exc
+                    lost = self._failed(call, error, lost, response=response)
             delay = self._retry_delay(attempt, error)
             await asyncio.sleep(delay)
 
     async def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
         """Submit a generation. Paid: see the module's lost-response policy."""
-        return self._submitted(*await self._send(self._submit_call(request)))
+        return self._submitted(*await self._send(self._create_call(request)))
 
     async def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state."""

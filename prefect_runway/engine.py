@@ -17,8 +17,12 @@ One image, one protocol, written like a payment ledger:
 Unknown outcomes (an answer lost and the retries then failed, or an intent found without an
 outcome after a crash) are a state of their own: the row says ``unknown``, a WARNING says
 why, and nothing is paid again until the caller asks for it (``resubmit_unknown=True``),
-in which case the new task is flagged ``possible_duplicate``. A POST that certainly created
-nothing (a 4xx, or 5xx/429/connection errors with no lost answer) removes its intent.
+in which case the new task is flagged ``possible_duplicate`` (in the ledger too, so later runs
+keep saying so). Whether a POST created a task is read from the evidence the client classified
+(`prefect_runway.errors.create_outcome`): only a POST that certainly created nothing (the API
+refused it, or nothing was sent, whatever the exception's type) removes its intent; every
+other failure leaves an ``unknown`` record. Releasing the lock never changes a row: a paid
+image stays paid when the lock service fails at the end.
 
 Prefect's transactions are not used here: their `ResultStore` reads fail open and their
 records are written without an intent, which is exactly what a paid call cannot afford (see
@@ -53,6 +57,7 @@ from prefect_runway.caching import request_fields, submission_key
 from prefect_runway.client import AsyncRunwayClient
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
+    CreateOutcome,
     ImageRejectedError,
     RecordConflictError,
     RecordError,
@@ -61,9 +66,8 @@ from prefect_runway.errors import (
     RunwayConnectionError,
     RunwayDailyLimitError,
     RunwayError,
-    RunwayProtocolError,
-    RunwayResponseLostError,
     RunwayUnknownOutcomeError,
+    create_outcome,
 )
 from prefect_runway.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
 from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
@@ -314,7 +318,7 @@ class Engine:
                 return _deferred(row, self.quota.why(settings.model))
             except RunwayUnknownOutcomeError:
                 raise  # a task may exist: the generation stays counted
-            except RunwayError:
+            except Exception:
                 self.quota.give_back(settings.model)  # certainly nothing created
                 raise
             row.possible_duplicate = unknown or bool(submitted.lost_responses)
@@ -381,24 +385,27 @@ class Engine:
     ) -> SubmittedTask:
         try:
             return await self.client.image_to_video(request)
-        except RunwayError as exc:
-            lost = exc.lost_responses or isinstance(exc, RunwayResponseLostError)
-            if lost or isinstance(exc, RunwayProtocolError):
-                unknown = intent.model_copy(
-                    update={
-                        "state": "unknown",
-                        "lost_responses": max(exc.lost_responses, 1),
-                        "error": str(exc),
-                        "written_at": datetime.now(timezone.utc),
-                    }
-                )
-                try:
-                    await self.ledger.replace(unknown)
-                except RecordError:
-                    pass  # the intent stays: a rerun sees an unknown outcome all the same
-                raise _unknown(intent.key, unknown, self.ledger) from None
-            await self._undo_intent(intent.key, earlier)
-            raise
+        except Exception as exc:
+            if create_outcome(exc) is CreateOutcome.NOT_CREATED:
+                await self._undo_intent(intent.key, earlier)  # whatever the exception's type
+                raise
+            lost = max(getattr(exc, "lost_responses", 0) or 0, 1)
+            error = str(exc) if isinstance(exc, RunwayError) else f"{type(exc).__name__}: {exc}"
+            unknown = intent.model_copy(
+                update={
+                    "state": "unknown",
+                    "lost_responses": lost,
+                    "possible_duplicate": True,
+                    "error": error,
+                    "answer": getattr(exc, "answer", None),
+                    "written_at": datetime.now(timezone.utc),
+                }
+            )
+            try:
+                await self.ledger.replace(unknown)
+            except RecordError:
+                pass  # the intent stays: a rerun sees an unknown outcome all the same
+            raise _unknown(intent.key, unknown, self.ledger) from None
 
     async def _undo_intent(self, key: str, earlier: SubmissionRecord | None) -> None:
         """The POST certainly created nothing: put the ledger back as it was."""
@@ -430,6 +437,7 @@ class Engine:
                 "state": "submitted",
                 "task": submitted,
                 "lost_responses": row.lost_responses,
+                "possible_duplicate": row.possible_duplicate,
                 "written_at": datetime.now(timezone.utc),
                 "expires_at": (
                     datetime.now(timezone.utc) + self.cache_expiration
@@ -470,17 +478,26 @@ class Engine:
                 return
 
     def _release(self, key: str, holder: str) -> None:
+        """Release the lock; never raises, so a paid row keeps its status (the record, not
+        the lock, guards the image from now on)."""
         try:
             self.locks.release_lock(key, holder)
         except ValueError as exc:  # taken over after expiring: the record still guards it
             log(logging.WARNING, "%s", exc)
+        except Exception as exc:  # e.g. Redis unreachable: the lock expires on its own
+            log(
+                logging.WARNING,
+                "Could not release the lock on %s (%s: %s); it expires within %g s. The "
+                "ledger, not the lock, guards the image: its outcome stands as reported.",
+                key, type(exc).__name__, exc, self.hold_timeout,
+            )  # fmt: skip
 
 
 def _cached(row: SubmissionRow, record: SubmissionRecord) -> SubmissionRow:
     assert record.task is not None
     row.status = "cached"
     row.task_id = record.task.id
-    row.possible_duplicate = record.lost_responses > 0
+    row.possible_duplicate = record.possible_duplicate or record.lost_responses > 0
     row.lost_responses = record.lost_responses
     if record.task.estimated_credits is not None:
         row.estimated_credits = record.task.estimated_credits
@@ -504,7 +521,7 @@ def _ended(row: SubmissionRow, status: RowStatus, error: str, exc: BaseException
 
 def _unknown(key: str, record: SubmissionRecord, ledger: Ledger) -> RunwayUnknownOutcomeError:
     why = (
-        f"its answer was lost ({record.error})"
+        f"its answer was lost or carried no task ID ({record.error})"
         if record.state == "unknown"
         else "a run stopped between submitting it and recording the answer"
     )

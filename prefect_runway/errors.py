@@ -16,7 +16,24 @@ Example:
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
+
+
+class CreateOutcome(str, Enum):
+    """What the evidence says a create (a paid POST) did; see `create_outcome`.
+
+    - ``CREATED``: a task ID was read from the answer.
+    - ``NOT_CREATED``: the API itself said no task exists (its 4xx error body, a 429, a 503
+      with its own error body or ``Retry-After``), or the request was never sent (connection
+      refused, TLS failure, a local check).
+    - ``UNKNOWN``: anything else (500, 502, 504, 520-527, a proxy's wrapped 5xx code, a 200
+      without a readable ID, a timeout or reset after sending): a paid task may exist.
+    """
+
+    CREATED = "created"
+    NOT_CREATED = "not_created"
+    UNKNOWN = "unknown"
 
 
 class RunwayError(Exception):
@@ -33,6 +50,13 @@ class RunwayError(Exception):
     lost_responses = 0
     """Answers to this call that were lost before it failed: >0 on a submission means a task
     may exist (see `RunwayUnknownOutcomeError`)."""
+    create_outcome: CreateOutcome | None = None
+    """On a failed create (a submission): what the evidence of its last attempt says it did
+    (see `CreateOutcome`); None on other calls. The whole create's outcome, earlier attempts
+    included, is `prefect_runway.errors.create_outcome` of the error."""
+    answer: str | None = None
+    """A create's answer that could not be read (no task ID in it), redacted and truncated,
+    for a person to read."""
 
     def __init__(
         self,
@@ -265,6 +289,30 @@ def validation_messages(exc: Any) -> list[str]:
             where = ".".join(str(part) for part in problem["loc"])
             lines.append(f"{where}: {problem['msg']}" if where else problem["msg"])
     return lines
+
+
+def create_outcome(exc: BaseException) -> CreateOutcome:
+    """What a failed create did, from the evidence the client attached to `exc`.
+
+    The client classifies each attempt in one place (`prefect_runway.client.classify_create`)
+    and marks the exception a create ends with. The create is ``UNKNOWN`` when any attempt
+    was (``lost_responses > 0``) or when the exception carries no mark: only evidence says
+    nothing was created.
+
+    Example:
+        ```python
+        try:
+            await client.image_to_video(request)
+        except Exception as exc:
+            if create_outcome(exc) is CreateOutcome.NOT_CREATED:
+                ...  # safe to forget the attempt: no task exists
+        ```
+    """
+    outcome = getattr(exc, "create_outcome", None)
+    lost: Any = getattr(exc, "lost_responses", 0)
+    if not isinstance(outcome, CreateOutcome) or lost:
+        return CreateOutcome.UNKNOWN
+    return outcome
 
 
 def is_transient(exc: BaseException) -> bool:

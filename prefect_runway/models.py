@@ -779,14 +779,40 @@ def _parse_status(value: Any) -> TaskStatus:
 
 
 def _parse_time(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+    """A creation time in epoch seconds, milli-, micro- or nanoseconds (told apart by size:
+    any date from 1973 to 5138 reads right) or ISO 8601; None when it cannot be read."""
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        value = float(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+        for _ in range(3):  # ns -> us -> ms -> s
+            if abs(seconds) < 1e11:
+                break
+            seconds /= 1000
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
             return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     return None
+
+
+def _task_id(value: Any) -> str | None:
+    """A task ID as sent (a non-empty string or an integer), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and value.strip()):
+        return str(value).strip()
+    return None
+
+
+_READ_FIELDS = {"id", "task_id", "taskId", "status", "state", "task_status", "createdAt",
+                "created_at", "estimatedCost", "request_id", "code", "message", "data"}  # fmt: skip
 
 
 def _credits(cost: Any) -> float | None:
@@ -814,6 +840,8 @@ class SubmittedTask(BaseModel):
     """The submission's cache key (account, image identity, request); set by the tasks."""
     lost_responses: int = 0
     """Earlier attempts of this submission whose answer was lost: >0 means a possible duplicate."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Fields of the answer this client does not read, kept as sent (e.g. a proxy's own)."""
 
     @property
     def estimated_cost_credits(self) -> float | None:
@@ -825,7 +853,11 @@ class SubmittedTask(BaseModel):
 
     @classmethod
     def from_response(cls, body: Any) -> SubmittedTask:
-        """Parse a submit response body.
+        """Parse a submit response body: the task ID first, then the rest leniently.
+
+        A field that cannot be read (a timestamp in an unexpected unit, a status no one
+        knows) is left unset instead of losing the ID; fields this client does not read are
+        kept in `extra`.
 
         Raises:
             ValueError: when the body holds no task ID in any known shape.
@@ -833,23 +865,29 @@ class SubmittedTask(BaseModel):
         if not isinstance(body, dict):
             raise ValueError(f"expected a JSON object, got {type(body).__name__}")
         data = body.get("data")
-        if isinstance(data, dict) and (data.get("task_id") or data.get("id")):
-            return cls(
-                id=str(data.get("task_id") or data.get("id")),
-                status=_parse_status(data.get("task_status") or data.get("status")),
-                created_at=_parse_time(data.get("created_at")),
-                estimated_credits=_credits(data.get("estimatedCost")),
-                request_id=body.get("request_id"),
-            )
-        task_id = body.get("id") or body.get("task_id")
+        inner = data if isinstance(data, dict) else {}
+        task_id = next(
+            (found for found in map(_task_id, (inner.get("task_id"), inner.get("id"),
+             inner.get("taskId"))) if found),
+            None,
+        ) if inner else None  # fmt: skip
+        fields = inner if task_id else body
+        task_id = task_id or _task_id(body.get("id")) or _task_id(body.get("task_id"))
         if not task_id:
-            raise ValueError(f"no task id in the response (keys: {sorted(body)})")
+            raise ValueError(f"no task id in the response (keys: {sorted(map(str, body))})")
+        request_id = body.get("request_id")
+        extra = {k: v for k, v in fields.items() if k not in _READ_FIELDS}
+        if fields is inner:
+            extra.update({k: v for k, v in body.items() if k not in _READ_FIELDS})
         return cls(
-            id=str(task_id),
-            status=_parse_status(body.get("status") or body.get("state")),
-            created_at=_parse_time(body.get("createdAt") or body.get("created_at")),
-            estimated_credits=_credits(body.get("estimatedCost")),
-            request_id=body.get("request_id"),
+            id=task_id,
+            status=_parse_status(
+                fields.get("task_status") or fields.get("status") or fields.get("state")
+            ),
+            created_at=_parse_time(fields.get("createdAt") or fields.get("created_at")),
+            estimated_credits=_credits(fields.get("estimatedCost")),
+            request_id=None if request_id is None else str(request_id),
+            extra=extra,
         )
 
 

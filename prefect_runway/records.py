@@ -73,6 +73,10 @@ class SubmissionRecord(BaseModel):
         error: Why the outcome is unknown (state ``unknown``) or the image was refused
             (state ``rejected``).
         expires_at: When a ``submitted`` record stops counting (None: never).
+        possible_duplicate: Another paid task may exist for this key (a lost answer, or a
+            resubmission over an unknown outcome); kept so every later run says so.
+        answer: A create's answer that could not be read, redacted and truncated, for a
+            person (state ``unknown``).
     """
 
     version: int = 2
@@ -87,6 +91,9 @@ class SubmissionRecord(BaseModel):
     lost_responses: int = 0
     error: str | None = None
     expires_at: datetime | None = None
+    possible_duplicate: bool = False
+    answer: str | None = None
+
     _version: bytes | str | None = PrivateAttr(default=None)
 
     @property

@@ -12,9 +12,11 @@ A generation costs money, so `submit_image_to_video` is a thin task over
   engine's ledger is the cache, so Prefect's cache-refresh settings do not apply) and
   ``retries=0`` (a task-level retry would multiply the client's). Only ``resubmit=True`` and
   ``resubmit_unknown=True`` pay again.
-- Retries: the client's, for transient failures only (429 with ``Retry-After``, 502/503/504,
-  connection errors): at most ``1 + max_retries`` = 6 POST attempts per image with the
-  default credentials, for the task, the fan-out and the CLI alike.
+- Retries: the client's, by evidence (`prefect_runway.client.classify_create`): refusals by
+  the API (429, a 503 with its error body) and connection errors silently, unknown outcomes
+  (a gateway's 5xx, a lost answer) only as ``retry_lost_responses`` allows, flagged: at most
+  ``1 + max_retries`` = 6 POST attempts per image with the default credentials, for the
+  task, the fan-out and the CLI alike.
 
 Example:
     ```python

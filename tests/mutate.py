@@ -37,6 +37,8 @@ MULTIHOST = "tests/test_multihost.py::"
 INTENTS = "tests/test_conditional_intents.py::"
 SETTINGS = "tests/test_settings.py::"
 IMAGES = "tests/test_imagecheck.py::"
+OUTCOMES = "tests/reliability/test_create_outcomes.py::"
+TABLE = OUTCOMES + "test_each_answer_is_classified_by_its_evidence"
 
 
 @dataclass(frozen=True)
@@ -199,8 +201,8 @@ MUTATIONS = [
         "lost-answer-as-plain-failure",
         "a lost answer then errors is an unknown outcome",
         "prefect_runway/engine.py",
-        "if lost or isinstance(exc, RunwayProtocolError):",
-        "if False:",
+        "if create_outcome(exc) is CreateOutcome.NOT_CREATED:",
+        "if True:",
         (ENGINE + "test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure",),
     ),
     Mutation(
@@ -250,8 +252,8 @@ MUTATIONS = [
         "definite-failure-keeps-intent",
         "a POST that created nothing removes its intent",
         "prefect_runway/engine.py",
-        "            await self._undo_intent(intent.key, earlier)\n            raise",
-        "            raise",
+        "await self._undo_intent(intent.key, earlier)  # whatever",
+        "pass  # whatever",
         (ENGINE + "test_definite_failure_undoes_its_intent_so_a_rerun_submits",),
     ),
     Mutation(
@@ -470,6 +472,114 @@ MUTATIONS = [
         'self.model_dump(by_alias=True, exclude_none=True, mode="json")',
         'self.model_dump(by_alias=True, exclude_none=False, mode="json")',
         ("tests/test_models.py::test_valid_requests",),
+    ),
+    # -- create outcomes by evidence (faults after creation) --------------------------------
+    Mutation(
+        "gateway-5xx-as-not-created",
+        "a 5xx without the API's word is no evidence that nothing was created",
+        "prefect_runway/client.py",
+        "if 400 <= status <= 499 and status not in (408, 499):",
+        "if 400 <= status <= 599 and status not in (408, 499):",
+        (TABLE + "[created:502-unknown-1]", TABLE + "[created:524-unknown-1]"),
+    ),
+    Mutation(
+        "bare-503-as-not-created",
+        "a 503 says 'not created' only with the API's error body or Retry-After",
+        "prefect_runway/client.py",
+        'if status == 503 and (api_body or response.headers.get("retry-after")):',
+        "if status == 503:",
+        (TABLE + "[created:503-unknown-1]",),
+    ),
+    Mutation(
+        "wrapped-5xx-as-not-created",
+        "a proxy's wrapped 5xx code in a 200 is an unknown outcome",
+        "prefect_runway/client.py",
+        "refused = isinstance(code, int) and 400 <= code <= 499",
+        "refused = code is not None",
+        (TABLE + "[created:wrapped_error-unknown-1]",),
+    ),
+    Mutation(
+        "sent-request-as-not-sent",
+        "only errors before sending (connect, TLS) mean nothing was created",
+        "prefect_runway/client.py",
+        "sent_nothing = isinstance(sent_error, _NOT_SENT)",
+        "sent_nothing = sent_error is not None",
+        (TABLE + "[created:drop-unknown-1]", TABLE + "[created:truncate-unknown-1]",
+         TABLE + "[created:slow-unknown-1]"),
+    ),  # fmt: skip
+    Mutation(
+        "unknown-retried-without-permission",
+        "an unknown attempt is retried only when retry_lost_responses allows it",
+        "prefect_runway/client.py",
+        "            if not self.retry_lost_responses:\n                return None\n"
+        "        elif not error.transient:",
+        "            pass\n        elif not error.transient:",
+        (OUTCOMES + "test_task_after_creation_fault_not_retried_is_held_unknown[502]",
+         OUTCOMES + "test_flow_twenty_images_with_gateway_faults_after_creation_held"),
+    ),  # fmt: skip
+    Mutation(
+        "unreadable-time-costs-the-id",
+        "a creation time that cannot be read never costs the answer its ID",
+        "prefect_runway/models.py",
+        "        except (OverflowError, OSError, ValueError):\n            return None",
+        "        except ZeroDivisionError:\n            return None",
+        (OUTCOMES + "test_an_unreadable_field_never_costs_the_id",),
+    ),
+    Mutation(
+        "timestamps-in-seconds-only",
+        "creation times in ms, us and ns are read, never fatal",
+        "prefect_runway/models.py",
+        "for _ in range(3):  # ns -> us -> ms -> s",
+        "for _ in range(0):  # ns -> us -> ms -> s",
+        (OUTCOMES + "test_creation_times_in_any_unit_are_read",),
+    ),
+    Mutation(
+        "unknown-fields-dropped",
+        "fields of the answer this client does not read are kept",
+        "prefect_runway/models.py",
+        "            extra=extra,\n",
+        "            extra={},\n",
+        (OUTCOMES + "test_an_unreadable_field_never_costs_the_id",),
+    ),
+    Mutation(
+        "unreadable-answer-not-kept",
+        "an answer nobody could read is kept on the unknown record",
+        "prefect_runway/engine.py",
+        '"answer": getattr(exc, "answer", None),',
+        '"answer": None,',
+        (OUTCOMES + "test_task_after_creation_fault_not_retried_is_held_unknown[malformed]",),
+    ),
+    Mutation(
+        "answer-unredacted",
+        "a kept answer holds no URL signature or key",
+        "prefect_runway/client.py",
+        'text = _URL_QUERY.sub(r"\\1?<redacted>", text)',
+        "pass",
+        (OUTCOMES + "test_an_unreadable_answer_is_kept_redacted_and_truncated",),
+    ),
+    Mutation(
+        "plain-exception-keeps-intent",
+        "a POST that sent nothing removes its intent, whatever the exception's type",
+        "prefect_runway/engine.py",
+        "if create_outcome(exc) is CreateOutcome.NOT_CREATED:",
+        "if isinstance(exc, RunwayError) and create_outcome(exc) is CreateOutcome.NOT_CREATED:",
+        (OUTCOMES + "test_engine_a_retired_model_leaves_no_intent_so_no_hold",),
+    ),
+    Mutation(
+        "possible-duplicate-not-persisted",
+        "the possible_duplicate flag is kept in the ledger",
+        "prefect_runway/engine.py",
+        '"possible_duplicate": row.possible_duplicate,',
+        '"possible_duplicate": False,',
+        (OUTCOMES + "test_the_flag_of_a_resubmitted_unknown_outcome_is_persisted",),
+    ),
+    Mutation(
+        "lock-release-error-fails-row",
+        "a lock-release error never changes a paid row",
+        "prefect_runway/engine.py",
+        "except Exception as exc:  # e.g. Redis unreachable",
+        "except ZeroDivisionError as exc:  # e.g. Redis unreachable",
+        (OUTCOMES + "test_a_lock_release_error_never_changes_a_paid_row",),
     ),
     # -- several machines: Redis locks, S3 records, settings --------------------------------
     Mutation(

@@ -247,12 +247,18 @@ def test_lost_response_not_retried_when_disabled(emulator):
     assert emulator.stats()["posts"] == 1
 
 
-def test_malformed_json_is_a_protocol_error_without_retry(emulator):
+def test_malformed_json_is_an_unknown_outcome_under_the_lost_answer_policy(emulator):
     emulator.set_faults(Faults(rate_malformed=1.0))
-    with client_for(emulator) as client, pytest.raises(RunwayProtocolError) as info:
-        client.image_to_video(request())
-    assert "not JSON" in str(info.value) and "not retried" in str(info.value)
+    with client_for(emulator, retry_lost_responses=False) as client:
+        with pytest.raises(RunwayProtocolError) as info:
+            client.image_to_video(request())
+    assert "not JSON: '<html>oops</html>'" in str(info.value)
+    assert "A task may have been created; its ID could not be read" in str(info.value)
+    assert info.value.answer == "<html>oops</html>" and info.value.lost_responses == 1
     assert emulator.stats()["posts"] == 1
+    with client_for(emulator, max_retries=2) as client, pytest.raises(RunwayProtocolError):
+        client.image_to_video(request())  # retried as a lost answer: counted, never hidden
+    assert emulator.stats()["posts"] == 4
 
 
 def test_server_error_exhausts_retries(emulator):

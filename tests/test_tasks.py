@@ -140,9 +140,9 @@ def test_transient_errors_are_retried_by_the_client_only_without_duplicates(url_
     def run_one():
         return outcome(submit(creds, requests(1)[0], return_state=True))
 
-    url_emulator.set_faults(Faults(rate_5xx=1.0, retry_after=0))
+    url_emulator.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,), retry_after=0))
     completed, message = run_one()
-    assert not completed and "(HTTP 50" in message
+    assert not completed and "(HTTP 503" in message
     assert url_emulator.stats()["posts"] == 3  # 1 + 2 client retries; the task never retries
 
     url_emulator.set_faults(Faults())  # nothing was created: the intent was undone, no hold
@@ -161,7 +161,7 @@ def test_prefect_settings_meant_for_other_tasks_never_pay_again(url_emulator):
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True, PREFECT_TASK_DEFAULT_RETRIES: 3}):
         first = submit_all(creds, requests(2))
         again = submit_all(creds, requests(2))
-        url_emulator.set_faults(Faults(rate_5xx=1.0))
+        url_emulator.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))
 
         @flow
         def failing():
@@ -205,7 +205,7 @@ def test_prefect_task_defaults_set_before_import_never_pay_again(url_emulator):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
            "PREFECT_TASK_DEFAULT_RETRIES": "3", "PREFECT_TASK_DEFAULT_RETRY_DELAY_SECONDS": "0",
            "PREFECT_TASKS_REFRESH_CACHE": "true"}  # fmt: skip
-    url_emulator.set_faults(Faults(rate_5xx=1.0))
+    url_emulator.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))  # nothing created
     proc = subprocess.run(
         [sys.executable, "-c", PINS_SCRIPT, url_emulator.root_url, url_emulator.base_url,
          API_KEY], env=env, capture_output=True, text=True, timeout=180,

@@ -5,7 +5,9 @@ contract (official dialect under ``/v1``, proxy dialect under ``/runwayml/v1``) 
 this package's client, so the client can be tested against behaviour rather than against
 itself: validation, task lifecycle with concurrency slots (PENDING, THROTTLED, RUNNING,
 SUCCEEDED/FAILED, CANCELLED), ephemeral uploads, output videos with expiring URLs, and
-injected faults (429, 5xx, dropped connections, lost responses, malformed bodies).
+injected faults, per request or at a rate, before a task exists (429, 5xx, dropped connections,
+malformed bodies) and after (gateway 5xx, lost or truncated answers, late answers, proxy
+variants).
 
 Example:
     >>> from prefect_runway.emulator import Emulator, Faults
@@ -18,7 +20,11 @@ Control endpoints (no auth): ``GET /_emulator/health``, ``GET /_emulator/stats``
 counts rejected submits only, so ``posts == tasks_created + sum(rejected.values())``
 (``rejected["daily_limit"]`` counts creates refused by the daily limit), ``uploads`` counts
 ``POST /v1/uploads`` calls, ``downloads`` counts output videos served (GET, not HEAD) and
-``download_errors`` the video GETs failed by ``rate_download_error``.
+``download_errors`` the video GETs failed by ``rate_download_error``. ``tasks_created`` counts
+every task created, whether or not its answer reached the client; ``after_create`` counts, by
+kind, the created tasks whose answer was then failed on purpose (``Faults.script`` entries
+``created:<kind>``, or ``rate_after_create``: gateway 5xx and 520-527, dropped or truncated
+answers, late answers, wrapped errors, 200s without an ID, and 200s in a proxy's variants).
 
 Daily limit: with ``daily_limit=N`` (``--daily-limit N``) each model accepts at most N creates
 in any rolling 24 hours of the emulator's clock; past it, create answers 429 with an error

@@ -103,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="proxy only: fraction 0-1 of submits answered 200 + an error (default: %(default)s)",
     )
     p.add_argument(
+        "--rate-after-create",
+        type=float,
+        default=0.0,
+        help="fraction 0-1 of created tasks whose answer then fails (default: %(default)s)",
+    )
+    p.add_argument(
+        "--after-create",
+        default="502",
+        metavar="KINDS",
+        help="comma-separated: how those answers fail, e.g. 502,524,drop,truncate,slow "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
         "--rate-task-failure",
         type=float,
         default=0.0,
@@ -238,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             latency=args.latency,
             seed=args.seed,
             rate_download_error=args.rate_download_error,
+            rate_after_create=args.rate_after_create,
+            after_create=tuple(k.strip() for k in args.after_create.split(",") if k.strip()),
         )
         emulator = Emulator(
             api_key=args.api_key or None,

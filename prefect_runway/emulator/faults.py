@@ -17,7 +17,24 @@ _RATE_FIELDS = (
     "rate_wrapped_error",
     "rate_task_failure",
     "rate_download_error",
+    "rate_after_create",
 )
+
+BEFORE_CREATE = ("ok", "reset", "429", "5xx", "malformed", "wrapped_error")
+"""Script entries that answer before any task exists (or, for ``ok``, inject nothing);
+a status code from 500 to 599 (``"503"``) is one too: that 5xx with the API's error body."""
+AFTER_CREATE = (
+    "drop", "truncate", "slow", "wrapped_error", "malformed", "noid",
+    "wrapped", "ms", "us", "ns", "iso", "extra",
+)  # fmt: skip
+"""What follows a created task, written ``created:<kind>`` in a script: no answer at all
+(``drop``), half a body then a closed connection (``truncate``), the answer after
+``slow_seconds`` (``slow``), HTTP 200 with a proxy's wrapped ``{"code": 500}``
+(``wrapped_error``), with HTML (``malformed``) or with JSON lacking any ID (``noid``); or a
+gateway's 5xx with an HTML body, as a status code from 500 to 599 (``created:502``,
+``created:524``). The last six are answers that do carry the ID, in a proxy's variants: the
+wrapped shape (``wrapped``), creation times in epoch milli-, micro- or nanoseconds or ISO 8601
+(``ms``, ``us``, ``ns``, ``iso``), and fields no client knows (``extra``)."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,21 @@ class Faults:
 
     Every ``rate_*`` is a probability in ``[0, 1]``; each fault is drawn independently, in the
     order reset, 429, 5xx, malformed, wrapped error (before validation, so no task is created),
-    then lost response (after the task is created). ``latency`` applies to every API request.
+    then lost response and after-create faults (after the task is created). ``latency``
+    applies to every API request.
+
+    ``script`` overrides the draws request by request: its entries are used by the next
+    submit POSTs in order (one each; setting the faults starts it again), then the rates
+    apply. An entry is ``"ok"`` (no fault), a fault before creation (``"reset"``, ``"429"``,
+    ``"malformed"``, ``"wrapped_error"``, ``"5xx"`` or a status such as ``"503"``) or
+    ``"created:<kind>"``, a task created and then one of `AFTER_CREATE` (or a status such as
+    ``"created:502"``).
+
+    Example:
+        ```python
+        emu.set_faults(Faults(script=("created:502", "ok")))  # paid twice, one answer read
+        emu.set_faults(Faults(rate_after_create=0.15, after_create=("502", "524")))
+        ```
 
     Attributes:
         rate_429: Fraction of submits answered 429 with a ``Retry-After`` header.
@@ -45,6 +76,13 @@ class Faults:
         seed: Seed for the fault random generator, for reproducible runs.
         rate_download_error: Fraction of output video downloads (GET) answered 500; the video
             stays downloadable, so a later try may succeed.
+        statuses_5xx: The statuses ``rate_5xx`` picks from, with the API's JSON error body.
+        rate_after_create: Fraction of created tasks whose answer is then one of
+            ``after_create`` (picked at random): the faults of gateways and proxies.
+        after_create: Kinds from `AFTER_CREATE`, or status codes 500-599 as strings.
+        slow_seconds: How late a ``slow`` answer comes (make it longer than the client's
+            timeout to see a timeout after creation).
+        script: Faults for the next submit POSTs, one each, before the rates (see above).
         hang_after: Once this many tasks exist, further submits are held without an answer
             and create nothing, until the faults change or the emulator stops: a clean point
             at which to kill a client in crash-and-resume tests.
@@ -63,13 +101,48 @@ class Faults:
     seed: int | None = None
     hang_after: int | None = None
     rate_download_error: float = 0.0
+    statuses_5xx: tuple[int, ...] = (502, 503, 504)
+    rate_after_create: float = 0.0
+    after_create: tuple[str, ...] = ("502",)
+    slow_seconds: float = 2.0
+    script: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        for name in ("statuses_5xx", "after_create", "script"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name} must be a list, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for status in self.statuses_5xx:
+            if not _is_5xx(status):
+                raise ValueError(f"statuses_5xx must hold statuses 500-599, got {status!r}")
+        if not self.statuses_5xx:
+            raise ValueError("statuses_5xx must hold at least one status, e.g. [503]")
+        for kind in self.after_create:
+            if not _after_kind(kind):
+                raise ValueError(
+                    f"after_create entry {kind!r} is unknown; use one of "
+                    f"{', '.join(AFTER_CREATE)} or a status 500-599 such as '502'"
+                )
+        if not self.after_create:
+            raise ValueError("after_create must hold at least one kind, e.g. ['502']")
+        for entry in self.script:
+            if not isinstance(entry, str) or not (
+                entry in BEFORE_CREATE
+                or _is_5xx(entry)
+                or (entry.startswith("created:") and _after_kind(entry[len("created:") :]))
+            ):
+                raise ValueError(
+                    f"script entry {entry!r} is unknown; use 'ok', one of "
+                    f"{', '.join(BEFORE_CREATE[1:])}, a status such as '503', or "
+                    "'created:<kind>' with a kind from "
+                    f"{', '.join(AFTER_CREATE)} or a status such as 'created:502'"
+                )
         for name in _RATE_FIELDS:
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-        for name in ("retry_after", "latency"):
+        for name in ("retry_after", "latency", "slow_seconds"):
             value = getattr(self, name)
             if not _is_number(value) or float(value) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
@@ -113,6 +186,19 @@ class Faults:
         """Return ``retry_after`` formatted for the ``Retry-After`` header."""
         value = float(self.retry_after)
         return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _is_5xx(value: object) -> bool:
+    """True for a status 500-599, as an int or a string of digits."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return isinstance(value, int) and 500 <= value <= 599
+
+
+def _after_kind(kind: object) -> bool:
+    return isinstance(kind, str) and (kind in AFTER_CREATE or _is_5xx(kind))
 
 
 def _is_number(value: object) -> bool:

@@ -343,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             raw = None
         proxy = cfg.dialect == "proxy"
         state.wait_at_gate(lambda: self.server.stopping)
-        fault = state.draw_submit_fault(proxy)
+        fault, scripted = state.draw_submit_fault(proxy)
         if fault is None:
             reason = self._authorize()
             if reason is not None:
@@ -396,17 +396,76 @@ class _Handler(BaseHTTPRequestHandler):
         if task is None:
             self._error(400, "You do not have enough credits to run this task.")
             return
-        if state.draw_lost_response():
+        after = state.draw_after_create(scripted)
+        if after is None:
+            self._json(200, self._submit_payload(task))
+        else:
+            self._answer_after_create(task, after)
+
+    def _answer_after_create(self, task: Task, kind: str) -> None:
+        """Answer a submit whose task exists with the fault `kind` (see `Faults`)."""
+        if kind == "drop":
             raise _Drop
-        self._json(200, self._submit_payload(task))
+        if kind.isdigit():  # a gateway's own page: no API error body, no Retry-After
+            page = f"<html><head><title>{kind} gateway error</title></head><body>"
+            page += "upstream answered late or broke (injected by the emulator)</body></html>"
+            self._send(int(kind), page.encode(), content_type="text/html")
+        elif kind == "truncate":
+            body = json.dumps(self._submit_payload(task)).encode()
+            self.close_connection = True
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            raise _Drop
+        elif kind == "slow":
+            deadline = time.monotonic() + self.server.state.faults.slow_seconds
+            while time.monotonic() < deadline and not self.server.stopping:
+                time.sleep(0.02)
+            self._json(200, self._submit_payload(task))
+        elif kind == "wrapped_error":
+            self._json(200, {"code": 500, "message": "upstream channel error",
+                             "request_id": str(uuid.uuid4()), "data": None})  # fmt: skip
+        elif kind == "malformed":
+            self._send(200, b"<html>oops: upstream answer lost</html>", content_type="text/html")
+        elif kind == "noid":
+            self._json(200, {"code": 200, "message": "success",
+                             "request_id": str(uuid.uuid4()), "data": {}})  # fmt: skip
+        else:
+            self._json(200, self._submit_variant(task, kind))
+
+    def _submit_variant(self, task: Task, kind: str) -> dict[str, Any]:
+        """A 200 that carries the task's ID in one of a proxy's variants (`Faults`)."""
+        wall = task.created_wall
+        stamps: dict[str, Any] = {
+            "ms": int(wall * 1e3), "us": int(wall * 1e6), "ns": int(wall * 1e9),
+            "iso": iso_utc(wall),
+        }  # fmt: skip
+        if kind == "wrapped":
+            return {"code": 200, "message": "success", "request_id": str(uuid.uuid4()),
+                    "data": {"task_id": task.id, "task_status": "PENDING",
+                             "created_at": int(wall), "updated_at": int(wall)}}  # fmt: skip
+        payload = self._submit_payload(task)
+        if kind == "extra":
+            payload.update({"credits_used": task.credits, "queue": {"position": 3},
+                            "model_version": "2026-11", "video": None})  # fmt: skip
+            return payload
+        inner = payload["data"] if isinstance(payload.get("data"), dict) else payload
+        for name in ("created_at", "updated_at") if inner is not payload else ():
+            inner[name] = stamps[kind]
+        if inner is payload:
+            payload["created_at" if "created_at" in payload else "createdAt"] = stamps[kind]
+        return payload
 
     def _answer_fault(self, fault: str) -> None:
         state = self.server.state
         if fault == "429":
             headers = {"Retry-After": state.faults.retry_after_header()}
             self._error(429, "Too many requests (injected by the emulator).", headers=headers)
-        elif fault == "5xx":
-            status = state.pick_5xx()
+        elif fault.isdigit():  # a 5xx status with the API's JSON error body
+            status = int(fault)
             self._error(status, f"Upstream unavailable (injected {status} by the emulator).")
         elif fault == "malformed":
             self._send(200, b"<html>oops</html>", content_type="text/html")

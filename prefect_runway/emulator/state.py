@@ -21,6 +21,7 @@ from .faults import Faults
 from .validation import MODELS, ValidatedSubmit
 
 SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
+"""Faults answered before any task exists (``5xx`` is drawn as its status, e.g. ``"503"``)."""
 DAY_SECONDS = 86400.0
 
 
@@ -88,6 +89,7 @@ class _Stats:
     tasks_created: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     lost_responses: int = 0
+    after_create: Counter[str] = field(default_factory=Counter)
     polls: int = 0
     cancels: int = 0
     uploads: int = 0
@@ -149,6 +151,7 @@ class EmulatorState:
         self._daily: dict[str, deque[float]] = {}
         self._uploads: dict[str, Upload] = {}
         self._stats = _Stats()
+        self._script_at = 0
         self._admitted = 0  # submits let through to create a task (hang_after counts these)
 
     # -- faults -------------------------------------------------------------------------------
@@ -164,6 +167,7 @@ class EmulatorState:
         with self.lock:
             self._faults = faults
             self._rng = random.Random(faults.seed)
+            self._script_at = 0
 
     def reset(self) -> None:
         """Forget all tasks, uploads, stats and daily usage; restore the credit balance.
@@ -172,18 +176,31 @@ class EmulatorState:
         with self.lock:
             self._clear()
 
-    def draw_submit_fault(self, proxy: bool) -> str | None:
-        """Count a submit POST and draw the pre-processing fault to inject, if any.
+    def draw_submit_fault(self, proxy: bool) -> tuple[str | None, str | None]:
+        """Count a submit POST and draw its faults: the next ``script`` entry, else the rates.
 
         Returns:
-            One of ``SUBMIT_FAULTS`` or None.
+            ``(before, after)``: the fault to answer before any task exists (``"hang"``,
+            ``"reset"``, ``"429"``, ``"malformed"``, ``"wrapped_error"`` or a 5xx status such
+            as ``"503"``), or None; and the after-create fault a script asked for (drawn by
+            `draw_after_create` otherwise), or None.
         """
         with self.lock:
             self._stats.posts += 1
             f = self._faults
             if f.hang_after is not None and self._admitted >= f.hang_after:
                 self._stats.rejected["fault_hang"] += 1
-                return "hang"
+                return "hang", None
+            if self._script_at < len(f.script):
+                entry = f.script[self._script_at]
+                self._script_at += 1
+                if entry.startswith("created:"):
+                    self._admitted += 1
+                    return None, entry[len("created:") :]
+                if entry == "ok":
+                    self._admitted += 1
+                    return None, "ok"
+                return self._before(entry), None
             draws = (
                 ("reset", f.rate_reset),
                 ("429", f.rate_429),
@@ -194,10 +211,39 @@ class EmulatorState:
             for name, rate in draws:
                 hit = self._rng.random() < rate
                 if hit and (name != "wrapped_error" or proxy):
-                    self._stats.rejected[f"fault_{name}"] += 1
-                    return name
+                    return self._before(name), None
             self._admitted += 1  # counted now, so concurrent submits cannot overshoot
-            return None
+            return None, None
+
+    def _before(self, name: str) -> str:
+        """Count a fault answered before creation; a ``5xx`` becomes its status (lock held)."""
+        if name == "5xx" or (name.isdigit() and int(name) >= 500):
+            self._stats.rejected["fault_5xx"] += 1
+            return str(self._rng.choice(self._faults.statuses_5xx)) if name == "5xx" else name
+        self._stats.rejected[f"fault_{name}"] += 1
+        return name
+
+    def draw_after_create(self, scripted: str | None) -> str | None:
+        """The fault that follows a created task (counted in ``after_create``), or None.
+
+        Args:
+            scripted: What the script asked for (``"ok"``: nothing), or None to draw it:
+                ``rate_lost_response`` (a ``drop``), then ``rate_after_create``.
+        """
+        with self.lock:
+            f = self._faults
+            kind = scripted
+            if kind is None:  # drawn even at rate 0, so seeded runs keep their sequence
+                kind = "drop" if self._rng.random() < f.rate_lost_response else None
+            if kind is None and f.rate_after_create > 0:
+                if self._rng.random() < f.rate_after_create:
+                    kind = self._rng.choice(f.after_create)
+            if kind is None or kind == "ok":
+                return None
+            self._stats.after_create[kind] += 1
+            if kind == "drop":
+                self._stats.lost_responses += 1
+            return kind
 
     def wait_at_gate(self, stopping: Any) -> None:
         """Hold a submit while the gate is closed, counted in ``held_submits``."""
@@ -217,19 +263,6 @@ class EmulatorState:
         with self.lock:
             limit = self._faults.hang_after
             return limit is not None and self._admitted >= limit
-
-    def pick_5xx(self) -> int:
-        """Pick 502, 503 or 504 with the fault random generator."""
-        with self.lock:
-            return self._rng.choice((502, 503, 504))
-
-    def draw_lost_response(self) -> bool:
-        """Draw whether a created task's response is lost (and count it if so)."""
-        with self.lock:
-            lost = self._rng.random() < self._faults.rate_lost_response
-            if lost:
-                self._stats.lost_responses += 1
-            return lost
 
     def draw_download_error(self) -> bool:
         """Draw whether a video download fails (and count it if so)."""
@@ -488,6 +521,7 @@ class EmulatorState:
                 "tasks_created": s.tasks_created,
                 "rejected": dict(s.rejected),
                 "lost_responses": s.lost_responses,
+                "after_create": dict(s.after_create),
                 "polls": s.polls,
                 "cancels": s.cancels,
                 "uploads": s.uploads,

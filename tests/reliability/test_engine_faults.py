@@ -101,7 +101,7 @@ def lose_first_answer_then_fail(emu: Emulator):
             if method == "POST" and path.endswith("image_to_video"):
                 posts += 1
                 if posts == 1:
-                    emu.set_faults(Faults(rate_5xx=1.0))
+                    emu.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))
                     raise httpx.ReadError("connection reset by peer")
             return response
 
@@ -130,9 +130,9 @@ def test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure(emu
 
 
 def test_definite_failure_undoes_its_intent_so_a_rerun_submits(emu, places):
-    emu.set_faults(Faults(rate_5xx=1.0))
+    emu.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))  # the API's own 503 body
     row = run_engine(emu, places)
-    assert row.status == "failed" and "HTTP 50" in row.error and not row.possible_duplicate
+    assert row.status == "failed" and "HTTP 503" in row.error and not row.possible_duplicate
     assert not any(places[0].iterdir())  # no intent left behind
     emu.set_faults(Faults())
     assert run_engine(emu, places).status == "submitted"
