@@ -265,6 +265,7 @@ class Engine:
             return _ended(row, "unknown", str(exc), exc)
         except Exception as exc:  # one image never sinks the batch: report it on its row
             row.stops_batch = isinstance(exc, (RunwayAuthenticationError, RunwayConnectionError))
+            row.estimated_credits = 0.0  # a failed row created nothing (see the outcome table)
             return _ended(row, "failed", f"{type(exc).__name__}: {exc}", exc)
 
     async def _submit(

@@ -154,7 +154,10 @@ def read_object(s3: Any, obj: S3Image, byte_range: str | None = None) -> bytes:
     """The bytes of `obj` (or a ``bytes=a-b`` range of them), only if its ETag is unchanged.
 
     Raises:
-        ImageRejectedError: it changed since it was listed, vanished, or cannot be read.
+        ImageSourceError: it changed since it was listed, vanished, or the read failed
+            (access denied, throttling, a network error): a failure of this run, not of the
+            image, so it is not remembered and the next run tries again. Only an object's
+            bytes make a rejection.
     """
     return _read(s3, obj, byte_range)
 
@@ -167,9 +170,10 @@ def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
         return s3.get_object(**kwargs)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
-            raise ImageRejectedError(
+            raise ImageSourceError(
                 f"{obj.uri} changed while the batch ran (ETag no longer {obj.etag}); rerun to "
-                "submit the new version",
-                permanent=False,
+                "submit the new version"
             ) from None
-        raise ImageRejectedError(_explain(exc, obj.uri), permanent=False) from None
+        raise ImageSourceError(
+            f"{_explain(exc, obj.uri)}; nothing was submitted for it, the next run tries again"
+        ) from None

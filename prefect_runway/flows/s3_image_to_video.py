@@ -38,6 +38,7 @@ from prefect_runway.credentials import load_credentials
 from prefect_runway.engine import DailyQuota
 from prefect_runway.errors import (
     ImageRejectedError,
+    ManifestError,
     RecordReadError,
     RunwayAuthenticationError,
     RunwayConnectionError,
@@ -290,7 +291,6 @@ async def s3_image_to_video(
                        "manifest written.", where.uri)  # fmt: skip
     elif write_manifest:
         manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
-        _write_manifest(where, f"{prefix}{MANIFEST_NAME}", settings, rows)
     result = BatchResult(
         submitted=counts["submitted"],
         cached=counts["cached"],
@@ -306,8 +306,29 @@ async def s3_image_to_video(
         manifest_uri=manifest_uri,
         rows=rows,
     )
-    await _publish(result, where)
+    # Nothing after the POSTs may hide their task IDs: the artifacts and the log first, then
+    # the manifest merge (S3, the likeliest to fail); any failure names the new task IDs.
+    new_ids = [row.task_id for row in rows if row.paid and row.task_id]
+    try:
+        await _publish(result, where)
+    except Exception as exc:
+        _log_ids_at_risk(new_ids, f"the artifacts could not be written ({exc})")
+        raise
     _log_outcome(result, where)
+    if manifest_uri:
+        try:
+            _write_manifest(where, f"{prefix}{MANIFEST_NAME}", settings, rows)
+        except Exception as exc:
+            reason = (
+                f"the manifest {manifest_uri} could not be written ({type(exc).__name__}: {exc})"
+            )
+            _log_ids_at_risk(new_ids, reason)
+            ids = ", ".join(new_ids) or "none"
+            raise ManifestError(
+                f"{reason}. This run's {len(new_ids)} new Runway task ID(s) are in the "
+                f"'{batch_key(TABLE_KEY, where)}' artifact and here: {ids}. A rerun pays "
+                "nothing for them (the ledger has them) and writes the manifest."
+            ) from None
     if stopped:
         first = next(r.error for r in rows if r.stops_batch and r.error
                      and not r.error.startswith("not sent"))  # fmt: skip
@@ -412,6 +433,14 @@ def _days_remaining(deferred: int, max_daily: int | None) -> int | None:
     if not deferred or not max_daily:
         return None
     return -(-deferred // max_daily)
+
+
+def _log_ids_at_risk(task_ids: list[str], reason: str) -> None:
+    """One ERROR line with every new task ID, when a later step failed."""
+    get_run_logger().error(
+        "%s; the %d Runway task(s) this run created: %s", reason, len(task_ids),
+        ", ".join(task_ids) or "none",
+    )  # fmt: skip
 
 
 def _log_outcome(result: BatchResult, where: S3Location) -> None:
