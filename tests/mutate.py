@@ -38,6 +38,9 @@ INTENTS = "tests/test_conditional_intents.py::"
 SETTINGS = "tests/test_settings.py::"
 IMAGES = "tests/test_imagecheck.py::"
 OUTCOMES = "tests/reliability/test_create_outcomes.py::"
+CHECKS = "tests/reliability/test_checks_before_paying.py::"
+ADOPT = "tests/reliability/test_adopt.py::"
+AFTER = "tests/reliability/test_after_the_post.py::"
 TABLE = OUTCOMES + "test_each_answer_is_classified_by_its_evidence"
 
 
@@ -629,6 +632,73 @@ MUTATIONS = [
         'raw = _setting(LOCKS) or "file"',
         'raw = "file"',
         (MULTIHOST + "test_settings_pick_the_lock_manager_and_the_records",),
+    ),
+    # -- checks before paying, fail fast, ways out, after the POST -----------------------------
+    Mutation(
+        "unknown-model-allowed",
+        "a model the official API does not have is refused before anything is sent",
+        "prefect_runway/models.py",
+        'if dialect == "runway" and model not in MODEL_RULES:',
+        "if False:",
+        (CHECKS + "test_a_retired_or_misspelt_model_is_refused_by_the_task_before_any_record",
+         CHECKS + "test_the_cli_refuses_it_before_reading_any_input"),
+    ),  # fmt: skip
+    Mutation(
+        "flow-model-checked-late",
+        "the flows check the model before listing or reading anything",
+        "prefect_runway/flows/common.py",
+        'check_model(str(fields.get("model")), dialect)',
+        "pass",
+        (CHECKS + "test_the_flow_and_the_driver_refuse_it_before_listing",),
+    ),
+    Mutation(
+        "refused-key-at-organization-ignored",
+        "a refused key on the organization check stops the batch before any image",
+        "prefect_runway/flows/s3_image_to_video.py",
+        "raise stop_error(credentials, exc) from None  # every image would fail the same way",
+        "return _Limits()",
+        (CHECKS + "test_a_refused_key_stops_the_flow_before_anything_is_fetched_or_sent",
+         CHECKS + "test_an_api_that_cannot_be_reached_stops_the_flow_in_seconds"),
+    ),  # fmt: skip
+    Mutation(
+        "batch-goes-on-after-a-refused-key",
+        "the first refused key (or unreachable API) stops the rest of the batch",
+        "prefect_runway/batch.py",
+        "if row.stops_batch and not stopped:",
+        "if False:",
+        (CHECKS + "test_without_an_organization_endpoint_the_first_refusal_stops_the_batch",),
+    ),
+    Mutation(
+        "budget-ignores-resubmit-unknown",
+        "a budget counts the held images resubmit_unknown pays for",
+        "prefect_runway/flows/s3_image_to_video.py",
+        'elif resubmit_unknown and record.state in ("intent", "unknown"):',
+        "elif False:",
+        (CHECKS + "test_a_budget_binds_resubmit_unknown",),
+    ),
+    Mutation(
+        "adopt-replaces-a-recorded-task",
+        "adopting never replaces a recorded task",
+        "prefect_runway/adopt.py",
+        "if earlier.state == \"submitted\" and earlier.task is not None:",
+        "if False:",
+        (ADOPT + "test_the_cli_adopts_and_never_replaces_a_recorded_task",),
+    ),
+    Mutation(
+        "manifest-failure-hides-the-ids",
+        "a failed manifest write names every new task ID",
+        "prefect_runway/flows/s3_image_to_video.py",
+        "            _log_ids_at_risk(new_ids, reason)\n            ids = ",
+        "            raise\n            ids = ",
+        (AFTER + "test_a_failed_manifest_write_fails_the_run_with_every_new_task_id",),
+    ),
+    Mutation(
+        "storage-error-as-rejection",
+        "an unreadable object fails its image (and the run), never a rejection",
+        "prefect_runway/sources.py",
+        "        raise ImageSourceError(\n            f\"{_explain(exc, obj.uri)}; nothing",
+        "        raise ImageRejectedError(\n            f\"{_explain(exc, obj.uri)}; nothing",
+        (AFTER + "test_unreadable_objects_fail_the_image_and_the_run_and_are_retried",),
     ),
 ]
 
