@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: install test lint demo bench mutate clean update-models lock
+.PHONY: install test test-all lint demo bench mutate clean update-models lock
 
 $(STAMP): pyproject.toml uv.lock scripts/install.sh
 	sh scripts/install.sh dev
@@ -25,7 +25,12 @@ lock:
 
 install: $(STAMP)
 
+# The fast lane: everything but the slow tests (see tests/conftest.py), in a few minutes.
 test: $(STAMP)
+	$(BIN)/pytest -q -m "not slow"
+
+# Everything, the slow lane included: what CI runs.
+test-all: $(STAMP)
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

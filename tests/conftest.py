@@ -155,6 +155,22 @@ def contenders(calls: list[tuple[str, str, bool]]) -> int:
     return max((len(h) for h in holders.values()), default=0)
 
 
+# The slow lane (`make test-all`, which CI runs): whole programs in subprocesses (the demo,
+# the docs as pasted, deployments with a worker, two hosts, the built wheel, a first run on a
+# busy machine) and the long reliability runs. `make test` is the rest, in a few minutes.
+SLOW_FILES = {
+    "test_demo.py", "test_docs.py", "test_deployments.py", "test_multihost.py", "test_wheel.py",
+    "test_reliability.py",
+}
+SLOW_TESTS = {"test_a_first_run_on_a_busy_machine_does_not_time_out"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """One line when the multi-machine tests (tests/test_multihost.py) were skipped."""
     import shutil

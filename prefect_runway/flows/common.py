@@ -176,6 +176,10 @@ def stop_error(credentials: RunwayCredentials, cause: BaseException | str) -> Ru
     """The one error that stops a batch whose every image would fail the same way: the key
     was refused (401/403) or the API cannot be reached. It names the setting to check."""
     text = str(cause)
+    if "No Runway API key" in text:  # nothing was refused: there was no key to send
+        return RunwayAuthenticationError(
+            text[text.index("No Runway API key") :] + " Nothing was fetched or sent."
+        )
     refused = isinstance(cause, RunwayAuthenticationError) or text.startswith(
         "RunwayAuthenticationError"
     )
