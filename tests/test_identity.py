@@ -79,7 +79,7 @@ def test_an_account_label_survives_key_rotation_and_a_key_hash_does_not():
 def test_an_unknown_price_is_not_zero():
     unknown = GenerationSettings(model="partner_model_from_a_proxy", ratio="1280:720", duration=5)
     assert estimate_credits([SETTINGS, unknown]) is None
-    with pytest.raises(BudgetExceededError, match="the model's price is unknown"):
+    with pytest.raises(BudgetExceededError, match="the price of the model is unknown"):
         check_budget(estimate_credits([unknown]), budget=1000)
     check_budget(None, budget=None)  # no budget: nothing to bound
 
