@@ -55,11 +55,11 @@ def manifest_rows(s3) -> dict[str, dict]:
 
 def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
     fill(s3, 5, bad=False)
-    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
+    s3.put_object(Bucket=BUCKET, Key="unsafe/z.png", Body=png(4, 4))
     batch = submit()
     # One generation fails on the emulator's side: its failure must be reported, not lost.
     failing = asyncio.run(s3_image_to_video(
-        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
+        BUCKET, "unsafe/", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
     result = collect(task_ids=failing.task_ids, wait_seconds=30)
     assert (result.succeeded, result.failed, result.pending, result.errors) == (6, 1, 0, 0)
     rows = manifest_rows(s3)

@@ -131,16 +131,20 @@ def test_missing_bucket_is_a_clear_error(s3, runway):
 
 
 def test_api_failures_fail_the_run_after_reporting(s3, runway):
+    from prefect_runway.emulator import Faults
+
     fill(s3, 3)
-    bad_creds = RunwayCredentials(api_key=SecretStr("key_wrong"), base_url=runway.base_url)
-    bad_creds.save("wrong-key", overwrite=True)
+    # Each POST refused by the API itself (nothing created); a refused key stops a batch at
+    # once instead (tests/reliability/test_checks_before_paying.py).
+    runway.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(503,)))  # with the API's own body
+    once = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url, max_retries=0)
     failed = "3 of 7 submissions failed; see the 'runway-task-ids-stills-in'"
     with pytest.raises(Exception, match=failed):
-        run(credentials_block="wrong-key")
+        run(credentials_block=once)
     table = json.loads(asyncio.run(read_artifact(TABLE)).data)
     failed = [row for row in table if row["status"] == "failed"]
-    assert len(failed) == 3 and all("RunwayAuthenticationError" in r["error"] for r in failed)
-    assert "key_wrong" not in json.dumps(table)
+    assert len(failed) == 3 and runway.stats()["tasks_created"] == 0
+    assert all(row["estimated_credits"] == 0 for row in failed)
 
 
 async def read_events(prefix: str, expected: int) -> list[dict]:

@@ -296,7 +296,8 @@ def test_a_retired_model_leaves_no_intent_behind(emu):
     retired = request(model="gen3a_turbo", ratio="1280:768", prompt_text="a cat")
     for _ in range(2):  # the rerun says the same, never "a task may exist"
         task_id, _, error = one_image(creds, retired)
-        assert task_id is None and error.startswith("RunwayValidationError: model 'gen3a_turbo' was retired")
+        assert task_id is None
+        assert error.startswith("RunwayValidationError: model 'gen3a_turbo' was retired")
     assert record(key_of(creds, retired)) is None and emu.stats()["posts"] == 0
 
 
