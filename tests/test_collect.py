@@ -55,6 +55,7 @@ def manifest_rows(s3) -> dict[str, dict]:
 
 def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
     fill(s3, 5, bad=False)
+    s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
     s3.put_object(Bucket=BUCKET, Key="unsafe/z.png", Body=png(4, 4))
     batch = submit()
     # One generation fails on the emulator's side: its failure must be reported, not lost.
