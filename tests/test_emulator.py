@@ -839,7 +839,6 @@ def test_proxy_not_found_window_and_no_delete(make_emulator: Callable[..., Emula
         assert r.status_code == 404 and r.json() == {"error": "Not found"}
 
 
-
 # -- GET faults (polls) ----------------------------------------------------------------------
 
 
@@ -884,8 +883,8 @@ def test_get_bursts_cover_a_window_of_emulator_time(make_emulator: Callable[...,
         tid = c.post(SUBMIT, json=body()).json()["id"]
         r = httpx.post(emu.root_url + "/_emulator/faults",
                        json={"get_bursts": [["503", 0, 0.4], ["404", 0.4, 100]]})  # fmt: skip
-        assert r.status_code == 200 and r.json()["get_bursts"] == [["503", 0, 0.4],
-                                                                   ["404", 0.4, 100]]
+        assert r.status_code == 200
+        assert r.json()["get_bursts"] == [["503", 0, 0.4], ["404", 0.4, 100]]
         assert c.get(f"/v1/tasks/{tid}").status_code == 503
         time.sleep(0.45)
         assert c.get(f"/v1/tasks/{tid}").status_code == 404
@@ -913,6 +912,7 @@ def test_get_fault_rates_and_reset(make_emulator: Callable[..., Emulator]) -> No
 def test_bad_get_faults_are_refused_naming_the_field(bad: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=next(iter(bad))):
         Faults.from_mapping(bad)
+
 
 # -- HEAD check of image URLs ----------------------------------------------------------------
 
