@@ -951,6 +951,7 @@ class AsyncRunwayClient(_ClientBase):
         max_in_flight: int = 16,
         not_found_grace: float | None = None,
         on_update: TaskCallback | None = None,
+        on_done: Callable[[str, Task | RunwayError], Any] | None = None,
     ) -> dict[str, Task | RunwayError]:
         """Wait for many tasks from this one event loop (no thread per task).
 
@@ -959,6 +960,18 @@ class AsyncRunwayClient(_ClientBase):
         task has its own deadline, `timeout` seconds from the start, and its own 404 grace
         (see `RunwayClient.wait_for_task`). A task that fails, is lost or has an ID that
         cannot be one ends only its own wait.
+
+        Args:
+            task_ids: The tasks (duplicates are waited for once).
+            timeout: Seconds each task may take, from now.
+            poll_interval: Seconds between polls of one task (default: the client's).
+            max_in_flight: Most polls in the air at once.
+            not_found_grace: Seconds of unbroken 404s before a task is lost (default: the
+                client's).
+            on_update: Called (or awaited) with a task whenever its status or progress
+                changes.
+            on_done: Called (or awaited) with a task's ID and its outcome as soon as its
+                own wait ends, before the others finish.
 
         Returns:
             task ID -> the SUCCEEDED `Task`, or the `RunwayError` it ended with
@@ -973,12 +986,18 @@ class AsyncRunwayClient(_ClientBase):
                 return await self._poll(task_id)
 
         async def one(task_id: str) -> Task | RunwayError:
+            outcome: Task | RunwayError
             try:
-                return await self._wait(
+                outcome = await self._wait(
                     task_id, gated_get, timeout, poll_interval, not_found_grace, on_update
                 )
             except RunwayError as exc:
-                return exc
+                outcome = exc
+            if on_done is not None:
+                result = on_done(task_id, outcome)
+                if isinstance(result, Awaitable):
+                    await result
+            return outcome
 
         results = await asyncio.gather(*(one(task_id) for task_id in ids))
         return dict(zip(ids, results, strict=True))
