@@ -95,11 +95,13 @@ def test_a_permanent_5xx_ends_at_the_deadline_naming_the_last_failure():
                   faults=Faults(rate_get_5xx=1.0, get_statuses_5xx=(500,))) as emu:
         [task_id] = submit(emu, 1)
         started = time.monotonic()
-        results = wait_all(emu, [task_id], timeout=2.0, backoff_base=0.05, backoff_max=5.0)
+        results = wait_all(emu, [task_id], timeout=2.0, backoff_base=0.3, backoff_max=5.0)
         elapsed = time.monotonic() - started
+        polls = emu.stats()["polls"]
     error = results[task_id]
     assert isinstance(error, RunwayTaskTimeoutError)
-    assert 1.5 <= elapsed <= 6.0
+    assert 1.95 <= elapsed <= 6.0  # a backoff longer than what is left polls on the deadline
+    assert 3 <= polls <= 6  # backoff: 0.3, 0.6, 1.2 s... not one poll every 0.05 s
     assert f"Task {task_id} did not finish within 2s" in str(error)
     assert "Its last poll failed" in str(error) and "HTTP 500" in str(error)
 
