@@ -117,7 +117,9 @@ class RunwayTaskLostError(RunwayNotFoundError):
         missing_seconds: How long it answered 404 without a break.
     """
 
-    def __init__(self, message: str, *, task_id: str, missing_seconds: float, **kwargs: Any):
+    def __init__(
+        self, message: str, *, task_id: str, missing_seconds: float, **kwargs: Any
+    ) -> None:
         super().__init__(message, **kwargs)
         self.task_id = task_id
         self.missing_seconds = missing_seconds
