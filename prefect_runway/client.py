@@ -609,7 +609,7 @@ class _Patience:
                     status_code=404,
                     request_id=error.request_id,
                 )
-            return self._next(min(self.interval, self.grace - missing))
+            return self._next(max(min(self.interval, self.grace - missing), 0.0))
         if not error.transient:
             raise error
         self.failures += 1
