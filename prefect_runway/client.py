@@ -20,8 +20,15 @@ default), and the returned `SubmittedTask` says how many answers were lost
 (``lost_responses``) so the batch reports a *possible duplicate* instead of hiding it.
 Retrying costs at most one extra generation; not retrying loses the image's video and, on the
 rerun that follows, costs the same generation anyway. Set ``retry_lost_responses=False`` to
-fail at the first unknown attempt instead. GETs (polling) retry 429, 502/503/504 and
-connection errors as before.
+fail at the first unknown attempt instead. GETs change nothing, so they retry every 5xx
+(500 included), 429 and connection errors.
+
+Waiting (`RunwayClient.wait_for_task`, `AsyncRunwayClient.wait_for_tasks`) is patient and
+truthful: one deadline per task from the caller's ``timeout``; a poll that fails transiently
+is polled again with backoff until that deadline, never a verdict; a 404 is a verdict
+(`RunwayTaskLostError`) only once 404s have persisted, unbroken, for ``not_found_grace``
+seconds (a proxy may not know a fresh task yet; a gateway may blip). Retry warnings go to the
+Prefect run's logger inside a flow or task run (`prefect_runway.runlog`).
 
 Example:
     ```python
@@ -61,12 +68,14 @@ from prefect_runway.errors import (
     RunwayConnectionError,
     RunwayDailyLimitError,
     RunwayError,
+    RunwayInvalidTaskIdError,
     RunwayNotFoundError,
     RunwayProtocolError,
     RunwayRateLimitError,
     RunwayResponseLostError,
     RunwayServerError,
     RunwayTaskFailedError,
+    RunwayTaskLostError,
     RunwayTaskTimeoutError,
 )
 from prefect_runway.models import (
@@ -77,6 +86,7 @@ from prefect_runway.models import (
     TaskStatus,
     redact_url,
 )
+from prefect_runway.runlog import log
 
 logger = logging.getLogger("prefect_runway.client")
 
@@ -89,6 +99,10 @@ DEFAULT_API_VERSION = "2024-11-06"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MIN_POLL_INTERVAL = 5.0
 """Runway asks clients not to poll a task more often than every 5 seconds."""
+DEFAULT_NOT_FOUND_GRACE = 60.0
+"""Seconds of unbroken 404s before a waited-for task is lost (`RunwayTaskLostError`)."""
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
+"""What a task ID can be: Runway's are UUIDs, proxies' short tokens; never a path."""
 
 _SUCCESS_CODES = {0, 200, "0", "200", "success", "SUCCESS", "ok", "OK"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -351,6 +365,7 @@ class _ClientBase:
         backoff_max: float = 30.0,
         retry_lost_responses: bool = True,
         poll_interval: float = MIN_POLL_INTERVAL,
+        not_found_grace: float = DEFAULT_NOT_FOUND_GRACE,
     ) -> None:
         api_key = api_key or os.environ.get("RUNWAYML_API_SECRET")
         if not api_key:
@@ -371,6 +386,9 @@ class _ClientBase:
         self.backoff_max = backoff_max
         self.retry_lost_responses = retry_lost_responses
         self.poll_interval = self._interval(poll_interval)
+        if not not_found_grace >= 0:
+            raise ValueError(f"not_found_grace must be >= 0 seconds, got {not_found_grace!r}")
+        self.not_found_grace = float(not_found_grace)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={self.dialect!r})"
@@ -425,9 +443,14 @@ class _ClientBase:
             return None
         elif isinstance(error, RunwayResponseLostError) and not self.retry_lost_responses:
             return None
+        return self._backoff(attempt, error)
+
+    def _backoff(self, attempt: int, error: RunwayError) -> float:
+        """The delay before retry `attempt`: what ``Retry-After`` asks (capped), else
+        exponential backoff from ``backoff_base`` up to ``backoff_max``, plus up to 50 %."""
         if isinstance(error, RunwayRateLimitError) and error.retry_after is not None:
             return min(error.retry_after, self.backoff_max)
-        delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+        delay = min(self.backoff_base * 2 ** min(attempt - 1, 60), self.backoff_max)
         return delay * (1 + random.uniform(0, 0.5))
 
     def _retry_delay(self, attempt: int, error: RunwayError) -> float:
@@ -435,8 +458,14 @@ class _ClientBase:
         delay = self._delay(attempt, error)
         if delay is None:
             raise error
-        logger.warning("%s; retry %d in %.2fs", error, attempt, delay)
+        log(logger, logging.WARNING, "%s; retry %d in %.2fs", error, attempt, delay)
         return delay
+
+    def _patience(
+        self, task_id: str, timeout: float, poll_interval: float | None, grace: float | None
+    ) -> _Patience:
+        grace = self.not_found_grace if grace is None else grace
+        return _Patience(self, task_id, timeout, self._interval(poll_interval), grace)
 
     @staticmethod
     def _submitted(task: SubmittedTask, lost: int) -> SubmittedTask:
@@ -460,6 +489,8 @@ class _ClientBase:
                     error.message += "; a task may have been created (no ID was read)"
         else:
             lost += isinstance(error, RunwayResponseLostError)
+            if call.method == "GET" and isinstance(error, RunwayServerError):
+                error.idempotent = True  # a read: any 5xx may pass, so it is retried
         error.lost_responses = lost  # a lost answer stays known whatever error follows
         return lost
 
@@ -490,8 +521,12 @@ class _ClientBase:
 
     @staticmethod
     def _task_path(task_id: str) -> str:
-        if not task_id or "/" in task_id:
-            raise ValueError(f"task_id {task_id!r} is not a valid task ID")
+        if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+            raise RunwayInvalidTaskIdError(
+                f"task_id {str(task_id)[:80]!r} is not a valid task ID (letters, digits and "
+                "._:~- only, up to 200 characters); nothing was asked of the API. Check where "
+                "the ID came from (a manifest row, a flow parameter)."
+            )
         return f"/v1/tasks/{task_id}"
 
     @staticmethod
@@ -517,6 +552,99 @@ class _ClientBase:
             "data": upload.get("fields") or {},
             "files": {"file": (filename, data, content_type)},
         }
+
+
+class _Patience:
+    """One task's wait, the same in both clients: what a failed poll means, and when to
+    poll next.
+
+    One deadline, `timeout` seconds from the start. A transient failure (every 5xx of a GET,
+    429, a connection error or lost answer) is polled again with backoff, capped so that
+    the last poll falls on the deadline. A 404 starts a run of 404s; an answer ends it; the
+    task is lost when one run lasts `grace` seconds. Anything else (401, an unreadable
+    answer, an ID that cannot be one) ends the wait at once.
+    """
+
+    def __init__(
+        self, client: _ClientBase, task_id: str, timeout: float, interval: float, grace: float
+    ) -> None:
+        self.client = client
+        self.task_id = task_id
+        self.timeout = timeout
+        self.interval = interval
+        self.grace = grace
+        self.deadline = time.monotonic() + timeout
+        self.missing_since: float | None = None
+        self.failures = 0
+        self.last_error: RunwayError | None = None
+
+    def answered(self) -> float:
+        """A poll read the task (not terminal): the delay before the next one."""
+        self.missing_since, self.failures, self.last_error = None, 0, None
+        return self._next(self.interval)
+
+    def failed(self, error: RunwayError) -> float:
+        """A poll failed with `error`: the delay before the next one, or raise the verdict.
+
+        Raises:
+            RunwayTaskLostError: 404s have lasted `grace` seconds.
+            RunwayError: `error` itself, when it is not transient.
+            RunwayTaskTimeoutError: the next poll would fall past the deadline.
+        """
+        now = time.monotonic()
+        self.last_error = error
+        if isinstance(error, RunwayNotFoundError):
+            if self.missing_since is None:
+                self.missing_since = now
+            missing = now - self.missing_since
+            if missing >= self.grace:
+                raise RunwayTaskLostError(
+                    f"Task {self.task_id} is lost: it answered 404 (not found) on every poll "
+                    f"for {missing:.1f}s, past the not-found grace of {self.grace:g}s. It was "
+                    "deleted, made with another API key or base URL, or never created; check "
+                    "the ID and the account (raise not_found_grace for a proxy that is slow "
+                    "to know new tasks).",
+                    task_id=self.task_id,
+                    missing_seconds=missing,
+                    status_code=404,
+                    request_id=error.request_id,
+                )
+            return self._next(max(min(self.interval, self.grace - missing), 0.0))
+        if not error.transient:
+            raise error
+        self.failures += 1
+        delay = max(self.client._backoff(self.failures, error), self.interval)
+        if self.failures == 1 or self.failures % 10 == 0:
+            log(
+                logger,
+                logging.WARNING,
+                "Poll %d of Runway task %s failed: %s; polling again in %.2fs, with backoff "
+                "until its deadline (%.0fs left)",
+                self.failures,
+                self.task_id,
+                error,
+                delay,
+                max(self.deadline - now, 0.0),
+            )
+        return self._next(delay, backoff=True)
+
+    def _next(self, delay: float, backoff: bool = False) -> float:
+        remaining = self.deadline - time.monotonic()
+        if backoff:  # a long backoff still polls once more, on the deadline
+            delay = min(delay, max(remaining, self.interval))
+        if delay > remaining:
+            raise RunwayTaskTimeoutError(self._timeout_message(), task_id=self.task_id)
+        return delay
+
+    def _timeout_message(self) -> str:
+        message = f"Task {self.task_id} did not finish within {self.timeout:g}s; it goes on"
+        message += " running."
+        if self.missing_since is not None:
+            missing = time.monotonic() - self.missing_since
+            message += f" It has answered 404 for the last {missing:.1f}s."
+        elif self.last_error is not None:
+            message += f" Its last poll failed: {self.last_error}."
+        return message + " Wait again later with the same ID, or with a longer timeout."
 
 
 class RunwayClient(_ClientBase):
@@ -557,8 +685,9 @@ class RunwayClient(_ClientBase):
         self._http.close()
         self._bare.close()
 
-    def _send(self, call: _Call) -> tuple[Any, int]:
-        """Send with transient retries; return the body and the number of lost answers."""
+    def _send(self, call: _Call, once: bool = False) -> tuple[Any, int]:
+        """Send with transient retries (none when `once`: the caller retries); return the
+        body and the number of lost answers."""
         attempt, lost = 0, 0
         while True:
             attempt += 1
@@ -573,6 +702,8 @@ class RunwayClient(_ClientBase):
                 except RunwayError as exc:
                     error = exc
                     lost = self._failed(call, error, lost, response=response)
+            if once:
+                raise error
             delay = self._retry_delay(attempt, error)
             time.sleep(delay)
 
@@ -581,8 +712,13 @@ class RunwayClient(_ClientBase):
         return self._submitted(*self._send(self._create_call(request)))
 
     def get_task(self, task_id: str) -> Task:
-        """Fetch a task's current state."""
+        """Fetch a task's current state (every 5xx, 429 and connection error retried)."""
         body, _ = self._send(_Call("GET", self._task_path(task_id)))
+        return self._task(body)
+
+    def _poll(self, task_id: str) -> Task:
+        """One GET of a task, no retries: a wait retries on its own schedule."""
+        body, _ = self._send(_Call("GET", self._task_path(task_id)), once=True)
         return self._task(body)
 
     def cancel_task(self, task_id: str) -> None:
@@ -616,43 +752,42 @@ class RunwayClient(_ClientBase):
         *,
         timeout: float = 900.0,
         poll_interval: float | None = None,
-        not_found_grace: float = 10.0,
+        not_found_grace: float | None = None,
         on_update: TaskCallback | None = None,
     ) -> Task:
-        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED or timed out.
+        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED, was lost or
+        timed out.
 
         Args:
             task_id: The task.
-            timeout: Seconds to wait in all.
+            timeout: Seconds to wait in all: the one deadline of this task.
             poll_interval: Seconds between polls (default: the client's).
-            not_found_grace: Seconds a fresh task may answer 404 (proxies) before it is lost.
+            not_found_grace: Seconds of unbroken 404s before the task is lost (default: the
+                client's, 60 s). A 404 within it is polled again.
             on_update: Called with the task whenever its status or progress changes.
 
         Raises:
             RunwayTaskFailedError: FAILED (with ``failure_code``) or CANCELLED.
-            RunwayTaskTimeoutError: still not finished after `timeout` seconds.
+            RunwayTaskLostError: 404 on every poll for `not_found_grace` seconds.
+            RunwayTaskTimeoutError: still not finished after `timeout` seconds (polls that
+                failed transiently, 5xx included, are retried with backoff until then).
+            RunwayInvalidTaskIdError: `task_id` cannot be a task ID.
         """
-        interval = self._interval(poll_interval)
-        start = time.monotonic()
+        patience = self._patience(task_id, timeout, poll_interval, not_found_grace)
         last: tuple[Any, ...] | None = None
         while True:
             try:
-                task = self.get_task(task_id)
-            except RunwayNotFoundError:
-                if time.monotonic() - start > not_found_grace:
-                    raise
+                task = self._poll(task_id)
+            except RunwayError as exc:
+                delay = patience.failed(exc)
             else:
                 if on_update and (task.status, task.progress) != last:
                     on_update(task)
                 last = (task.status, task.progress)
                 if task.is_terminal:
                     return self._finish(task)
-            if time.monotonic() - start + interval > timeout:
-                raise RunwayTaskTimeoutError(
-                    f"Task {task_id} did not finish within {timeout:g}s; it goes on running.",
-                    task_id=task_id,
-                )
-            time.sleep(interval)
+                delay = patience.answered()
+            time.sleep(delay)
 
     def download(self, url: str, fileobj: BinaryIO) -> tuple[int, str]:
         """Stream an output URL into `fileobj`; return (bytes written, SHA-256 hex).
@@ -703,7 +838,7 @@ class AsyncRunwayClient(_ClientBase):
         await self._http.aclose()
         await self._bare.aclose()
 
-    async def _send(self, call: _Call) -> tuple[Any, int]:
+    async def _send(self, call: _Call, once: bool = False) -> tuple[Any, int]:
         attempt, lost = 0, 0
         while True:
             attempt += 1
@@ -718,6 +853,8 @@ class AsyncRunwayClient(_ClientBase):
                 except RunwayError as exc:
                     error = exc
                     lost = self._failed(call, error, lost, response=response)
+            if once:
+                raise error
             delay = self._retry_delay(attempt, error)
             await asyncio.sleep(delay)
 
@@ -726,8 +863,13 @@ class AsyncRunwayClient(_ClientBase):
         return self._submitted(*await self._send(self._create_call(request)))
 
     async def get_task(self, task_id: str) -> Task:
-        """Fetch a task's current state."""
+        """Fetch a task's current state (every 5xx, 429 and connection error retried)."""
         body, _ = await self._send(_Call("GET", self._task_path(task_id)))
+        return self._task(body)
+
+    async def _poll(self, task_id: str) -> Task:
+        """One GET of a task, no retries: a wait retries on its own schedule."""
+        body, _ = await self._send(_Call("GET", self._task_path(task_id)), once=True)
         return self._task(body)
 
     async def cancel_task(self, task_id: str) -> None:
@@ -761,15 +903,16 @@ class AsyncRunwayClient(_ClientBase):
         *,
         timeout: float = 900.0,
         poll_interval: float | None = None,
-        not_found_grace: float = 10.0,
+        not_found_grace: float | None = None,
         on_update: TaskCallback | None = None,
     ) -> Task:
-        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED or timed out.
+        """Poll until the task is SUCCEEDED; raise when it FAILED, was CANCELLED, was lost or
+        timed out.
 
         Same arguments and errors as `RunwayClient.wait_for_task`.
         """
         return await self._wait(
-            task_id, self.get_task, timeout, poll_interval, not_found_grace, on_update
+            task_id, self._poll, timeout, poll_interval, not_found_grace, on_update
         )
 
     async def _wait(
@@ -778,18 +921,16 @@ class AsyncRunwayClient(_ClientBase):
         get: Callable[[str], Awaitable[Task]],
         timeout: float,
         poll_interval: float | None,
-        not_found_grace: float,
+        not_found_grace: float | None,
         on_update: TaskCallback | None,
     ) -> Task:
-        interval = self._interval(poll_interval)
-        start = time.monotonic()
+        patience = self._patience(task_id, timeout, poll_interval, not_found_grace)
         last: tuple[Any, ...] | None = None
         while True:
             try:
                 task = await get(task_id)
-            except RunwayNotFoundError:
-                if time.monotonic() - start > not_found_grace:
-                    raise
+            except RunwayError as exc:
+                delay = patience.failed(exc)
             else:
                 if on_update and (task.status, task.progress) != last:
                     result = on_update(task)
@@ -798,12 +939,8 @@ class AsyncRunwayClient(_ClientBase):
                 last = (task.status, task.progress)
                 if task.is_terminal:
                     return self._finish(task)
-            if time.monotonic() - start + interval > timeout:
-                raise RunwayTaskTimeoutError(
-                    f"Task {task_id} did not finish within {timeout:g}s; it goes on running.",
-                    task_id=task_id,
-                )
-            await asyncio.sleep(interval)
+                delay = patience.answered()
+            await asyncio.sleep(delay)
 
     async def wait_for_tasks(
         self,
@@ -812,32 +949,55 @@ class AsyncRunwayClient(_ClientBase):
         timeout: float = 3600.0,
         poll_interval: float | None = None,
         max_in_flight: int = 16,
-        not_found_grace: float = 10.0,
+        not_found_grace: float | None = None,
         on_update: TaskCallback | None = None,
+        on_done: Callable[[str, Task | RunwayError], Any] | None = None,
     ) -> dict[str, Task | RunwayError]:
         """Wait for many tasks from this one event loop (no thread per task).
 
         Each task is polled no more often than `poll_interval`; at most `max_in_flight`
-        polls are in the air at once. A task that fails does not stop the others.
+        polls are in the air at once (a poll waiting out its backoff holds no slot). Each
+        task has its own deadline, `timeout` seconds from the start, and its own 404 grace
+        (see `RunwayClient.wait_for_task`). A task that fails, is lost or has an ID that
+        cannot be one ends only its own wait.
+
+        Args:
+            task_ids: The tasks (duplicates are waited for once).
+            timeout: Seconds each task may take, from now.
+            poll_interval: Seconds between polls of one task (default: the client's).
+            max_in_flight: Most polls in the air at once.
+            not_found_grace: Seconds of unbroken 404s before a task is lost (default: the
+                client's).
+            on_update: Called (or awaited) with a task whenever its status or progress
+                changes.
+            on_done: Called (or awaited) with a task's ID and its outcome as soon as its
+                own wait ends, before the others finish.
 
         Returns:
             task ID -> the SUCCEEDED `Task`, or the `RunwayError` it ended with
-            (`RunwayTaskFailedError`, `RunwayTaskTimeoutError`, ...).
+            (`RunwayTaskFailedError`, `RunwayTaskLostError`, `RunwayTaskTimeoutError`,
+            `RunwayInvalidTaskIdError`, ...).
         """
         gate = asyncio.Semaphore(max_in_flight)
         ids = list(dict.fromkeys(task_ids))
 
         async def gated_get(task_id: str) -> Task:
             async with gate:
-                return await self.get_task(task_id)
+                return await self._poll(task_id)
 
         async def one(task_id: str) -> Task | RunwayError:
+            outcome: Task | RunwayError
             try:
-                return await self._wait(
+                outcome = await self._wait(
                     task_id, gated_get, timeout, poll_interval, not_found_grace, on_update
                 )
             except RunwayError as exc:
-                return exc
+                outcome = exc
+            if on_done is not None:
+                result = on_done(task_id, outcome)
+                if isinstance(result, Awaitable):
+                    await result
+            return outcome
 
         results = await asyncio.gather(*(one(task_id) for task_id in ids))
         return dict(zip(ids, results, strict=True))

@@ -24,6 +24,7 @@ from prefect_runway.caching import normalize_base_url
 from prefect_runway.client import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URLS,
+    DEFAULT_NOT_FOUND_GRACE,
     MIN_POLL_INTERVAL,
     AsyncRunwayClient,
     RunwayClient,
@@ -85,12 +86,23 @@ class RunwayCredentials(CredentialsBlock):
     max_retries: int = Field(
         default=5,
         ge=0,
-        description="Transient retries (429, 502/503/504, connect errors) per call.",
+        description=(
+            "Transient retries per call: 429, connect errors, 502/503/504 (on reads such "
+            "as polls every 5xx)."
+        ),
     )
     poll_interval: float = Field(
         default=MIN_POLL_INTERVAL,
         gt=0,
         description="Seconds between polls of one task; at least 5 against runwayml.com.",
+    )
+    not_found_grace: float = Field(
+        default=DEFAULT_NOT_FOUND_GRACE,
+        ge=0,
+        description=(
+            "Seconds a waited-for task may answer 404 without a break before it is lost "
+            "(a proxy may not know a fresh task for a while; one 404 is no verdict)."
+        ),
     )
     account_label: str | None = Field(
         default=None,
@@ -144,6 +156,7 @@ class RunwayCredentials(CredentialsBlock):
             "timeout": self.timeout,
             "max_retries": self.max_retries,
             "poll_interval": self.poll_interval,
+            "not_found_grace": self.not_found_grace,
             "retry_lost_responses": self.retry_lost_responses,
             **overrides,
         }

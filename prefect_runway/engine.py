@@ -72,6 +72,7 @@ from prefect_runway.errors import (
 from prefect_runway.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
 from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
 from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.runlog import log as run_log
 
 ImageResolver = Callable[[AsyncRunwayClient], Awaitable["str | list[PromptImage]"]]
 RowStatus = Literal[
@@ -551,11 +552,4 @@ def _flow_run_id() -> str | None:
 
 def log(level: int, message: str, *args: Any) -> None:
     """Log to the current Prefect run's logger when there is one, else this module's."""
-    from prefect.exceptions import MissingContextError
-    from prefect.logging import get_run_logger
-
-    try:
-        logger: Any = get_run_logger()
-    except MissingContextError:
-        logger = module_logger
-    logger.log(level, message, *args)
+    run_log(module_logger, level, message, *args)

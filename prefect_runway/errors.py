@@ -104,6 +104,34 @@ class RunwayNotFoundError(RunwayError):
     """404: no such task (or it was deleted)."""
 
 
+class RunwayTaskLostError(RunwayNotFoundError):
+    """A task answered 404 on every poll for longer than the wait's not-found grace.
+
+    One 404 is no verdict (a proxy's fresh task, a gateway's blip): only 404s that persisted
+    for ``not_found_grace`` seconds make a task *lost*: deleted, made with another account or
+    on another base URL, or never created. A subclass of `RunwayNotFoundError`, so callers
+    that catch that keep working.
+
+    Attributes:
+        task_id: The task.
+        missing_seconds: How long it answered 404 without a break.
+    """
+
+    def __init__(
+        self, message: str, *, task_id: str, missing_seconds: float, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.task_id = task_id
+        self.missing_seconds = missing_seconds
+
+
+class RunwayInvalidTaskIdError(RunwayError, ValueError):
+    """A task ID that cannot be one (empty, a path, spaces): refused before any request.
+
+    Also a `ValueError`, as it was before it had a class of its own.
+    """
+
+
 class RunwayRateLimitError(RunwayError):
     """429: too many requests. Transient: retried with backoff (see `RunwayDailyLimitError`).
 
@@ -133,10 +161,19 @@ class RunwayDailyLimitError(RunwayRateLimitError):
 
 
 class RunwayServerError(RunwayError):
-    """5xx: Runway or the proxy is shedding load or broken. 502/503/504 are transient."""
+    """5xx: Runway or the proxy is shedding load or broken.
+
+    502/503/504 are transient. On a read (``GET``, which changes nothing) every 5xx is, 500
+    included: the client marks such errors ``idempotent`` and retries them with backoff.
+    """
+
+    idempotent = False
+    """The failed call was a read: retrying it cannot create or change anything."""
 
     @property
     def transient(self) -> bool:  # type: ignore[override]
+        if self.idempotent and self.status_code is not None and self.status_code >= 500:
+            return True
         return self.status_code in (502, 503, 504)
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ from prefect_runway.errors import (
     RecordWriteError,
     RunwayError,
     RunwayTaskFailedError,
+    RunwayTaskLostError,
+    RunwayTaskTimeoutError,
     RunwayValidationError,
 )
 from prefect_runway.imagecheck import check_data_uri
@@ -235,12 +238,29 @@ async def await_for_tasks(
     timeout: float = 3600.0,
     poll_interval: float | None = None,
     progress_key: str | None = "runway-progress",
+    not_found_grace: float | None = None,
 ) -> dict[str, RunwayTask | RunwayError]:
-    """Wait for many tasks from one event loop, with a progress artifact.
+    """Wait for many tasks from one event loop, with a progress artifact that tells the truth.
 
     Each task is polled no more often than the credentials' ``poll_interval`` (at least 5 s
-    against runwayml.com). Status changes are logged, nothing else. A FAILED or CANCELLED
-    task ends its own wait at once and does not stop the others.
+    against runwayml.com), until its own deadline, `timeout` seconds from the start. Polls
+    that fail transiently (every 5xx, 429, connection errors) are polled again with backoff
+    until then; a 404 is a verdict only after `not_found_grace` seconds of unbroken 404s
+    (the task is then *lost*, `RunwayTaskLostError`). A FAILED or CANCELLED task, a lost one
+    or an ID that cannot be one ends its own wait at once and does not stop the others.
+
+    The progress artifact's bar is the share of tasks that SUCCEEDED; its description counts
+    every outcome (``20 Runway tasks: 17 succeeded, 2 failed, 1 lost, 0 waiting``), updated
+    as each task's wait ends.
+
+    Args:
+        credentials: The Runway credentials block.
+        task_ids: The tasks (duplicates are waited for once).
+        timeout: Seconds each task may take.
+        poll_interval: Seconds between polls of one task (default: the credentials').
+        progress_key: Key of the progress artifact; None for none.
+        not_found_grace: Seconds of unbroken 404s before a task is lost (default: the
+            credentials' ``not_found_grace``, 60 s).
 
     Returns:
         task ID -> the SUCCEEDED task, or the error it ended with. SAFETY.* failures are
@@ -255,10 +275,11 @@ async def await_for_tasks(
     logger = get_run_logger()
     ids = list(dict.fromkeys(task_ids))
     seen: dict[str, str] = {}
+    outcomes: dict[str, str] = {}
     artifact_id = None
     if progress_key and ids:
         artifact_id = await acreate_progress_artifact(
-            0.0, key=progress_key, description=f"Finished Runway tasks of {len(ids)}"
+            0.0, key=progress_key, description=progress_description(outcomes, len(ids))
         )
 
     async def on_update(current: RunwayTask) -> None:
@@ -268,20 +289,77 @@ async def await_for_tasks(
         seen[current.id] = status
         extra = f" ({current.failure_code}: {current.failure})" if current.failure else ""
         logger.info("Runway task %s is %s%s", current.id, status, extra)
-        if artifact_id is not None and current.is_terminal:
-            done = sum(1 for s in seen.values() if s in ("SUCCEEDED", "FAILED", "CANCELLED"))
-            await aupdate_progress_artifact(artifact_id, 100.0 * done / len(ids))
+
+    async def on_done(task_id: str, outcome: RunwayTask | RunwayError) -> None:
+        outcomes[task_id] = outcome_of(outcome)
+        if isinstance(outcome, RunwayError) and not isinstance(outcome, RunwayTaskFailedError):
+            logger.warning("Runway task %s: %s", task_id, outcome)
+        await _show_progress(artifact_id, outcomes, len(ids), logger)
 
     async with credentials.get_async_client() as client:
         results = await client.wait_for_tasks(
-            ids, timeout=timeout, poll_interval=poll_interval, on_update=on_update
+            ids,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            not_found_grace=not_found_grace,
+            on_update=on_update,
+            on_done=on_done,
         )
-    if artifact_id is not None:
-        await aupdate_progress_artifact(artifact_id, 100.0)
-    for task_id, outcome in results.items():
-        if isinstance(outcome, RunwayError) and not isinstance(outcome, RunwayTaskFailedError):
-            logger.warning("Runway task %s: %s", task_id, outcome)
+    outcomes = {task_id: outcome_of(outcome) for task_id, outcome in results.items()}
+    await _show_progress(artifact_id, outcomes, len(ids), logger)
     return results
+
+
+OUTCOMES = ("succeeded", "failed", "cancelled", "lost", "timed out", "error")
+"""How a task's wait can end, in the order the progress artifact counts them."""
+
+
+def outcome_of(outcome: RunwayTask | RunwayError) -> str:
+    """The kind of one task's outcome, one of `OUTCOMES`.
+
+    Args:
+        outcome: A task (SUCCEEDED) or the error its wait ended with.
+    """
+    if isinstance(outcome, RunwayTaskFailedError):
+        return "cancelled" if outcome.status == "CANCELLED" else "failed"
+    if isinstance(outcome, RunwayTaskLostError):
+        return "lost"
+    if isinstance(outcome, RunwayTaskTimeoutError):
+        return "timed out"
+    if isinstance(outcome, RunwayError):
+        return "error"
+    return "succeeded"
+
+
+def progress_description(outcomes: dict[str, str], total: int) -> str:
+    """``20 Runway tasks: 17 succeeded, 2 failed, 1 lost, 0 waiting``: succeeded and waiting
+    always, the other kinds of `OUTCOMES` when any.
+
+    Args:
+        outcomes: task ID -> its kind, for the tasks whose wait ended.
+        total: How many tasks are waited for.
+    """
+    counts = Counter(outcomes.values())
+    parts = [f"{counts[kind]} {kind}" for kind in OUTCOMES if kind == "succeeded" or counts[kind]]
+    parts.append(f"{total - len(outcomes)} waiting")
+    return f"{total} Runway tasks: " + ", ".join(parts)
+
+
+async def _show_progress(
+    artifact_id: Any, outcomes: dict[str, str], total: int, logger: Any
+) -> None:
+    """Update the progress artifact: bar = share SUCCEEDED, description = every count."""
+    if artifact_id is None or not total:
+        return
+    succeeded = sum(1 for kind in outcomes.values() if kind == "succeeded")
+    try:
+        await aupdate_progress_artifact(
+            artifact_id,
+            100.0 * succeeded / total,
+            description=progress_description(outcomes, total),
+        )
+    except Exception as exc:  # a progress bar never ends a wait for paid tasks
+        logger.warning("Could not update the progress artifact: %s", exc)
 
 
 @task(name="wait-for-runway-tasks")
@@ -291,10 +369,13 @@ def wait_for_tasks(
     timeout: float = 3600.0,
     poll_interval: float | None = None,
     progress_key: str | None = "runway-progress",
+    not_found_grace: float | None = None,
 ) -> dict[str, RunwayTask | RunwayError]:
     """Wait for many tasks; the sync face of `await_for_tasks` (same event-loop design)."""
     return run_coro_as_sync(
-        await_for_tasks.fn(credentials, task_ids, timeout, poll_interval, progress_key)
+        await_for_tasks.fn(
+            credentials, task_ids, timeout, poll_interval, progress_key, not_found_grace
+        )
     )
 
 

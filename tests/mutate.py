@@ -42,6 +42,7 @@ CHECKS = "tests/reliability/test_checks_before_paying.py::"
 ADOPT = "tests/reliability/test_adopt.py::"
 AFTER = "tests/reliability/test_after_the_post.py::"
 TABLE = OUTCOMES + "test_each_answer_is_classified_by_its_evidence"
+WAITING = "tests/reliability/test_waiting.py::"
 
 
 @dataclass(frozen=True)
@@ -700,6 +701,97 @@ MUTATIONS = [
         "        raise ImageRejectedError(\n            f\"{_explain(exc, obj.uri)}; nothing",
         (AFTER + "test_unreadable_objects_fail_the_image_and_the_run_and_are_retried",),
     ),
+    # -- waiting: patient and truthful --------------------------------------------------
+    Mutation(
+        "wait-404-grace-from-start",
+        "a 404 grace counts from the first 404 of a run, not from the start of the wait",
+        "prefect_runway/client.py",
+        "                self.missing_since = now\n",
+        "                self.missing_since = self.deadline - self.timeout\n",
+        (WAITING + "test_404s_early_and_mid_wait_are_no_verdict_every_task_succeeds",),
+    ),
+    Mutation(
+        "wait-404-run-not-reset",
+        "an answer ends a run of 404s",
+        "prefect_runway/client.py",
+        "self.missing_since, self.failures, self.last_error = None, 0, None",
+        "self.failures, self.last_error = 0, None",
+        (WAITING + "test_404s_early_and_mid_wait_are_no_verdict_every_task_succeeds",),
+    ),
+    Mutation(
+        "wait-lost-at-first-404",
+        "a task is not lost before its grace",
+        "prefect_runway/client.py",
+        "            if missing >= self.grace:\n",
+        "            if True:\n",
+        (WAITING + "test_a_task_that_stays_404_is_lost_after_the_grace_and_not_before",),
+    ),
+    Mutation(
+        "wait-never-lost",
+        "a task 404 past its grace is lost, never pending forever",
+        "prefect_runway/client.py",
+        "            if missing >= self.grace:\n",
+        "            if False:\n",
+        (WAITING + "test_a_task_that_stays_404_is_lost_after_the_grace_and_not_before",),
+    ),
+    Mutation(
+        "get-500-not-retried",
+        "every 5xx of a GET is retried, 500 included",
+        "prefect_runway/client.py",
+        "error.idempotent = True  # a read",
+        "pass  # a read",
+        (WAITING + "test_503_and_500_bursts_are_retried_until_the_deadline_zero_errors",
+         WAITING + "test_a_single_500_on_a_poll_is_retried_by_the_sync_client_too"),
+    ),  # fmt: skip
+    Mutation(
+        "wait-gives-up-on-transient",
+        "a transient poll failure is polled again until the deadline",
+        "prefect_runway/client.py",
+        "        if not error.transient:\n            raise error\n        self.failures += 1",
+        "        raise error\n        self.failures += 1",
+        (WAITING + "test_503_and_500_bursts_are_retried_until_the_deadline_zero_errors",),
+    ),
+    Mutation(
+        "wait-backoff-past-deadline",
+        "a backoff longer than what is left still polls on the deadline",
+        "prefect_runway/client.py",
+        "            delay = min(delay, max(remaining, self.interval))",
+        "            pass",
+        (WAITING + "test_a_permanent_5xx_ends_at_the_deadline_naming_the_last_failure",),
+    ),
+    Mutation(
+        "bad-task-id-aborts-wait",
+        "one bad task ID is one error row",
+        "prefect_runway/client.py",
+        "            raise RunwayInvalidTaskIdError(",
+        "            raise ValueError(",
+        (WAITING + "test_a_malformed_id_among_good_ones_is_one_error_row",),
+    ),
+    Mutation(
+        "progress-counts-failures-as-done",
+        "the progress bar is the share that succeeded",
+        "prefect_runway/tasks.py",
+        "100.0 * succeeded / total,",
+        "100.0 * len(outcomes) / total,",
+        (WAITING + "test_progress_artifact_counts_each_outcome_read_back_from_prefect",),
+    ),
+    Mutation(
+        "retry-warning-plain-logger",
+        "the client's retry warnings go to the run's logger inside a run",
+        "prefect_runway/client.py",
+        'log(logger, logging.WARNING, "%s; retry %d in %.2fs", error, attempt, delay)',
+        'logger.warning("%s; retry %d in %.2fs", error, attempt, delay)',
+        (WAITING + "test_client_retry_warnings_reach_the_run_logger_and_a_plain_logger_outside",),
+    ),
+    Mutation(
+        "runlog-never-in-run",
+        "runlog.log finds the run it is called in",
+        "prefect_runway/runlog.py",
+        'if "prefect.context" in sys.modules:',
+        "if False:",
+        (WAITING + "test_client_retry_warnings_reach_the_run_logger_and_a_plain_logger_outside",
+         WAITING + "test_progress_artifact_counts_each_outcome_read_back_from_prefect"),
+    ),  # fmt: skip
 ]
 
 IGNORE = shutil.ignore_patterns(

@@ -839,6 +839,81 @@ def test_proxy_not_found_window_and_no_delete(make_emulator: Callable[..., Emula
         assert r.status_code == 404 and r.json() == {"error": "Not found"}
 
 
+# -- GET faults (polls) ----------------------------------------------------------------------
+
+
+def test_get_script_answers_the_next_polls_in_order_and_counts_them(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emu = make_emulator()
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        tid = c.post(SUBMIT, json=body()).json()["id"]
+        emu.set_faults(Faults(get_script=("500", "404", "5xx", "ok", "slow"),
+                              get_statuses_5xx=(503,), slow_seconds=0.3))  # fmt: skip
+        codes = [c.get(f"/v1/tasks/{tid}").status_code for _ in range(4)]
+        started = time.monotonic()
+        slow = c.get(f"/v1/tasks/{tid}")
+        took = time.monotonic() - started
+        assert c.get(f"/v1/tasks/{tid}").status_code == 200  # the script is used up
+        assert c.delete(f"/v1/tasks/{tid}").status_code == 204  # DELETE takes no GET fault
+    assert codes == [500, 404, 503, 200]
+    assert slow.status_code == 200 and slow.json()["id"] == tid and took >= 0.3
+    stats = emu.stats()
+    assert stats["get_faults"] == {"500": 1, "404": 1, "503": 1, "slow": 1}
+    assert stats["polls"] == 6
+
+
+def test_get_not_found_seconds_hides_each_fresh_task_in_any_dialect(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emu = make_emulator(faults=Faults(get_not_found_seconds=0.5))
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        tid = c.post(SUBMIT, json=body()).json()["id"]
+        assert c.get(f"/v1/tasks/{tid}").status_code == 404
+        time.sleep(0.55)
+        assert c.get(f"/v1/tasks/{tid}").status_code == 200
+        other = c.post(SUBMIT, json=body(seed=2)).json()["id"]
+        assert c.get(f"/v1/tasks/{other}").status_code == 404  # its own window, from creation
+    assert emu.stats()["get_faults"] == {"404": 2}
+
+
+def test_get_bursts_cover_a_window_of_emulator_time(make_emulator: Callable[..., Emulator]) -> None:
+    emu = make_emulator()
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        tid = c.post(SUBMIT, json=body()).json()["id"]
+        r = httpx.post(emu.root_url + "/_emulator/faults",
+                       json={"get_bursts": [["503", 0, 0.4], ["404", 0.4, 100]]})  # fmt: skip
+        assert r.status_code == 200
+        assert r.json()["get_bursts"] == [["503", 0, 0.4], ["404", 0.4, 100]]
+        assert c.get(f"/v1/tasks/{tid}").status_code == 503
+        time.sleep(0.45)
+        assert c.get(f"/v1/tasks/{tid}").status_code == 404
+        emu.advance_clock(100)  # past the second window
+        assert c.get(f"/v1/tasks/{tid}").status_code == 200
+    assert emu.stats()["get_faults"] == {"503": 1, "404": 1}
+
+
+def test_get_fault_rates_and_reset(make_emulator: Callable[..., Emulator]) -> None:
+    emu = make_emulator(faults=Faults(rate_get_5xx=1.0, get_statuses_5xx=(500,)))
+    with httpx.Client(base_url=emu.base_url, headers=HEADERS) as c:
+        tid = c.post(SUBMIT, json=body()).json()["id"]
+        assert [c.get(f"/v1/tasks/{tid}").status_code for _ in range(3)] == [500] * 3
+        emu.set_faults(Faults(rate_get_reset=1.0))
+        with pytest.raises(httpx.TransportError):
+            c.get(f"/v1/tasks/{tid}")
+    assert emu.stats()["get_faults"] == {"500": 3, "reset": 1}
+
+
+@pytest.mark.parametrize("bad", [
+    {"get_script": ["418"]}, {"get_script": "500"}, {"get_bursts": [["503", 0]]},
+    {"get_bursts": [["nope", 0, 1]]}, {"get_bursts": [["503", -1, 1]]},
+    {"get_statuses_5xx": [404]}, {"rate_get_404": 2}, {"get_not_found_seconds": -1},
+])  # fmt: skip
+def test_bad_get_faults_are_refused_naming_the_field(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        Faults.from_mapping(bad)
+
+
 # -- HEAD check of image URLs ----------------------------------------------------------------
 
 

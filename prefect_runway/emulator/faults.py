@@ -18,6 +18,10 @@ _RATE_FIELDS = (
     "rate_task_failure",
     "rate_download_error",
     "rate_after_create",
+    "rate_get_404",
+    "rate_get_5xx",
+    "rate_get_slow",
+    "rate_get_reset",
 )
 
 BEFORE_CREATE = ("ok", "reset", "429", "5xx", "malformed", "wrapped_error")
@@ -35,6 +39,13 @@ gateway's 5xx with an HTML body, as a status code from 500 to 599 (``created:502
 ``created:524``). The last six are answers that do carry the ID, in a proxy's variants: the
 wrapped shape (``wrapped``), creation times in epoch milli-, micro- or nanoseconds or ISO 8601
 (``ms``, ``us``, ``ns``, ``iso``), and fields no client knows (``extra``)."""
+
+GET_FAULTS = ("ok", "404", "5xx", "slow", "reset")
+"""Faults of ``GET /v1/tasks/{id}`` (polls), in a ``get_script`` or a ``get_bursts`` entry:
+no fault (``ok``), ``Task not found.`` (``404``), a status drawn from ``get_statuses_5xx``
+(``5xx``) or a given status from 500 to 599 (``"500"``) with the API's JSON error body, the
+answer after ``slow_seconds`` (``slow``), or the connection closed without an answer
+(``reset``)."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,16 @@ class Faults:
         ```python
         emu.set_faults(Faults(script=("created:502", "ok")))  # paid twice, one answer read
         emu.set_faults(Faults(rate_after_create=0.15, after_create=("502", "524")))
+        emu.set_faults(Faults(get_not_found_seconds=3))  # a fresh task 404s for 3 s
+        emu.set_faults(Faults(get_bursts=(("503", 0, 30),)))  # 30 s of 503s from now
+        emu.set_faults(Faults(get_script=("500", "404", "ok")))  # the next three polls
         ```
+
+    Polls (``GET /v1/tasks/{id}``, not ``DELETE``) have faults of their own, checked in this
+    order: the next ``get_script`` entry, an active ``get_bursts`` window, a task's
+    ``get_not_found_seconds``, then the ``rate_get_*`` draws (from a generator of their own,
+    so they never shift the submit faults' seeded sequence). Each injected one is counted
+    in the stats' ``get_faults`` by kind (``"404"``, ``"503"``, ``"slow"``...).
 
     Attributes:
         rate_429: Fraction of submits answered 429 with a ``Retry-After`` header.
@@ -86,6 +106,19 @@ class Faults:
         hang_after: Once this many tasks exist, further submits are held without an answer
             and create nothing, until the faults change or the emulator stops: a clean point
             at which to kill a client in crash-and-resume tests.
+        get_script: Faults for the next polls, one each, in order (any task), before the
+            rest: entries from `GET_FAULTS` or a status such as ``"500"``.
+        get_bursts: Windows of emulator time in which every poll gets one fault: entries
+            ``(kind, after, seconds)``, a kind from `GET_FAULTS` (or a status) for
+            ``seconds`` starting ``after`` seconds from when these faults were set (on the
+            emulator clock, so `Emulator.advance_clock` moves through them).
+        get_not_found_seconds: Every task answers 404 for this long after its creation (a
+            proxy's fresh task), whatever the dialect.
+        rate_get_404: Fraction of polls answered 404 (the task still exists).
+        rate_get_5xx: Fraction answered a status drawn from ``get_statuses_5xx``.
+        get_statuses_5xx: The statuses ``rate_get_5xx`` and a ``5xx`` entry pick from.
+        rate_get_slow: Fraction answered after ``slow_seconds``.
+        rate_get_reset: Fraction whose connection is closed without an answer.
     """
 
     rate_429: float = 0.0
@@ -106,9 +139,20 @@ class Faults:
     after_create: tuple[str, ...] = ("502",)
     slow_seconds: float = 2.0
     script: tuple[str, ...] = ()
+    get_script: tuple[str, ...] = ()
+    get_bursts: tuple[tuple[str, float, float], ...] = ()
+    get_not_found_seconds: float = 0.0
+    rate_get_404: float = 0.0
+    rate_get_5xx: float = 0.0
+    get_statuses_5xx: tuple[int, ...] = (500, 502, 503, 504)
+    rate_get_slow: float = 0.0
+    rate_get_reset: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("statuses_5xx", "after_create", "script"):
+        for name in (
+            "statuses_5xx", "after_create", "script", "get_script", "get_bursts",
+            "get_statuses_5xx",
+        ):  # fmt: skip
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name} must be a list, got {value!r}")
@@ -118,6 +162,33 @@ class Faults:
                 raise ValueError(f"statuses_5xx must hold statuses 500-599, got {status!r}")
         if not self.statuses_5xx:
             raise ValueError("statuses_5xx must hold at least one status, e.g. [503]")
+        for status in self.get_statuses_5xx:
+            if not _is_5xx(status):
+                raise ValueError(f"get_statuses_5xx must hold statuses 500-599, got {status!r}")
+        if not self.get_statuses_5xx:
+            raise ValueError("get_statuses_5xx must hold at least one status, e.g. [500]")
+        for entry in self.get_script:
+            if not _get_kind(entry):
+                raise ValueError(
+                    f"get_script entry {entry!r} is unknown; use one of "
+                    f"{', '.join(GET_FAULTS)} or a status such as '500'"
+                )
+        bursts = []
+        for burst in self.get_bursts:
+            if (
+                isinstance(burst, (str, bytes))
+                or not isinstance(burst, (list, tuple))
+                or len(burst) != 3
+                or not _get_kind(burst[0])
+                or not all(_is_number(v) and float(v) >= 0 for v in burst[1:])
+            ):
+                raise ValueError(
+                    f"get_bursts entry {burst!r} is not [kind, after_seconds, seconds] with a "
+                    f"kind from {', '.join(GET_FAULTS)} (or a status such as '503') and two "
+                    "numbers >= 0"
+                )
+            bursts.append((str(burst[0]), float(burst[1]), float(burst[2])))
+        object.__setattr__(self, "get_bursts", tuple(bursts))
         for kind in self.after_create:
             if not _after_kind(kind):
                 raise ValueError(
@@ -142,7 +213,7 @@ class Faults:
             value = getattr(self, name)
             if not _is_number(value) or not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-        for name in ("retry_after", "latency", "slow_seconds"):
+        for name in ("retry_after", "latency", "slow_seconds", "get_not_found_seconds"):
             value = getattr(self, name)
             if not _is_number(value) or float(value) < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
@@ -195,6 +266,10 @@ def _is_5xx(value: object) -> bool:
     if isinstance(value, str) and value.isdigit():
         value = int(value)
     return isinstance(value, int) and 500 <= value <= 599
+
+
+def _get_kind(kind: object) -> bool:
+    return isinstance(kind, str) and (kind in GET_FAULTS or _is_5xx(kind))
 
 
 def _after_kind(kind: object) -> bool:

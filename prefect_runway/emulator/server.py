@@ -519,6 +519,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._error(404, "Task not found.")
             return
+        fault = state.draw_get_fault(task_id)
+        if fault is not None and self._answer_get_fault(fault):
+            return
         found = state.get_task(task_id)
         if found is None:
             self._error(404, "Task not found.")
@@ -528,6 +531,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "Task not found.")
             return
         self._json(200, self._task_payload(task, status, now))
+
+    def _answer_get_fault(self, fault: str) -> bool:
+        """Answer a poll with an injected fault; False when the real answer follows (``slow``)."""
+        if fault == "reset":
+            raise _Drop
+        if fault == "404":
+            self._error(404, "Task not found.")
+            return True
+        if fault.isdigit():
+            status = int(fault)
+            self._error(status, f"Upstream unavailable (injected {status} by the emulator).")
+            return True
+        deadline = time.monotonic() + self.server.state.faults.slow_seconds  # slow
+        while time.monotonic() < deadline and not self.server.stopping:
+            time.sleep(0.02)
+        return False
 
     def _task_payload(self, task: Task, status: str, now: float) -> dict[str, Any]:
         payload: dict[str, Any] = {

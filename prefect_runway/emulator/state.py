@@ -96,6 +96,7 @@ class _Stats:
     organization: int = 0
     downloads: int = 0
     download_errors: int = 0
+    get_faults: Counter[str] = field(default_factory=Counter)
 
 
 class EmulatorState:
@@ -136,6 +137,8 @@ class EmulatorState:
         self.lock = threading.Lock()
         self._faults = faults
         self._rng = random.Random(faults.seed)
+        self._get_rng = random.Random(faults.seed)
+        self._faults_set_at = self.clock.monotonic()
         self.submit_gate = threading.Event()  # cleared by Emulator.hold_submits (tests)
         self.submit_gate.set()
         self.held_submits = 0
@@ -152,6 +155,7 @@ class EmulatorState:
         self._uploads: dict[str, Upload] = {}
         self._stats = _Stats()
         self._script_at = 0
+        self._get_script_at = 0
         self._admitted = 0  # submits let through to create a task (hang_after counts these)
 
     # -- faults -------------------------------------------------------------------------------
@@ -167,7 +171,10 @@ class EmulatorState:
         with self.lock:
             self._faults = faults
             self._rng = random.Random(faults.seed)
+            self._get_rng = random.Random(faults.seed)
+            self._faults_set_at = self.clock.monotonic()
             self._script_at = 0
+            self._get_script_at = 0
 
     def reset(self) -> None:
         """Forget all tasks, uploads, stats and daily usage; restore the credit balance.
@@ -263,6 +270,48 @@ class EmulatorState:
         with self.lock:
             limit = self._faults.hang_after
             return limit is not None and self._admitted >= limit
+
+    def draw_get_fault(self, task_id: str) -> str | None:
+        """Draw the fault of one poll of `task_id` (see `Faults`) and count it, or None.
+
+        Returns:
+            ``"404"``, a 5xx status such as ``"503"``, ``"slow"`` or ``"reset"``; None for
+            no fault (a script's ``ok`` included).
+        """
+        with self.lock:
+            f = self._faults
+            now = self.clock.monotonic()
+            kind: str | None = None
+            if self._get_script_at < len(f.get_script):
+                kind = f.get_script[self._get_script_at]
+                self._get_script_at += 1
+            else:
+                since = now - self._faults_set_at
+                for burst, after, seconds in f.get_bursts:
+                    if after <= since < after + seconds:
+                        kind = burst
+                        break
+            if kind is None and f.get_not_found_seconds > 0:
+                task = self._tasks.get(task_id)
+                if task is not None and now - task.created_at < f.get_not_found_seconds:
+                    kind = "404"
+            if kind is None:
+                draws = (
+                    ("reset", f.rate_get_reset),
+                    ("404", f.rate_get_404),
+                    ("5xx", f.rate_get_5xx),
+                    ("slow", f.rate_get_slow),
+                )
+                for name, rate in draws:
+                    if rate > 0 and self._get_rng.random() < rate:
+                        kind = name
+                        break
+            if kind is None or kind == "ok":
+                return None
+            if kind == "5xx":
+                kind = str(self._get_rng.choice(f.get_statuses_5xx))
+            self._stats.get_faults[kind] += 1
+            return kind
 
     def draw_download_error(self) -> bool:
         """Draw whether a video download fails (and count it if so)."""
@@ -528,6 +577,7 @@ class EmulatorState:
                 "organization": s.organization,
                 "downloads": s.downloads,
                 "download_errors": s.download_errors,
+                "get_faults": dict(s.get_faults),
                 "duplicates": s.tasks_created - len(self._bodies),
                 "by_status": dict(by_status),
                 "credit_balance": self.credit_balance,
