@@ -58,8 +58,9 @@ def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
     s3.put_object(Bucket=BUCKET, Key="in/z-unsafe.png", Body=png(4, 4))
     batch = submit()
     # One generation fails on the emulator's side: its failure must be reported, not lost.
+    s3.put_object(Bucket=BUCKET, Key="fail/z-unsafe.png", Body=png(4, 4))
     failing = asyncio.run(s3_image_to_video(
-        BUCKET, "in/z-", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
+        BUCKET, "fail/", prompt_text="[emulator:fail=SAFETY.INPUT.TEXT]", write_manifest=False))
     result = collect(task_ids=failing.task_ids, wait_seconds=30)
     assert (result.succeeded, result.failed, result.pending, result.errors) == (6, 1, 0, 0)
     rows = manifest_rows(s3)
@@ -153,8 +154,8 @@ def test_a_lost_manifest_write_does_not_download_again(s3, runway):
     collect(wait_seconds=30)
     # As if the run had stopped after the copies and before its manifest write.
     s3.put_object(Bucket=BUCKET, Key="in/runway-manifest.json", Body=before)
-    again = collect()
-    assert again.collected == 3 and runway.stats()["downloads"] == 3
+    again = collect()  # recorded from the claims' done markers: nothing copied again
+    assert again.collected == 0 and again.succeeded == 3 and runway.stats()["downloads"] == 3
     assert all(r["output_sha256"] for r in manifest_rows(s3).values())
 
 

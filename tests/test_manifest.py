@@ -46,7 +46,7 @@ def test_first_write_creates_a_typed_manifest(s3):
     written = merge_manifest(None, BUCKET, KEY, [submitted("a", "t1")],
                              settings={"model": "gen4_turbo"}, flow_run_id="run-1")  # fmt: skip
     raw = stored(s3)
-    assert raw["version"] == 2 and raw["source"] == f"s3://{BUCKET}/in/"
+    assert raw["version"] == 3 and raw["source"] == f"s3://{BUCKET}/in/"
     assert raw["settings"] == {"model": "gen4_turbo"} and raw["flow_run_id"] == "run-1"
     [row] = raw["rows"]
     assert row["source"] == src("a") and row["task_id"] == "t1" and row["output"] is None
@@ -92,7 +92,9 @@ def test_a_failed_resubmission_keeps_the_known_task(s3):
     failed = submitted("a", None, "failed").model_copy(update={"error": "HTTP 503"})
     merge_manifest(s3, BUCKET, KEY, [failed])
     [row] = stored(s3)["rows"]
-    assert (row["status"], row["task_id"], row["error"]) == ("failed", "t1", "HTTP 503")
+    # A run that made no task never overwrites the row's generation: kept beside it.
+    assert (row["status"], row["task_id"], row["error"]) == ("submitted", "t1", None)
+    assert (row["attempt_status"], row["attempt_error"]) == ("failed", "HTTP 503")
 
 
 def test_rows_without_source_are_keyed_by_task_and_unknown_fields_are_kept(s3):
