@@ -113,7 +113,7 @@ def test_version_1_manifests_are_read_and_their_outputs_count_as_collected(s3):
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=json.dumps(old).encode())
     merge_manifest(s3, BUCKET, KEY, [submitted("b", "t2")])
     manifest = read_manifest(s3, BUCKET, KEY)
-    assert manifest is not None and manifest.version == 2
+    assert manifest is not None and manifest.version == 3
     assert [r.collected for r in manifest.rows] == [True, False]
 
 
