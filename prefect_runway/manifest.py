@@ -265,6 +265,7 @@ class ManifestRow(BaseModel):
                 changes.pop(name, None)
         elif changes.get("status") not in (None, *NO_TASK_STATUSES):
             data["attempt_status"] = data["attempt_error"] = None
+        restored = None
         if self.task_id and new_task != self.task_id:
             replaced = self.current_generation()
             assert replaced is not None
@@ -282,9 +283,9 @@ class ManifestRow(BaseModel):
                 data["collected_task_id"] = (
                     new_task if restored.final_status or restored.output else None
                 )
-        elif self.task_id:
-            # The same generation again (a rerun, a cache hit): an unset value in the update
-            # never erases a field this generation already has (transport, seed, ...).
+        if self.task_id and (new_task == self.task_id or restored is not None):
+            # A generation known already (a rerun, a cache hit): an unset value in the update
+            # never erases a field it has (transport, seed, ...).
             for name in SUBMISSION_FIELDS:
                 if name in changes and changes[name] is None:
                     changes.pop(name)

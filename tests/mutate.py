@@ -39,6 +39,9 @@ SETTINGS = "tests/test_settings.py::"
 IMAGES = "tests/test_imagecheck.py::"
 OUTCOMES = "tests/reliability/test_create_outcomes.py::"
 TABLE = OUTCOMES + "test_each_answer_is_classified_by_its_evidence"
+DELIVERY = "tests/reliability/test_delivery.py::"
+MANIFEST = "tests/test_manifest.py::"
+COLLECT = "tests/test_collect.py::"
 
 
 @dataclass(frozen=True)
@@ -629,6 +632,81 @@ MUTATIONS = [
         'raw = _setting(LOCKS) or "file"',
         'raw = "file"',
         (MULTIHOST + "test_settings_pick_the_lock_manager_and_the_records",),
+    ),
+    # -- delivery: history, generations, claims, complete videos --------------------------------
+    Mutation(
+        "history-not-carried",
+        "an intent over an earlier record keeps every task the key ever had",
+        "prefect_runway/engine.py",
+        "                history=_history(earlier),\n",
+        "                history=[],\n",
+        (DELIVERY + "test_a_collector_racing_a_resubmission_keeps_both_generations",),
+    ),
+    Mutation(
+        "generation-dropped",
+        "a new task for a source keeps the one it replaces in generations",
+        "prefect_runway/manifest.py",
+        "generations = [g for g in generations if g.task_id != new_task] + [replaced]",
+        "generations = [g for g in generations if g.task_id != new_task]",
+        (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",
+         DELIVERY + "test_a_settings_change_keeps_the_first_generation_and_collects_both"),
+    ),  # fmt: skip
+    Mutation(
+        "stale-collection-dropped",
+        "a collector's result for an earlier task goes to that generation",
+        "prefect_runway/manifest.py",
+        "            generations = _put_generation(generations, collected_for, found)\n",
+        "            pass\n",
+        (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",),
+    ),
+    Mutation(
+        "failed-run-overwrites",
+        "a run that made no task never overwrites a row that has one",
+        "prefect_runway/manifest.py",
+        'if self.task_id and "task_id" not in changes and changes.get("status") in (',
+        'if False and "task_id" not in changes and changes.get("status") in (',
+        (MANIFEST + "test_a_failed_resubmission_keeps_the_known_task",
+         DELIVERY + "test_a_failing_run_never_overwrites_a_generation_that_succeeded"),
+    ),  # fmt: skip
+    Mutation(
+        "rerun-erases-fields",
+        "a rerun of the same generation never erases its fields (transport)",
+        "prefect_runway/manifest.py",
+        "                if name in changes and changes[name] is None:",
+        "                if False:",
+        (MANIFEST + "test_a_rerun_keeps_the_transport_of_its_generation",),
+    ),
+    Mutation(
+        "claim-skipped",
+        "a video is copied only by the run whose conditional create of its claim won",
+        "prefect_runway/flows/collect_videos.py",
+        "    found = claims.take(item.task_id)\n    if found is not None and",
+        "    found = None\n    if found is not None and",
+        (DELIVERY + "test_two_collectors_started_at_once_copy_and_tell_each_video_once",),
+    ),
+    Mutation(
+        "done-marker-ignored",
+        "a published video's done marker records it without copying or telling it again",
+        "prefect_runway/flows/collect_videos.py",
+        '        if claim.get("state") == "done":\n',
+        "        if False:\n",
+        (COLLECT + "test_a_lost_manifest_write_does_not_download_again",),
+    ),
+    Mutation(
+        "unsized-download-trusted",
+        "a download without a Content-Length is checked against a second request's length",
+        "prefect_runway/client.py",
+        "expected = announced if announced is not None else self.content_length(url)",
+        "expected = announced if announced is not None else size",
+        (DELIVERY + "test_a_truncated_download_is_never_published",),
+    ),
+    Mutation(
+        "copy-failure-keeps-claim",
+        "a failed copy releases its claim, so the next run retries it at once",
+        "prefect_runway/flows/collect_videos.py",
+        "        claims.release(item.task_id)  # the next try",
+        "        pass  # the next try",
+        (COLLECT + "test_a_failed_copy_fails_only_its_row_and_the_next_run_retries_it",),
     ),
 ]
 

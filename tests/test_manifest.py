@@ -174,3 +174,32 @@ def test_a_writer_that_keeps_losing_gives_up_without_overwriting(s3):
         merge_manifest(client, BUCKET, KEY, [submitted("b", "t2")], max_attempts=3)
     sources = {r["source"] for r in stored(s3)["rows"]}
     assert src("b") not in sources and {src("a"), src("x1"), src("x2"), src("x3")} <= sources
+
+
+def test_generations_are_kept_restored_and_collected_separately(s3):
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1").model_copy(
+        update={"seed": 1, "transport": "data_uri"})])  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t2").model_copy(update={"seed": 2})])
+    # A collector that read the row before seed 2 landed: t1's video goes to t1's generation.
+    merge_manifest(s3, BUCKET, KEY, [collected("a", "t1", "s3://v/a-t1.mp4")])
+    row = read_manifest(s3, BUCKET, KEY).row(src("a"))  # type: ignore[union-attr]
+    assert row is not None and row.task_id == "t2" and row.seed == 2 and row.output is None
+    [one] = row.generations
+    assert (one.task_id, one.seed, one.transport, one.output) == ("t1", 1, "data_uri",
+                                                                  "s3://v/a-t1.mp4")  # fmt: skip
+    # A rerun of the same generation leaves no field unset; seed 1 again restores t1, kept.
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t2", "cached").model_copy(
+        update={"transport": None, "seed": 2})])  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1", "cached").model_copy(
+        update={"transport": None, "seed": 1})])  # fmt: skip
+    row = read_manifest(s3, BUCKET, KEY).row(src("a"))  # type: ignore[union-attr]
+    assert row is not None and row.task_id == "t1" and row.collected
+    assert (row.output, row.transport) == ("s3://v/a-t1.mp4", "data_uri")
+    assert [g.task_id for g in row.generations] == ["t2"] and row.task_ids == ["t2", "t1"]
+
+
+def test_a_rerun_keeps_the_transport_of_its_generation(s3):
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1").model_copy(update={"transport": "url"})])
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1", "cached")])  # transport None
+    [row] = stored(s3)["rows"]
+    assert (row["status"], row["transport"]) == ("cached", "url")
