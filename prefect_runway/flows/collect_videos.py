@@ -1,26 +1,31 @@
 """Copy a batch's finished videos to S3, incrementally: run it as often as you like.
 
-``manifest (or task IDs) -> rows not finished yet -> one poll each (or a bounded wait) ->
-stream each new video to S3 once -> merge the results into the manifest -> artifacts + one
-Prefect event per generation that finished in this run``.
+``manifest (or task IDs) -> generations not finished yet -> wait (one poll each, or a bounded
+wait), copying each video the moment its task SUCCEEDED -> merge the results into the
+manifest -> artifacts``; one Prefect event per generation that finished.
 
 Each run:
 
-- skips rows already finished (video copied, or the generation FAILED or was CANCELLED), so an
-  hourly schedule copies each video exactly once across runs; a video found already at its
-  destination (a run that stopped between the copy and the manifest write) is recorded
-  without downloading it again;
-- polls the other tasks once (``wait_seconds=0``, the default) or waits up to
-  ``wait_seconds`` for them, and reports how many are still pending;
-- downloads with fresh output URLs (an expired URL is refreshed by fetching the task again);
+- skips generations already finished (video copied, or the generation FAILED or was
+  CANCELLED), so an hourly schedule copies each video exactly once across runs; collects each
+  source's current generation, or every earlier one too (``generations="all"``);
+- streams: a video is copied as soon as its task is seen SUCCEEDED, with a log line per video
+  and a progress artifact while the others are waited for;
+- claims each video before copying it (a conditional create of
+  ``<output prefix>.runway-claims/<task ID>.json``, see `Claims`), so runs that overlap copy
+  it once; a published video's claim becomes a done marker that later runs record it from
+  (a run that stopped before its manifest write downloads nothing again);
+- publishes only complete videos: checked against their full length, uploaded to a temporary
+  key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
   the next run tries those rows again;
-- merges into the manifest (`prefect_runway.manifest.merge_manifest`), so a submission run
-  writing at the same time loses nothing.
+- merges into the manifest (`prefect_runway.manifest.merge_manifest`), naming the task each
+  result is for, so a submission run writing at the same time (a resubmission, other
+  settings) loses nothing and gets no other task's result.
 
-Each finished generation emits ``runway.generation.succeeded`` or ``runway.generation.failed``
-(resource ``runway.task.<id>``), so automations and downstream deployments can react to
-videos as they land instead of holding a worker while they wait.
+Each finished generation emits exactly one ``runway.generation.succeeded`` (once its video is
+in S3) or ``runway.generation.failed`` (resource ``runway.task.<id>``), with that task's own
+fields, whichever run saw it first; a task still running never gets one.
 
 Example:
     ```python
