@@ -385,6 +385,39 @@ class Ledger:
                 f"({type(exc).__name__}: {exc})"
             ) from None
 
+    async def note_outcome(
+        self, key: str, task_id: str, final_status: str, credits: float | None = None
+    ) -> bool:
+        """Record a task's final state (and cost) in its attempt of the key's history.
+
+        Only that attempt changes; the write is a compare-and-swap (`replace_if`), redone on
+        a record that changed meanwhile. Callers hold the key's lock, as submissions do.
+
+        Returns:
+            False when the record or the task is not in the ledger (nothing written).
+
+        Raises:
+            RecordReadError, RecordWriteError: the storage failed.
+        """
+        for _ in range(3):
+            record = await self.read(key)
+            attempts = record.attempts if record is not None else []
+            if record is None or all(a.task_id != task_id for a in attempts):
+                return False
+            history = [
+                a.model_copy(update={"final_status": final_status, "credits": credits})
+                if a.task_id == task_id else a
+                for a in attempts
+            ]  # fmt: skip
+            if history == record.history:
+                return True
+            try:
+                await self.replace_if(record.model_copy(update={"history": history}), record)
+                return True
+            except RecordConflictError:
+                continue
+        raise RecordWriteError(f"The record {self.where(key)} kept changing; outcome not noted")
+
     async def delete(self, key: str) -> None:
         """Remove the record of `key` (a POST that certainly created nothing)."""
         try:

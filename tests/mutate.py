@@ -701,6 +701,14 @@ MUTATIONS = [
         (DELIVERY + "test_a_truncated_download_is_never_published",),
     ),
     Mutation(
+        "copy-after-the-wait",
+        "each video is copied as soon as its task is seen SUCCEEDED, not after the wait",
+        "prefect_runway/flows/collect_videos.py",
+        '        if item is not None and task_state.status.value == "SUCCEEDED":',
+        "        if False:",
+        (DELIVERY + "test_each_video_is_copied_as_soon_as_its_task_finishes",),
+    ),
+    Mutation(
         "copy-failure-keeps-claim",
         "a failed copy releases its claim, so the next run retries it at once",
         "prefect_runway/flows/collect_videos.py",

@@ -234,6 +234,7 @@ async def collect_videos(
         manifest = manifest.with_rows(updates)
     for update, outcome in events:  # failed generations; each video's event went with it
         _emit(update, outcome)
+    await _note_in_ledger(todo, updates)
     final = [row for row in manifest.rows if row.task_id]
     earlier = [g for r in final for g in r.generations] if generations == "all" else []
     pending = held + sum(isinstance(outcomes[i.task_id], RunwayTaskTimeoutError) for i in todo)
@@ -279,6 +280,8 @@ class Work(BaseModel):
     task_id: str
     current: bool
     finished: bool
+    cache_key: str | None = None
+    estimated_credits: float | None = None
 
     @property
     def key(self) -> str:
@@ -297,9 +300,12 @@ def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
     for row in rows:
         if generations == "all":
             items += [Work(source=row.source, task_id=g.task_id, current=False,
-                           finished=g.finished) for g in row.generations]  # fmt: skip
+                           finished=g.finished, cache_key=g.cache_key,
+                           estimated_credits=g.estimated_credits)
+                      for g in row.generations]  # fmt: skip
         items.append(Work(source=row.source, task_id=str(row.task_id), current=True,
-                          finished=row.finished))  # fmt: skip
+                          finished=row.finished, cache_key=row.cache_key,
+                          estimated_credits=row.estimated_credits))  # fmt: skip
     return list({item.task_id: item for item in items}.values())
 
 
@@ -582,6 +588,39 @@ def _record(
             update = ManifestRow(**base, failure=reason)
         updates.append(update)
     return updates, events, held
+
+
+async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
+    """Write each ended task's final state (and, once SUCCEEDED, its estimate as its cost) into
+    its attempt in the ledger's history, under the key's lock as submissions write. Only a
+    note: a failure is a WARNING and changes nothing else."""
+    ended = {u.collected_task_id: u.final_status for u in updates if u.final_status}
+    items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
+    if not items:
+        return
+    from prefect_runway import config
+    from prefect_runway.records import Ledger
+
+    logger = get_run_logger()
+    try:
+        ledger, locks = await Ledger.default(), config.lock_manager()
+    except Exception as exc:
+        logger.warning("Final states not noted in the ledger (%s: %s)", type(exc).__name__, exc)
+        return
+    holder = uuid.uuid4().hex
+    for item in items:
+        key, status = str(item.cache_key), str(ended[item.task_id])
+        credits = item.estimated_credits if status == "SUCCEEDED" else None
+        try:
+            await locks.aacquire_lock(key, holder, hold_timeout=config.lock_timeout())
+            try:
+                await ledger.note_outcome(key, item.task_id, status, credits)
+            finally:
+                locks.release_lock(key, holder)
+        except Exception as exc:
+            logger.warning("Task %s ended %s, not noted in its ledger record %s (%s: %s)",
+                           item.task_id, status, ledger.where(key), type(exc).__name__,
+                           exc)  # fmt: skip
 
 
 def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:

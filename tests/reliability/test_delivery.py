@@ -25,7 +25,7 @@ from prefect_runway.flows.collect_videos import collect_videos
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
 from prefect_runway.manifest import read_manifest
 from prefect_runway.records import Ledger
-from tests.conftest import API_KEY, BUCKET
+from tests.conftest import API_KEY, BUCKET, wait_until
 from tests.test_flows import fill
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -197,6 +197,10 @@ def test_a_collector_racing_a_resubmission_keeps_both_generations(s3, slow_runwa
     later = collect()
     assert later.collected == 4 and slow_runway.stats()["downloads"] == 8 == len(uploads)
     assert len(videos_in_s3(s3)) == 8
+    for row in manifest.rows:  # each task's final state and cost, noted in its attempt
+        record = asyncio.run(ledger.read(str(row.cache_key)))
+        assert record is not None
+        assert [(a.final_status, a.credits) for a in record.history] == [("SUCCEEDED", 25)] * 2
     told = by_task(events_for(set(first.task_ids + second.task_ids), 8))
     assert told == {t: ["runway.generation.succeeded"] for t in first.task_ids + second.task_ids}
 
@@ -269,3 +273,24 @@ def test_a_truncated_download_is_never_published(s3, runway, uploads, fault):
                and r.output_bytes == len(VIDEO_MP4) for r in manifest.rows)  # fmt: skip
     told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
     assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
+
+
+def test_each_video_is_copied_as_soon_as_its_task_finishes(s3, monkeypatch, uploads):
+    with Emulator(api_key=API_KEY, concurrency=1, generation_seconds=MINUTES_10,
+                  output_url_ttl=3600) as emu:  # fmt: skip
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        fill(s3, 2, bad=False)
+        batch = submit()  # one at a time: the second ends ten minutes after the first
+        results = {}
+        collector = threading.Thread(target=lambda: results.update(run=collect(wait_seconds=90)))
+        collector.start()
+        emu.advance_clock(MINUTES_10)
+        wait_until(lambda: len(videos_in_s3(s3)) == 1, "the first video, while the second runs")
+        assert collector.is_alive() and [t["status"] for t in emu.tasks()] == [
+            "SUCCEEDED", "RUNNING"]  # fmt: skip
+        told = by_task(events_for(set(batch.task_ids), 1))  # told as it landed, not at the end
+        assert list(told.values()) == [["runway.generation.succeeded"]]
+        emu.advance_clock(MINUTES_10)
+        collector.join(timeout=120)
+        assert results["run"].collected == 2 and emu.stats()["downloads"] == 2 == len(uploads)
