@@ -688,8 +688,8 @@ MUTATIONS = [
         "done-marker-ignored",
         "a published video's done marker records it without copying or telling it again",
         "prefect_runway/flows/collect_videos.py",
-        '        if claim.get("state") == "done":\n',
-        "        if False:\n",
+        '    if found is not None and found.get("state") == "done":\n',
+        "    if False:\n",
         (COLLECT + "test_a_lost_manifest_write_does_not_download_again",),
     ),
     Mutation(
