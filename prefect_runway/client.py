@@ -68,6 +68,7 @@ from prefect_runway.errors import (
     RunwayConnectionError,
     RunwayDailyLimitError,
     RunwayError,
+    RunwayIncompleteDownloadError,
     RunwayInvalidTaskIdError,
     RunwayNotFoundError,
     RunwayProtocolError,
@@ -337,6 +338,10 @@ def _host_error(what: str, url: str, exc: httpx.HTTPError) -> RunwayError:
     return RunwayConnectionError(
         f"{what} {redact_url(url)} failed: {type(exc).__name__}; retry later"
     )
+
+
+def _length(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
 
 
 def _download_error(url: str, response: httpx.Response) -> RunwayError:
@@ -800,13 +805,39 @@ class RunwayClient(_ClientBase):
             with self._bare.stream("GET", url) as response:
                 if not response.is_success:
                     raise _download_error(url, response)
+                announced = _length(response.headers.get("content-length"))
                 for chunk in response.iter_bytes(1 << 20):
                     fileobj.write(chunk)
                     digest.update(chunk)
                     size += len(chunk)
         except httpx.HTTPError as exc:
             raise _host_error("Download of", url, exc) from None
+        # A body that ends with the connection and no Content-Length looks complete: ask
+        # the host for the length with a second request before calling it a video.
+        expected = announced if announced is not None else self.content_length(url)
+        if expected is None or size != expected:
+            raise RunwayIncompleteDownloadError(
+                f"Download of {redact_url(url)} "
+                + (f"ended after {size} of {expected} bytes" if expected is not None else
+                   f"ended after {size} bytes and no request gave its length to check")
+                + "; nothing was stored, retry the download"
+            )  # fmt: skip
         return size, digest.hexdigest()
+
+    def content_length(self, url: str) -> int | None:
+        """The full length of the object at `url`, from a HEAD (or, where HEAD is refused,
+        a one-byte ranged GET's ``Content-Range``); None when neither tells it."""
+        try:
+            head = self._bare.head(url)
+            if head.is_success and (length := _length(head.headers.get("content-length"))):
+                return length
+            with self._bare.stream("GET", url, headers={"Range": "bytes=0-0"}) as ranged:
+                total = ranged.headers.get("content-range", "").rpartition("/")[2]
+                if ranged.status_code == 206 and total.isdigit():
+                    return int(total)
+        except httpx.HTTPError:
+            return None
+        return None
 
 
 class AsyncRunwayClient(_ClientBase):

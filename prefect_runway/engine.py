@@ -71,7 +71,7 @@ from prefect_runway.errors import (
 )
 from prefect_runway.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
 from prefect_runway.models import GenerationSettings, PromptImage, SubmittedTask
-from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.records import Ledger, SubmissionRecord, TaskAttempt
 from prefect_runway.runlog import log as run_log
 
 ImageResolver = Callable[[AsyncRunwayClient], Awaitable["str | list[PromptImage]"]]
@@ -310,6 +310,7 @@ class Engine:
                 identity=job.identity,
                 request=request_fields(settings),
                 flow_run_id=self.flow_run_id,
+                history=_history(earlier),
             )
             try:
                 await self._write_intent(intent, earlier)
@@ -440,6 +441,11 @@ class Engine:
                 "task": submitted,
                 "lost_responses": row.lost_responses,
                 "possible_duplicate": row.possible_duplicate,
+                "transport": row.transport,
+                "history": intent.with_attempt(
+                    submitted, possible_duplicate=row.possible_duplicate,
+                    lost_responses=submitted.lost_responses,
+                ),  # every earlier task of this key stays in it: a ledger never forgets
                 "written_at": datetime.now(timezone.utc),
                 "expires_at": (
                     datetime.now(timezone.utc) + self.cache_expiration
@@ -503,8 +509,15 @@ def _cached(row: SubmissionRow, record: SubmissionRecord) -> SubmissionRow:
     row.lost_responses = record.lost_responses
     if record.task.estimated_credits is not None:
         row.estimated_credits = record.task.estimated_credits
+    row.transport = record.transport  # None for records older than the field: kept as is
     row._task = record.task
     return row
+
+
+def _history(earlier: SubmissionRecord | None) -> list[TaskAttempt]:
+    """The tasks an earlier record of the key holds, carried into the next one (an intent
+    over an expired, unknown or resubmitted record), so no paid task ID is ever dropped."""
+    return earlier.attempts if earlier is not None else []
 
 
 def _deferred(row: SubmissionRow, reason: str) -> SubmissionRow:

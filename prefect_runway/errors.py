@@ -252,6 +252,11 @@ class RunwayUnknownOutcomeError(RunwayError):
         self.lost_responses = lost_responses
 
 
+class RunwayIncompleteDownloadError(RunwayError):
+    """A video download ended before its full length (a cut connection without a
+    Content-Length, or fewer bytes than announced): nothing was stored; retry it."""
+
+
 class RecordError(RunwayError):
     """The submission ledger (intent and outcome records) failed; see `prefect_runway.records`."""
 

@@ -13,14 +13,23 @@ there first, S3 answers 412 (or 409 for a write in progress) and the merge is re
 new version, so two runs writing at once lose no row. AWS S3 and moto support this; a store
 that refuses the headers raises `ManifestError` rather than risking a silent overwrite.
 
-Merge rules, row by row:
+Merge rules, row by row (the manifest is a view of the ledger: no writer hides a paid task):
 
 - a field the update sets replaces the stored one; a field it leaves unset is kept;
 - ``task_id=None`` never erases a known task ID (a paid video stays collectable);
-- a new task ID for the row (a deliberate resubmission) clears the collection of the old one,
-  whose video location moves to ``superseded_outputs``, so the new video is collected too;
-- collection fields whose ``collected_task_id`` is not the row's task ID are stale (a
-  collector that read the row before a resubmission) and are ignored.
+- a new task ID for the row (other settings, or a deliberate resubmission) makes it the
+  current generation: the one it replaces moves, with its submission and collection fields,
+  to ``generations`` (and its video location to ``superseded_outputs``, as in version 2); a
+  task ID found in ``generations`` (seed 1 again after seed 2) is restored with its fields;
+- collection fields whose ``collected_task_id`` is not the row's task ID (a collector that
+  read the row before a resubmission, or one collecting earlier generations) go to that
+  task's generation, never to the current one;
+- a run that made no task (``failed``, ``rejected``, ``deferred``, ``unknown``) never
+  overwrites a row that has one: its outcome goes to ``attempt_status``/``attempt_error``;
+- the same task again (a rerun) never erases a submission field with an unset value
+  (``transport``, ``seed``...).
+
+Versions 1 and 2 are read as they are (no ``generations``); every write is version 3.
 
 Example:
     ```python
@@ -49,7 +58,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_runway.errors import ManifestError
 
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3
 COLLECTION_FIELDS = (
     "collected_task_id",
     "final_status",
@@ -60,16 +69,75 @@ COLLECTION_FIELDS = (
     "failure_code",
     "collected_at",
 )
+SUBMISSION_FIELDS = (
+    "status",
+    "model",
+    "ratio",
+    "duration",
+    "seed",
+    "estimated_credits",
+    "transport",
+    "possible_duplicate",
+    "cache_key",
+)
+"""What describes one generation's submission: kept with it when a later one replaces it."""
+NO_TASK_STATUSES = ("failed", "rejected", "deferred", "unknown")
+"""Outcomes of a run that made no task: never written over a row that has one."""
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "OperationAborted"}
 _UNSUPPORTED_CODES = {"NotImplemented", "InvalidArgument"}
+
+
+class Generation(BaseModel):
+    """An earlier generation of a source: a paid task that a later one replaced as current
+    (other settings, or a resubmission). Kept with its own collection fields, so its video
+    is still collected (``collect_videos(generations="all")``) and never hidden.
+
+    Example:
+        >>> Generation(task_id="t1", seed=1, output="s3://b/v/a-t1.mp4").collected
+        True
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    task_id: str
+    status: str | None = None
+    model: str | None = None
+    ratio: str | None = None
+    duration: int | str | None = None
+    seed: int | None = None
+    estimated_credits: float | None = None
+    transport: str | None = None
+    possible_duplicate: bool | None = None
+    cache_key: str | None = None
+    final_status: str | None = None
+    output: str | None = None
+    output_bytes: int | None = None
+    output_sha256: str | None = None
+    failure: str | None = None
+    failure_code: str | None = None
+    collected_at: datetime | None = None
+    replaced_at: datetime | None = Field(
+        default=None, description="When a later generation became the source's current one."
+    )
+
+    @property
+    def collected(self) -> bool:
+        """True when its video has been copied."""
+        return bool(self.output)
+
+    @property
+    def finished(self) -> bool:
+        """True when nothing is left to do for it: copied, failed or cancelled."""
+        return self.collected or self.final_status in ("FAILED", "CANCELLED")
 
 
 class ManifestRow(BaseModel):
     """One source image (or one task ID) of a batch.
 
     Submission fields come from the submission flow's rows; collection fields from the
-    collector. Unknown fields (from a newer writer) are kept.
+    collector. The row's own fields describe its *current* generation; `generations` holds
+    every earlier one. Unknown fields (from a newer writer) are kept.
 
     Example:
         >>> row = ManifestRow(source="s3://b/a.png", status="submitted", task_id="t1")
@@ -110,6 +178,16 @@ class ManifestRow(BaseModel):
     failure_code: str | None = None
     collected_at: datetime | None = None
     superseded_outputs: list[str] = Field(default_factory=list)
+    generations: list[Generation] = Field(
+        default_factory=list,
+        description="Earlier generations of this source, oldest first (never dropped).",
+    )
+    attempt_status: str | None = Field(
+        default=None,
+        description="A later run's outcome that made no task (failed, rejected, deferred, "
+        "unknown), kept beside the row's generation instead of over it.",
+    )
+    attempt_error: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -142,24 +220,93 @@ class ManifestRow(BaseModel):
             and self.final_status in ("FAILED", "CANCELLED")
         )
 
+    @property
+    def task_ids(self) -> list[str]:
+        """Every task of this source, earlier generations first, the current one last."""
+        ids = [g.task_id for g in self.generations]
+        return ids + [self.task_id] if self.task_id and self.task_id not in ids else ids
+
+    def current_generation(self) -> Generation | None:
+        """The current task as a `Generation` (what `generations` keeps once it is replaced)."""
+        if not self.task_id:
+            return None
+        data = {name: getattr(self, name) for name in (*SUBMISSION_FIELDS, "failure_code")}
+        if self.collected_task_id == self.task_id:
+            data.update({name: getattr(self, name) for name in COLLECTION_FIELDS[1:]})
+        return Generation(task_id=self.task_id, **data)
+
     def merged(self, update: ManifestRow) -> ManifestRow:
         """This row with `update`'s set fields applied (see the module's merge rules)."""
         data = self.model_dump()
         changes = {name: getattr(update, name) for name in update.model_fields_set}
         changes.update(update.model_extra or {})
+        changes.pop("generations", None)
         if changes.get("task_id", "") is None:
             changes.pop("task_id")
         new_task = changes.get("task_id", self.task_id)
+        generations = list(self.generations)
+        for earlier in update.generations:  # a writer's own earlier generations: merged in
+            generations = _put_generation(generations, earlier.task_id, earlier.model_dump(
+                exclude_unset=True))  # fmt: skip
+        collected_for = changes.get("collected_task_id", new_task)
+        if collected_for is not None and collected_for != new_task:
+            # A collector's result for a task that is not (or no longer) current: it goes to
+            # that generation, never to the current one, and is never dropped.
+            found = {n: changes.pop(n) for n in COLLECTION_FIELDS if n in changes}
+            found.pop("collected_task_id", None)
+            generations = _put_generation(generations, collected_for, found)
+        if self.task_id and "task_id" not in changes and changes.get("status") in (
+            NO_TASK_STATUSES
+        ):
+            # A run that made no task never overwrites a row that has one: kept beside it.
+            data["attempt_status"] = changes.pop("status")
+            data["attempt_error"] = changes.pop("error", None)
+            for name in SUBMISSION_FIELDS:
+                changes.pop(name, None)
+        elif changes.get("status") not in (None, *NO_TASK_STATUSES):
+            data["attempt_status"] = data["attempt_error"] = None
+        restored = None
         if self.task_id and new_task != self.task_id:
+            replaced = self.current_generation()
+            assert replaced is not None
+            replaced.replaced_at = datetime.now(timezone.utc)
+            generations = [g for g in generations if g.task_id != replaced.task_id]
+            restored = next((g for g in generations if g.task_id == new_task), None)
+            generations = [g for g in generations if g.task_id != new_task] + [replaced]
             if self.output:
                 data["superseded_outputs"] = [*self.superseded_outputs, self.output]
             for name in COLLECTION_FIELDS:
                 data[name] = None
-        if changes.get("collected_task_id", new_task) != new_task:
-            for name in COLLECTION_FIELDS:
-                changes.pop(name, None)
+            if restored is not None:  # an earlier generation is current again (seed 1 again)
+                for name in (*SUBMISSION_FIELDS, *COLLECTION_FIELDS[1:]):
+                    data[name] = getattr(restored, name)
+                data["collected_task_id"] = (
+                    new_task if restored.final_status or restored.output else None
+                )
+        if self.task_id and (new_task == self.task_id or restored is not None):
+            # A generation known already (a rerun, a cache hit): an unset value in the update
+            # never erases a field it has (transport, seed, ...).
+            for name in SUBMISSION_FIELDS:
+                if name in changes and changes[name] is None:
+                    changes.pop(name)
+        data["generations"] = [g.model_dump() for g in generations]
         data.update(changes)
         return ManifestRow.model_validate(data)
+
+
+def _put_generation(
+    generations: list[Generation], task_id: str, fields: Mapping[str, Any]
+) -> list[Generation]:
+    """`generations` with `fields` applied to the one of `task_id` (appended if new)."""
+    out, found = [], False
+    for generation in generations:
+        if generation.task_id == task_id:
+            found = True
+            generation = generation.model_copy(update=dict(fields))
+        out.append(generation)
+    if not found:
+        out.append(Generation.model_validate({**fields, "task_id": task_id}))
+    return out
 
 
 class Manifest(BaseModel):

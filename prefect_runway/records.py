@@ -57,6 +57,49 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+class TaskAttempt(BaseModel):
+    """One task ever created for a key: kept in the record's ``history``, never overwritten.
+
+    Attributes:
+        attempt: 1 for the key's first paid task, 2 for the next (a resubmission), ...
+        task_id: The Runway task.
+        settings_hash: SHA-256 (first 16 hex digits) of the request fields it was created with.
+        created_at: When its answer was recorded.
+        flow_run_id: The Prefect flow run that created it, if any.
+        estimated_credits: The API's (or the local) estimate when it was created.
+        possible_duplicate: Another paid task may exist beside it (a lost answer, or an
+            unknown earlier outcome).
+        lost_responses: Answers lost while creating it.
+        final_status: SUCCEEDED, FAILED or CANCELLED once a collector saw it end.
+        credits: What it cost, once known (its estimate when it SUCCEEDED).
+    """
+
+    attempt: int
+    task_id: str
+    settings_hash: str | None = None
+    created_at: datetime | None = None
+    flow_run_id: str | None = None
+    estimated_credits: float | None = None
+    possible_duplicate: bool = False
+    lost_responses: int = 0
+    final_status: str | None = None
+    credits: float | None = None
+
+
+def settings_hash(request: dict[str, Any]) -> str:
+    """A short, stable hash of a record's request fields (no secrets in them).
+
+    Example:
+        >>> settings_hash({"model": "gen4_turbo", "seed": 1}) == settings_hash(
+        ...     {"seed": 1, "model": "gen4_turbo"})
+        True
+    """
+    import hashlib
+
+    raw = json.dumps(request, sort_keys=True, default=str).encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
 class SubmissionRecord(BaseModel):
     """One paid generation's entry in the ledger (no secrets: the key is a hash).
 
@@ -77,6 +120,11 @@ class SubmissionRecord(BaseModel):
             resubmission over an unknown outcome); kept so every later run says so.
         answer: A create's answer that could not be read, redacted and truncated, for a
             person (state ``unknown``).
+        transport: How the image travelled to Runway for `task` (``data_uri``, ``upload``,
+            ``url``), so a rerun reports it too.
+        history: Every task ever created for this key, oldest first, the current `task`
+            last; appended to, never rewritten (records written before it existed read as
+            empty: see `attempts`).
     """
 
     version: int = 2
@@ -93,6 +141,8 @@ class SubmissionRecord(BaseModel):
     expires_at: datetime | None = None
     possible_duplicate: bool = False
     answer: str | None = None
+    transport: str | None = None
+    history: list[TaskAttempt] = Field(default_factory=list)
 
     _version: bytes | str | None = PrivateAttr(default=None)
 
@@ -102,6 +152,44 @@ class SubmissionRecord(BaseModel):
         or a local file's bytes); None for a record built in memory. `Ledger.replace_if`
         compares it, so a record is replaced only if nobody wrote it since it was read."""
         return self._version
+
+    @property
+    def attempts(self) -> list[TaskAttempt]:
+        """Every task created for this key, oldest first: `history`, plus the current task
+        when `history` does not hold it (a record written before history was kept)."""
+        attempts = list(self.history)
+        if self.task is not None and all(a.task_id != self.task.id for a in attempts):
+            attempts.append(
+                TaskAttempt(
+                    attempt=len(attempts) + 1, task_id=self.task.id,
+                    settings_hash=settings_hash(self.request) if self.request else None,
+                    created_at=self.written_at, flow_run_id=self.flow_run_id,
+                    estimated_credits=self.task.estimated_credits,
+                    possible_duplicate=self.possible_duplicate,
+                    lost_responses=self.lost_responses,
+                )
+            )  # fmt: skip
+        return attempts
+
+    def with_attempt(self, task: SubmittedTask, **fields: Any) -> list[TaskAttempt]:
+        """`attempts` with `task` appended as the next attempt (unless already there).
+
+        Args:
+            task: The task just created for this key.
+            **fields: More `TaskAttempt` fields (``possible_duplicate``, ...).
+        """
+        attempts = self.attempts
+        if any(a.task_id == task.id for a in attempts):
+            return attempts
+        return [
+            *attempts,
+            TaskAttempt(
+                attempt=len(attempts) + 1, task_id=task.id,
+                settings_hash=settings_hash(self.request) if self.request else None,
+                created_at=_now(), flow_run_id=self.flow_run_id,
+                estimated_credits=task.estimated_credits, **fields,
+            ),
+        ]  # fmt: skip
 
     @property
     def expired(self) -> bool:
@@ -296,6 +384,39 @@ class Ledger:
                 f"Cannot write the submission record {self.where(record.key)} "
                 f"({type(exc).__name__}: {exc})"
             ) from None
+
+    async def note_outcome(
+        self, key: str, task_id: str, final_status: str, credits: float | None = None
+    ) -> bool:
+        """Record a task's final state (and cost) in its attempt of the key's history.
+
+        Only that attempt changes; the write is a compare-and-swap (`replace_if`), redone on
+        a record that changed meanwhile. Callers hold the key's lock, as submissions do.
+
+        Returns:
+            False when the record or the task is not in the ledger (nothing written).
+
+        Raises:
+            RecordReadError, RecordWriteError: the storage failed.
+        """
+        for _ in range(3):
+            record = await self.read(key)
+            attempts = record.attempts if record is not None else []
+            if record is None or all(a.task_id != task_id for a in attempts):
+                return False
+            history = [
+                a.model_copy(update={"final_status": final_status, "credits": credits})
+                if a.task_id == task_id else a
+                for a in attempts
+            ]  # fmt: skip
+            if history == record.history:
+                return True
+            try:
+                await self.replace_if(record.model_copy(update={"history": history}), record)
+                return True
+            except RecordConflictError:
+                continue
+        raise RecordWriteError(f"The record {self.where(key)} kept changing; outcome not noted")
 
     async def delete(self, key: str) -> None:
         """Remove the record of `key` (a POST that certainly created nothing)."""

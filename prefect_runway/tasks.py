@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +59,7 @@ from prefect_runway.errors import (
     BudgetExceededError,
     RecordWriteError,
     RunwayError,
+    RunwayIncompleteDownloadError,
     RunwayTaskFailedError,
     RunwayTaskLostError,
     RunwayTaskTimeoutError,
@@ -447,8 +450,12 @@ def download_task_output(
 ) -> list[dict[str, Any]]:
     """Stream a SUCCEEDED task's outputs to a local path or an ``s3://bucket/key`` URI.
 
-    Videos are streamed through a temporary file, never held in memory. An expired output
-    URL (403) is refreshed by fetching the task again, once.
+    Videos are streamed through a temporary file, never held in memory, and checked against
+    their full length (the Content-Length, else a second request's): a download cut short
+    raises `RunwayIncompleteDownloadError` and stores nothing. To S3, the video is uploaded
+    to a temporary key, checked there, then copied to its final key (with its SHA-256 in the
+    object's ``sha256`` metadata), so the final key only ever holds a complete video. An
+    expired output URL (403) is refreshed by fetching the task again, once.
 
     Args:
         credentials: The Runway credentials block.
@@ -473,7 +480,7 @@ def download_task_output(
             with tempfile.TemporaryFile() as spool:
                 size, digest = _download_fresh(client, task_id, current, index, spool)
                 spool.seek(0)
-                _store(spool, target, s3_client)
+                _store(spool, target, s3_client, size, digest)
             records.append(
                 {"location": target, "bytes": size, "sha256": digest, "content_type": "video/mp4"}
             )
@@ -500,19 +507,37 @@ def _numbered(destination: str, index: int, total: int) -> str:
     return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
 
 
-def _store(spool: Any, target: str, s3_client: Any) -> None:
+def _store(spool: Any, target: str, s3_client: Any, size: int, digest: str) -> None:
     if target.startswith("s3://"):
         import boto3
 
         bucket, _, key = target[5:].partition("/")
         s3 = s3_client or boto3.client("s3")
-        s3.upload_fileobj(spool, bucket, key, ExtraArgs={"ContentType": "video/mp4"})
+        partial = f"{key}.partial-{uuid.uuid4().hex[:12]}"
+        extra = {"ContentType": "video/mp4", "Metadata": {"sha256": digest}}
+        s3.upload_fileobj(spool, bucket, partial, ExtraArgs=extra)
+        try:
+            stored = s3.head_object(Bucket=bucket, Key=partial)["ContentLength"]
+            if stored != size:
+                raise RunwayIncompleteDownloadError(
+                    f"s3://{bucket}/{partial} holds {stored} of {size} bytes; the video was not "
+                    "published, retry the copy"
+                )
+            s3.copy({"Bucket": bucket, "Key": partial}, bucket, key,
+                    ExtraArgs={**extra, "MetadataDirective": "REPLACE"})  # fmt: skip
+        finally:
+            s3.delete_object(Bucket=bucket, Key=partial)
         return
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        while chunk := spool.read(1 << 20):
-            handle.write(chunk)
+    partial_path = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:12]}")
+    try:
+        with partial_path.open("wb") as handle:
+            while chunk := spool.read(1 << 20):
+                handle.write(chunk)
+        os.replace(partial_path, path)  # the final name only ever holds a complete file
+    finally:
+        partial_path.unlink(missing_ok=True)
 
 
 __all__ = [

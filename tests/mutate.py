@@ -43,6 +43,9 @@ ADOPT = "tests/reliability/test_adopt.py::"
 AFTER = "tests/reliability/test_after_the_post.py::"
 TABLE = OUTCOMES + "test_each_answer_is_classified_by_its_evidence"
 WAITING = "tests/reliability/test_waiting.py::"
+DELIVERY = "tests/reliability/test_delivery.py::"
+MANIFEST = "tests/test_manifest.py::"
+COLLECT = "tests/test_collect.py::"
 
 
 @dataclass(frozen=True)
@@ -792,6 +795,89 @@ MUTATIONS = [
         (WAITING + "test_client_retry_warnings_reach_the_run_logger_and_a_plain_logger_outside",
          WAITING + "test_progress_artifact_counts_each_outcome_read_back_from_prefect"),
     ),  # fmt: skip
+    # -- delivery: history, generations, claims, complete videos --------------------------------
+    Mutation(
+        "history-not-carried",
+        "an intent over an earlier record keeps every task the key ever had",
+        "prefect_runway/engine.py",
+        "                history=_history(earlier),\n",
+        "                history=[],\n",
+        (DELIVERY + "test_a_collector_racing_a_resubmission_keeps_both_generations",),
+    ),
+    Mutation(
+        "generation-dropped",
+        "a new task for a source keeps the one it replaces in generations",
+        "prefect_runway/manifest.py",
+        "generations = [g for g in generations if g.task_id != new_task] + [replaced]",
+        "generations = [g for g in generations if g.task_id != new_task]",
+        (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",
+         DELIVERY + "test_a_settings_change_keeps_the_first_generation_and_collects_both"),
+    ),  # fmt: skip
+    Mutation(
+        "stale-collection-dropped",
+        "a collector's result for an earlier task goes to that generation",
+        "prefect_runway/manifest.py",
+        "            generations = _put_generation(generations, collected_for, found)\n",
+        "            pass\n",
+        (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",),
+    ),
+    Mutation(
+        "failed-run-overwrites",
+        "a run that made no task never overwrites a row that has one",
+        "prefect_runway/manifest.py",
+        'if self.task_id and "task_id" not in changes and changes.get("status") in (',
+        'if False and "task_id" not in changes and changes.get("status") in (',
+        (MANIFEST + "test_a_failed_resubmission_keeps_the_known_task",
+         DELIVERY + "test_a_failing_run_never_overwrites_a_generation_that_succeeded"),
+    ),  # fmt: skip
+    Mutation(
+        "rerun-erases-fields",
+        "a rerun of the same generation never erases its fields (transport)",
+        "prefect_runway/manifest.py",
+        "                if name in changes and changes[name] is None:",
+        "                if False:",
+        (MANIFEST + "test_a_rerun_keeps_the_transport_of_its_generation",),
+    ),
+    Mutation(
+        "claim-skipped",
+        "a video is copied only by the run whose conditional create of its claim won",
+        "prefect_runway/flows/collect_videos.py",
+        "    found = claims.take(item.task_id)\n    if found is not None and",
+        "    found = None\n    if found is not None and",
+        (DELIVERY + "test_two_collectors_started_at_once_copy_and_tell_each_video_once",),
+    ),
+    Mutation(
+        "done-marker-ignored",
+        "a published video's done marker records it without copying or telling it again",
+        "prefect_runway/flows/collect_videos.py",
+        '    if found is not None and found.get("state") == "done":\n',
+        "    if False:\n",
+        (COLLECT + "test_a_lost_manifest_write_does_not_download_again",),
+    ),
+    Mutation(
+        "unsized-download-trusted",
+        "a download without a Content-Length is checked against a second request's length",
+        "prefect_runway/client.py",
+        "expected = announced if announced is not None else self.content_length(url)",
+        "expected = announced if announced is not None else size",
+        (DELIVERY + "test_a_truncated_download_is_never_published",),
+    ),
+    Mutation(
+        "copy-after-the-wait",
+        "each video is copied as soon as its task is seen SUCCEEDED, not after the wait",
+        "prefect_runway/flows/collect_videos.py",
+        '        if item is not None and task_state.status.value == "SUCCEEDED":',
+        "        if False:",
+        (DELIVERY + "test_each_video_is_copied_as_soon_as_its_task_finishes",),
+    ),
+    Mutation(
+        "copy-failure-keeps-claim",
+        "a failed copy releases its claim, so the next run retries it at once",
+        "prefect_runway/flows/collect_videos.py",
+        "        claims.release(item.task_id)  # the next try",
+        "        pass  # the next try",
+        (COLLECT + "test_a_failed_copy_fails_only_its_row_and_the_next_run_retries_it",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(

@@ -46,7 +46,7 @@ def test_first_write_creates_a_typed_manifest(s3):
     written = merge_manifest(None, BUCKET, KEY, [submitted("a", "t1")],
                              settings={"model": "gen4_turbo"}, flow_run_id="run-1")  # fmt: skip
     raw = stored(s3)
-    assert raw["version"] == 2 and raw["source"] == f"s3://{BUCKET}/in/"
+    assert raw["version"] == 3 and raw["source"] == f"s3://{BUCKET}/in/"
     assert raw["settings"] == {"model": "gen4_turbo"} and raw["flow_run_id"] == "run-1"
     [row] = raw["rows"]
     assert row["source"] == src("a") and row["task_id"] == "t1" and row["output"] is None
@@ -92,7 +92,9 @@ def test_a_failed_resubmission_keeps_the_known_task(s3):
     failed = submitted("a", None, "failed").model_copy(update={"error": "HTTP 503"})
     merge_manifest(s3, BUCKET, KEY, [failed])
     [row] = stored(s3)["rows"]
-    assert (row["status"], row["task_id"], row["error"]) == ("failed", "t1", "HTTP 503")
+    # A run that made no task never overwrites the row's generation: kept beside it.
+    assert (row["status"], row["task_id"], row["error"]) == ("submitted", "t1", None)
+    assert (row["attempt_status"], row["attempt_error"]) == ("failed", "HTTP 503")
 
 
 def test_rows_without_source_are_keyed_by_task_and_unknown_fields_are_kept(s3):
@@ -111,7 +113,7 @@ def test_version_1_manifests_are_read_and_their_outputs_count_as_collected(s3):
     s3.put_object(Bucket=BUCKET, Key=KEY, Body=json.dumps(old).encode())
     merge_manifest(s3, BUCKET, KEY, [submitted("b", "t2")])
     manifest = read_manifest(s3, BUCKET, KEY)
-    assert manifest is not None and manifest.version == 2
+    assert manifest is not None and manifest.version == 3
     assert [r.collected for r in manifest.rows] == [True, False]
 
 
@@ -172,3 +174,32 @@ def test_a_writer_that_keeps_losing_gives_up_without_overwriting(s3):
         merge_manifest(client, BUCKET, KEY, [submitted("b", "t2")], max_attempts=3)
     sources = {r["source"] for r in stored(s3)["rows"]}
     assert src("b") not in sources and {src("a"), src("x1"), src("x2"), src("x3")} <= sources
+
+
+def test_generations_are_kept_restored_and_collected_separately(s3):
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1").model_copy(
+        update={"seed": 1, "transport": "data_uri"})])  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t2").model_copy(update={"seed": 2})])
+    # A collector that read the row before seed 2 landed: t1's video goes to t1's generation.
+    merge_manifest(s3, BUCKET, KEY, [collected("a", "t1", "s3://v/a-t1.mp4")])
+    row = read_manifest(s3, BUCKET, KEY).row(src("a"))  # type: ignore[union-attr]
+    assert row is not None and row.task_id == "t2" and row.seed == 2 and row.output is None
+    [one] = row.generations
+    assert (one.task_id, one.seed, one.transport, one.output) == ("t1", 1, "data_uri",
+                                                                  "s3://v/a-t1.mp4")  # fmt: skip
+    # A rerun of the same generation leaves no field unset; seed 1 again restores t1, kept.
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t2", "cached").model_copy(
+        update={"transport": None, "seed": 2})])  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1", "cached").model_copy(
+        update={"transport": None, "seed": 1})])  # fmt: skip
+    row = read_manifest(s3, BUCKET, KEY).row(src("a"))  # type: ignore[union-attr]
+    assert row is not None and row.task_id == "t1" and row.collected
+    assert (row.output, row.transport) == ("s3://v/a-t1.mp4", "data_uri")
+    assert [g.task_id for g in row.generations] == ["t2"] and row.task_ids == ["t2", "t1"]
+
+
+def test_a_rerun_keeps_the_transport_of_its_generation(s3):
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1").model_copy(update={"transport": "url"})])
+    merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1", "cached")])  # transport None
+    [row] = stored(s3)["rows"]
+    assert (row["status"], row["transport"]) == ("cached", "url")

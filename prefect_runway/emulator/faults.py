@@ -17,6 +17,8 @@ _RATE_FIELDS = (
     "rate_wrapped_error",
     "rate_task_failure",
     "rate_download_error",
+    "rate_truncated_download",
+    "rate_truncated_download_unsized",
     "rate_after_create",
     "rate_get_404",
     "rate_get_5xx",
@@ -96,6 +98,12 @@ class Faults:
         seed: Seed for the fault random generator, for reproducible runs.
         rate_download_error: Fraction of output video downloads (GET) answered 500; the video
             stays downloadable, so a later try may succeed.
+        rate_truncated_download: Fraction of video downloads cut short: the full
+            ``Content-Length`` is announced, half the bytes are sent, then the connection
+            closes (a client that checks framing sees it).
+        rate_truncated_download_unsized: Fraction of video downloads cut short *without* a
+            ``Content-Length`` (the body ends at the connection's close, as some CDNs and
+            proxies answer): only a length from a second request (HEAD) reveals it.
         statuses_5xx: The statuses ``rate_5xx`` picks from, with the API's JSON error body.
         rate_after_create: Fraction of created tasks whose answer is then one of
             ``after_create`` (picked at random): the faults of gateways and proxies.
@@ -134,6 +142,8 @@ class Faults:
     seed: int | None = None
     hang_after: int | None = None
     rate_download_error: float = 0.0
+    rate_truncated_download: float = 0.0
+    rate_truncated_download_unsized: float = 0.0
     statuses_5xx: tuple[int, ...] = (502, 503, 504)
     rate_after_create: float = 0.0
     after_create: tuple[str, ...] = ("502",)

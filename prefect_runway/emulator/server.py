@@ -695,8 +695,29 @@ class _Handler(BaseHTTPRequestHandler):
             if state.draw_download_error():
                 self._error(500, "Video temporarily unavailable (injected).", api=False)
                 return
+            truncation = state.draw_download_truncation()
+            if truncation is not None:
+                self._truncated_video(sized=truncation == "sized")
+                return
             state.count("downloads")
         self._send(200, VIDEO_MP4, content_type="video/mp4", head_only=head_only)
+
+    def _truncated_video(self, sized: bool) -> None:
+        """Half the video, then a closed connection: with the full Content-Length announced
+        (`sized`) or with none, so only the connection's close ends the body."""
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        if sized:
+            self.send_header("Content-Length", str(len(VIDEO_MP4)))
+        else:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        try:
+            self.wfile.write(VIDEO_MP4[: len(VIDEO_MP4) // 2])
+            self.wfile.flush()
+        except OSError:
+            pass
 
     def _receive_upload(self, token: str) -> None:
         state = self.server.state

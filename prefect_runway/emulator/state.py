@@ -97,6 +97,7 @@ class _Stats:
     downloads: int = 0
     download_errors: int = 0
     get_faults: Counter[str] = field(default_factory=Counter)
+    truncated_downloads: int = 0
 
 
 class EmulatorState:
@@ -320,6 +321,19 @@ class EmulatorState:
             if failed:
                 self._stats.download_errors += 1
             return failed
+
+    def draw_download_truncation(self) -> str | None:
+        """Draw whether a video download is cut short: ``"sized"`` (the full Content-Length
+        announced), ``"unsized"`` (no Content-Length) or None; counted if so."""
+        with self.lock:
+            kind = None
+            if self._rng.random() < self._faults.rate_truncated_download:
+                kind = "sized"
+            elif self._rng.random() < self._faults.rate_truncated_download_unsized:
+                kind = "unsized"
+            if kind is not None:
+                self._stats.truncated_downloads += 1
+            return kind
 
     def reject(self, reason: str) -> None:
         """Count a rejected submit under ``reason``."""
@@ -578,6 +592,7 @@ class EmulatorState:
                 "downloads": s.downloads,
                 "download_errors": s.download_errors,
                 "get_faults": dict(s.get_faults),
+                "truncated_downloads": s.truncated_downloads,
                 "duplicates": s.tasks_created - len(self._bodies),
                 "by_status": dict(by_status),
                 "credit_balance": self.credit_balance,

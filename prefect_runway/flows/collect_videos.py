@@ -1,26 +1,31 @@
 """Copy a batch's finished videos to S3, incrementally: run it as often as you like.
 
-``manifest (or task IDs) -> rows not finished yet -> one poll each (or a bounded wait) ->
-stream each new video to S3 once -> merge the results into the manifest -> artifacts + one
-Prefect event per generation that finished in this run``.
+``manifest (or task IDs) -> generations not finished yet -> wait (one poll each, or a bounded
+wait), copying each video the moment its task SUCCEEDED -> merge the results into the
+manifest -> artifacts``; one Prefect event per generation that finished.
 
 Each run:
 
-- skips rows already finished (video copied, or the generation FAILED or was CANCELLED), so an
-  hourly schedule copies each video exactly once across runs; a video found already at its
-  destination (a run that stopped between the copy and the manifest write) is recorded
-  without downloading it again;
-- polls the other tasks once (``wait_seconds=0``, the default) or waits up to
-  ``wait_seconds`` for them, and reports how many are still pending;
-- downloads with fresh output URLs (an expired URL is refreshed by fetching the task again);
+- skips generations already finished (video copied, or the generation FAILED or was
+  CANCELLED), so an hourly schedule copies each video exactly once across runs; collects each
+  source's current generation, or every earlier one too (``generations="all"``);
+- streams: a video is copied as soon as its task is seen SUCCEEDED, with a log line per video
+  and a progress artifact while the others are waited for;
+- claims each video before copying it (a conditional create of
+  ``<output prefix>.runway-claims/<task ID>.json``, see `Claims`), so runs that overlap copy
+  it once; a published video's claim becomes a done marker that later runs record it from
+  (a run that stopped before its manifest write downloads nothing again);
+- publishes only complete videos: checked against their full length, uploaded to a temporary
+  key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
   the next run tries those rows again;
-- merges into the manifest (`prefect_runway.manifest.merge_manifest`), so a submission run
-  writing at the same time loses nothing.
+- merges into the manifest (`prefect_runway.manifest.merge_manifest`), naming the task each
+  result is for, so a submission run writing at the same time (a resubmission, other
+  settings) loses nothing and gets no other task's result.
 
-Each finished generation emits ``runway.generation.succeeded`` or ``runway.generation.failed``
-(resource ``runway.task.<id>``), so automations and downstream deployments can react to
-videos as they land instead of holding a worker while they wait.
+Each finished generation emits exactly one ``runway.generation.succeeded`` (once its video is
+in S3) or ``runway.generation.failed`` (resource ``runway.task.<id>``), with that task's own
+fields, whichever run saw it first; a task still running never gets one.
 
 Example:
     ```python
@@ -34,17 +39,24 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import sys
-from datetime import datetime, timezone
-from typing import Any
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
 
-from prefect import flow, get_run_logger, unmapped
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     acreate_link_artifact,
     acreate_markdown_artifact,
+    acreate_progress_artifact,
     acreate_table_artifact,
+    aupdate_progress_artifact,
 )
+from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
 from pydantic import BaseModel
@@ -61,12 +73,20 @@ from prefect_runway.flows.common import (
     refuse_output_inside_input,
     run_flow,
 )
-from prefect_runway.manifest import Manifest, ManifestRow, merge_manifest, read_manifest
+from prefect_runway.manifest import (
+    FINAL_STATUSES,
+    Manifest,
+    ManifestRow,
+    merge_manifest,
+    read_manifest,
+)
 from prefect_runway.models import Task
 from prefect_runway.tasks import download_task_output
 
 VIDEOS_KEY = "runway-videos"
 COLLECT_SUMMARY_KEY = "runway-collect"
+CLAIMS_FOLDER = ".runway-claims/"
+"""Where the claims on videos live, inside the output prefix (see `Claims`)."""
 MAX_LINK_ARTIFACTS = 25
 TABLE_ROWS = 2000
 
@@ -138,6 +158,8 @@ async def collect_videos(
     fail_on_errors: bool = False,
     download_retries: int = 2,
     aws_credentials: AwsCredentialsParam = None,
+    generations: Literal["current", "all"] = "current",
+    claim_seconds: float = 900.0,
 ) -> CollectResult:
     """Copy the videos that have finished since the last run to ``output_prefix``.
 
@@ -149,13 +171,18 @@ async def collect_videos(
         credentials_block: A RunwayCredentials block, or a saved block's name; None reads
             the environment.
         wait_seconds: How long to wait for unfinished tasks; 0 (default) polls each once and
-            leaves the rest for the next run.
+            leaves the rest for the next run. Each video is copied as soon as its task
+            finishes, not after the wait.
         fail_on_errors: Fail the run, after the manifest and artifacts are written, when a
             generation failed or a copy failed (default: report them; the next run retries
             failed copies).
         download_retries: Prefect retries of each video copy within this run.
         aws_credentials: A prefect-aws ``AwsCredentials`` block for S3; None: boto3's
             standard chain.
+        generations: ``"current"`` (default): each source's current generation;
+            ``"all"``: its earlier generations too (other settings, resubmissions).
+        claim_seconds: How long a claim on a video holds before another run may take it
+            over (a run that died mid-copy); longer than a video's copy.
 
     Returns:
         Counts (copied now, already copied, pending, failed, errors) and the rows.
@@ -163,6 +190,8 @@ async def collect_videos(
     logger = get_run_logger()
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
     output_prefix = folder(output_prefix, "output_prefix")
+    if generations not in ("current", "all"):
+        raise ValueError(f"generations must be 'current' or 'all', got {generations!r}")
     if not manifest_uri and not task_ids:
         raise ValueError("Nothing to collect: give a manifest_uri with task IDs, or task_ids.")
     s3 = S3Location("", credentials=aws_credentials).client()
@@ -179,46 +208,51 @@ async def collect_videos(
         bucket, key = split_s3_uri(manifest_uri)
         refuse_output_inside_input(output_prefix, bucket, key.rpartition("/")[0] + "/"
                                    if "/" in key else "")  # fmt: skip
-    known = {row.task_id for row in manifest.rows if row.task_id}
+    known = {t for row in manifest.rows for t in row.task_ids}
     extra = [ManifestRow(task_id=t) for t in dict.fromkeys(task_ids or []) if t not in known]
     rows = [row for row in manifest.rows if row.task_id] + extra
-    todo = [row for row in rows if not row.finished]
+    items = _work(rows, generations)
+    todo = [item for item in items if not item.finished]
     logger.info(
-        "%d generations in the batch: %d finished earlier, %d to check",
-        len(rows), len(rows) - len(todo), len(todo),
+        "%d generations in the batch (%s): %d finished earlier, %d to check",
+        len(items), generations, len(items) - len(todo), len(todo),
     )  # fmt: skip
 
     credentials = await load_credentials(credentials_block)
-    outcomes = await _poll(credentials, [str(r.task_id) for r in todo], wait_seconds)
-    updates, events = _download_and_record(
-        credentials, s3, output_prefix, todo, outcomes, download_retries
+    run_id = str(flow_run.id) if flow_run.id else uuid.uuid4().hex
+    claims = Claims(s3, output_prefix, holder=f"{run_id}:{uuid.uuid4().hex[:8]}",
+                    seconds=claim_seconds)  # fmt: skip
+    outcomes, copies = await _stream(
+        credentials, claims, output_prefix, todo, wait_seconds, download_retries
     )
+    updates, events, held = _record(claims, todo, outcomes, copies)
 
     if manifest_uri:
         bucket, key = split_s3_uri(manifest_uri)
-        run_id = str(flow_run.id) if flow_run.id else None
         manifest = merge_manifest(s3, bucket, key, updates, collector_flow_run_id=run_id)
     else:
         manifest = manifest.with_rows(updates)
+    for update, outcome in events:  # failed generations; each video's event went with it
+        _emit(update, outcome)
+    await _note_in_ledger(todo, updates)
     final = [row for row in manifest.rows if row.task_id]
-    by_key = {row.key: row for row in final}
-    for row, outcome in events:
-        _emit(by_key.get(row.key, row), outcome)
-
-    pending = sum(isinstance(outcomes[str(r.task_id)], RunwayTaskTimeoutError) for r in todo)
+    earlier = [g for r in final for g in r.generations] if generations == "all" else []
+    pending = held + sum(isinstance(outcomes[i.task_id], RunwayTaskTimeoutError) for i in todo)
     result = CollectResult(
-        succeeded=sum(row.collected for row in final),
-        collected=sum(1 for _, outcome in events if isinstance(outcome, Task)),
-        already_collected=len(rows) - len(todo),
+        succeeded=sum(row.collected for row in final) + sum(g.collected for g in earlier),
+        collected=sum(1 for c in copies.values() if c.get("new")),
+        already_collected=len(items) - len(todo),
         pending=pending,
-        failed=sum(row.finished and not row.collected for row in final),
+        failed=sum(row.finished and not row.collected for row in final)
+        + sum(g.finished and not g.collected for g in earlier),
         errors=sum(1 for u in updates if u.failure and u.final_status in (None, "SUCCEEDED")),
         deferred=sum(row.status == "deferred" and not row.task_id for row in manifest.rows),
         manifest_uri=manifest_uri,
         rows=final,
     )
     videos_key = batch_key(VIDEOS_KEY, output_prefix)
-    await _publish(result, {e[0].key for e in events}, output_prefix)
+    finished_now = {u.key for u in updates if u.output or u.final_status in FINAL_STATUSES}
+    await _publish(result, finished_now, output_prefix)
     if result.errors:
         logger.warning(
             "%d rows could not be copied or checked this run (see '%s'); the next run retries "
@@ -239,77 +273,304 @@ async def collect_videos(
     return result
 
 
-async def _poll(
-    credentials: RunwayCredentials, task_ids: list[str], wait_seconds: float
-) -> dict[str, Task | RunwayError]:
-    """Each task's state now (or after at most `wait_seconds`): the SUCCEEDED task, or the
-    error it ended with; `RunwayTaskTimeoutError` means still running."""
-    if not task_ids:
-        return {}
-    async with credentials.get_async_client() as client:
-        return await client.wait_for_tasks(
-            task_ids, timeout=max(wait_seconds, 0.0), not_found_grace=min(wait_seconds, 10.0)
-        )
+class Work(BaseModel):
+    """One generation to collect: a row's current task, or one of its earlier ones."""
+
+    source: str | None
+    task_id: str
+    current: bool
+    finished: bool
+    cache_key: str | None = None
+    estimated_credits: float | None = None
+
+    @property
+    def key(self) -> str:
+        """The manifest row's key."""
+        return self.source or f"task:{self.task_id}"
+
+    @property
+    def row(self) -> ManifestRow:
+        """A row naming this generation (for `video_uri` and events)."""
+        return ManifestRow(source=self.source, task_id=self.task_id)
 
 
-def _download_and_record(
-    credentials: RunwayCredentials,
-    s3: Any,
-    output_prefix: str,
-    todo: list[ManifestRow],
-    outcomes: dict[str, Task | RunwayError],
-    download_retries: int,
-) -> tuple[list[ManifestRow], list[tuple[ManifestRow, Task | RunwayError]]]:
-    """Copy the succeeded videos not yet in S3; return manifest updates and finished rows."""
+def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
+    """The generations a run looks at: current ones, and earlier ones when asked."""
+    items = []
+    for row in rows:
+        if generations == "all":
+            items += [Work(source=row.source, task_id=g.task_id, current=False,
+                           finished=g.finished, cache_key=g.cache_key,
+                           estimated_credits=g.estimated_credits)
+                      for g in row.generations]  # fmt: skip
+        items.append(Work(source=row.source, task_id=str(row.task_id), current=True,
+                          finished=row.finished, cache_key=row.cache_key,
+                          estimated_credits=row.estimated_credits))  # fmt: skip
+    return list({item.task_id: item for item in items}.values())
+
+
+class Claims:
+    """Claims on videos, one S3 object per task under ``<output prefix>.runway-claims/``.
+
+    A run copies a video only after creating its claim with a conditional PUT
+    (``IfNoneMatch="*"``): of two runs at once, exactly one gets it. A claim names its
+    holder and expires after `seconds` (a run that died mid-copy), when another run may take
+    it over (``IfMatch`` on the ETag read). Once the video is published the claim becomes a
+    *done* marker holding its location, size and SHA-256: later runs record it from there,
+    download nothing and emit no second event.
+
+    Args:
+        s3: A boto3 S3 client.
+        output_prefix: ``s3://bucket/prefix/`` of the videos.
+        holder: This run's name in its claims.
+        seconds: How long a claim holds.
+    """
+
+    def __init__(self, s3: Any, output_prefix: str, holder: str, seconds: float) -> None:
+        self.s3 = s3
+        self.bucket, prefix = split_s3_uri(output_prefix.rstrip("/") + "/x")
+        self.prefix = prefix[:-1] + CLAIMS_FOLDER
+        self.holder = holder
+        self.seconds = seconds
+        self.etags: dict[str, str] = {}
+
+    def where(self, task_id: str) -> str:
+        """The claim object's key."""
+        return f"{self.prefix}{task_id}.json"
+
+    def take(self, task_id: str) -> dict[str, Any] | None:
+        """Claim `task_id`'s video.
+
+        Returns:
+            None when this run holds the claim now; else the claim found: a done marker
+            (``{"state": "done", ...}``) or another live run's claim (``"claimed"``).
+
+        Raises:
+            RuntimeError: the claim could not be read or written (nothing is copied).
+        """
+        from botocore.exceptions import ClientError
+
+        key = self.where(task_id)
+        body = self._body(task_id, "claimed")
+        try:
+            answer = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body,
+                                        ContentType="application/json", IfNoneMatch="*")
+            self.etags[task_id] = answer["ETag"]
+            return None
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
+        found = self.s3.get_object(Bucket=self.bucket, Key=key)
+        claim = json.loads(found["Body"].read())
+        if claim.get("state") == "done":
+            return dict(claim)
+        expires = datetime.fromisoformat(claim.get("expires_at", "1970-01-01T00:00:00+00:00"))
+        if claim.get("holder") != self.holder and expires > datetime.now(timezone.utc):
+            return dict(claim)
+        try:  # ours already (a retry), or expired: taken over only if nobody else did
+            answer = self.s3.put_object(Bucket=self.bucket, Key=key, Body=body,
+                                        ContentType="application/json",
+                                        IfMatch=found["ETag"])  # fmt: skip
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
+            return {"state": "claimed", "holder": "another run (taken over just now)"}
+        self.etags[task_id] = answer["ETag"]
+        return None
+
+    def done(self, task_id: str, record: dict[str, Any]) -> bool:
+        """Turn this run's claim into a done marker holding `record`.
+
+        Returns:
+            False when another run took the claim over meanwhile (this run stalled past
+            `seconds`): the video stands, but that run may report it too.
+        """
+        from botocore.exceptions import ClientError
+
+        body = self._body(task_id, "done", **record)
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=self.where(task_id), Body=body,
+                               ContentType="application/json",
+                               IfMatch=self.etags[task_id])  # fmt: skip
+        except ClientError as exc:
+            if not _conflict(exc):
+                raise
+            return False
+        return True
+
+    def release(self, task_id: str) -> None:
+        """Give up this run's claim (its copy failed): it expires now, so any run may take
+        it. Never raises: an unreleased claim only expires later."""
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=self.where(task_id),
+                               Body=self._body(task_id, "released", seconds=-1.0),
+                               ContentType="application/json",
+                               IfMatch=self.etags[task_id])  # fmt: skip
+        except Exception as exc:
+            get_run_logger().warning("Could not release the claim %s (%s); it expires "
+                                     "within %g s", self.where(task_id), type(exc).__name__,
+                                     self.seconds)  # fmt: skip
+
+    def _body(self, task_id: str, state: str, seconds: float | None = None,
+              **fields: Any) -> bytes:  # fmt: skip
+        seconds = self.seconds if seconds is None else seconds
+        expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+        data = {"task_id": task_id, "state": state, "holder": self.holder,
+                "expires_at": expires.isoformat(), **fields}  # fmt: skip
+        return json.dumps(data, default=str).encode()
+
+
+def _conflict(exc: Any) -> bool:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
+
+
+@task(name="collect-runway-video", cache_policy=NO_CACHE)
+def collect_video(
+    credentials: RunwayCredentials, claims: Claims, item: Work, destination: str
+) -> dict[str, Any]:
+    """Claim, copy and publish one SUCCEEDED task's video; emit its event once.
+
+    Returns:
+        ``{"location", "bytes", "sha256", "new"}`` (``new``: this run published it), or
+        ``{"held": <holder>}`` when another run holds its claim.
+    """
     logger = get_run_logger()
-    now = datetime.now(timezone.utc)
-    succeeded = [r for r in todo if isinstance(outcomes[str(r.task_id)], Task)]
-    copies: dict[str, dict[str, Any]] = {}
-    to_download = []
-    for row in succeeded:
-        existing = _existing_copy(s3, video_uri(output_prefix, row))
-        if existing is not None:
-            logger.info("Video of %s is already at %s", row.task_id, existing["location"])
-            copies[str(row.task_id)] = existing
-        else:
-            to_download.append(row)
-    download = download_task_output.with_options(retries=download_retries)
-    futures = download.map(
-        unmapped(credentials),
-        [str(r.task_id) for r in to_download],
-        [video_uri(output_prefix, r) for r in to_download],
+    found = claims.take(item.task_id)
+    if found is not None and found.get("state") == "done":
+        logger.info("Video of %s was copied by another run to %s", item.task_id,
+                    found.get("location"))  # fmt: skip
+        return {"location": found["location"], "bytes": found["bytes"],
+                "sha256": found["sha256"], "new": False}  # fmt: skip
+    if found is not None:
+        logger.info("Video of %s is being copied by another run (%s)", item.task_id,
+                    found.get("holder"))  # fmt: skip
+        return {"held": str(found.get("holder"))}
+    try:
+        record = _existing_copy(claims.s3, destination)  # a run that died before its marker
+        if record is None:
+            record = download_task_output.fn(credentials, item.task_id, destination,
+                                             s3_client=claims.s3)[0]  # fmt: skip
+    except BaseException:
+        claims.release(item.task_id)  # the next try (this run's or another's) may claim it
+        raise
+    record = {k: record[k] for k in ("location", "bytes", "sha256")}
+    if claims.done(item.task_id, record):
+        _emit_success(item, record)
+    else:
+        logger.warning("The claim on %s's video was taken over by another run while this "
+                       "one copied it; the video at %s stands.", item.task_id,
+                       record["location"])  # fmt: skip
+    logger.info("Video of %s (%s) is at %s (%d bytes)", item.task_id, item.source or "no source",
+                record["location"], record["bytes"])  # fmt: skip
+    return {**record, "new": True}
+
+
+async def _stream(
+    credentials: RunwayCredentials,
+    claims: Claims,
+    output_prefix: str,
+    todo: list[Work],
+    wait_seconds: float,
+    download_retries: int,
+) -> tuple[dict[str, Task | RunwayError], dict[str, dict[str, Any]]]:
+    """Wait for the tasks, starting each video's copy as soon as its task SUCCEEDED.
+
+    Returns:
+        Each task's outcome (the SUCCEEDED task, or the error it ended with;
+        `RunwayTaskTimeoutError` means still running) and each started copy's record (or
+        ``{"error": exception}``).
+    """
+    if not todo:
+        return {}, {}
+    logger = get_run_logger()
+    by_id = {item.task_id: item for item in todo}
+    copy = collect_video.with_options(retries=download_retries, retry_delay_seconds=1)
+    futures: dict[str, Any] = {}
+    ended: set[str] = set()
+    progress = await acreate_progress_artifact(
+        progress=0.0, description=f"Runway videos: 0 of {len(todo)} generations finished"
     )
-    failures: dict[str, BaseException] = {}
-    for row, future in zip(to_download, futures, strict=True):
-        future.wait()
+    last_update = 0.0
+
+    async def on_update(task_state: Task) -> None:
+        nonlocal last_update
+        if not task_state.is_terminal or task_state.id in ended:
+            return
+        ended.add(task_state.id)
+        item = by_id.get(task_state.id)
+        if item is not None and task_state.status.value == "SUCCEEDED":
+            logger.info("Runway task %s SUCCEEDED: copying its video now", task_state.id)
+            futures[task_state.id] = copy.submit(
+                credentials, claims, item, video_uri(output_prefix, item.row)
+            )
+        if time.monotonic() - last_update >= 1.0 or len(ended) == len(todo):
+            last_update = time.monotonic()
+            await aupdate_progress_artifact(
+                artifact_id=progress, progress=100.0 * len(ended) / len(todo),
+                description=f"Runway videos: {len(ended)} of {len(todo)} generations finished",
+            )  # fmt: skip
+
+    async with credentials.get_async_client() as client:
+        outcomes = await client.wait_for_tasks(
+            list(by_id), timeout=max(wait_seconds, 0.0),
+            not_found_grace=min(wait_seconds, 10.0), on_update=on_update,
+        )  # fmt: skip
+    for task_id, outcome in outcomes.items():  # any SUCCEEDED task the callback missed
+        if isinstance(outcome, Task) and task_id not in futures:
+            futures[task_id] = copy.submit(
+                credentials, claims, by_id[task_id], video_uri(output_prefix, by_id[task_id].row)
+            )
+    await aupdate_progress_artifact(
+        artifact_id=progress, progress=100.0 * len(ended) / len(todo),
+        description=f"Runway videos: {len(ended)} of {len(todo)} generations finished",
+    )  # fmt: skip
+    copies: dict[str, dict[str, Any]] = {}
+    for task_id, future in futures.items():
+        await asyncio.to_thread(future.wait)
         if future.state.is_completed():
-            copies[str(row.task_id)] = future.result()[0]
+            copies[task_id] = future.result()
         else:
             error = future.result(raise_on_failure=False)
-            failures[str(row.task_id)] = (
-                error if isinstance(error, BaseException) else RuntimeError(str(error))
-            )
+            copies[task_id] = {"error": error if isinstance(error, BaseException)
+                               else RuntimeError(str(error))}  # fmt: skip
+    return outcomes, copies
 
+
+def _record(
+    claims: Claims,
+    todo: list[Work],
+    outcomes: dict[str, Task | RunwayError],
+    copies: dict[str, dict[str, Any]],
+) -> tuple[list[ManifestRow], list[tuple[ManifestRow, RunwayError]], int]:
+    """Manifest updates for what ended; failed generations whose event this run emits (it
+    holds their done marker); how many videos another run is copying."""
+    logger = get_run_logger()
     updates: list[ManifestRow] = []
-    events: list[tuple[ManifestRow, Task | RunwayError]] = []
-    for row in todo:
-        task_id = str(row.task_id)
+    events: list[tuple[ManifestRow, RunwayError]] = []
+    held = 0
+    for item in todo:
+        task_id = item.task_id
         outcome = outcomes[task_id]
-        # Keyed by source; a row without one is keyed by its task ID. Never a new task ID.
-        base: dict[str, Any] = {"source": row.source, "collected_task_id": task_id,
-                                "collected_at": now}  # fmt: skip
-        if row.source is None:
+        # Keyed by source; the collected task is named, so a merge never gives this
+        # generation's result to another one (a resubmission that landed meanwhile).
+        base: dict[str, Any] = {"source": item.source, "collected_task_id": task_id,
+                                "collected_at": datetime.now(timezone.utc)}  # fmt: skip
+        if item.source is None:
             base["task_id"] = task_id
         if isinstance(outcome, RunwayTaskTimeoutError):
             continue  # still generating: nothing to record
-        if isinstance(outcome, Task) and task_id in copies:
-            record = copies[task_id]
-            update = ManifestRow(**base, final_status="SUCCEEDED", output=record["location"],
-                                 output_bytes=record["bytes"], output_sha256=record["sha256"],
+        copy = copies.get(task_id, {})
+        if isinstance(outcome, Task) and "held" in copy:
+            held += 1
+            continue  # another run is copying it and records it
+        if isinstance(outcome, Task) and "location" in copy:
+            update = ManifestRow(**base, final_status="SUCCEEDED", output=copy["location"],
+                                 output_bytes=copy["bytes"], output_sha256=copy["sha256"],
                                  failure=None, failure_code=None)  # fmt: skip
-            events.append((update, outcome))
         elif isinstance(outcome, Task):
-            reason = f"copy to S3 failed, retried next run: {failures[task_id]}"
+            reason = f"copy to S3 failed, retried next run: {copy.get('error')}"
             logger.warning("Runway task %s: %s", task_id, reason)
             update = ManifestRow(**base, final_status="SUCCEEDED", output=None, failure=reason)
         elif isinstance(outcome, RunwayTaskFailedError):
@@ -318,17 +579,53 @@ def _download_and_record(
                 failure_code=outcome.failure_code,
             )  # fmt: skip
             logger.warning("Runway task %s: %s", task_id, outcome)
-            events.append((update, outcome))
+            found = claims.take(task_id)  # one event per task, whichever run sees it first
+            if found is None and claims.done(task_id, {"final_status": outcome.status}):
+                events.append((update.model_copy(update={"task_id": task_id}), outcome))
         else:
             reason = f"could not check the task, retried next run: {outcome}"
             logger.warning("Runway task %s: %s", task_id, reason)
             update = ManifestRow(**base, failure=reason)
         updates.append(update)
-    return updates, events
+    return updates, events, held
+
+
+async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
+    """Write each ended task's final state (and, once SUCCEEDED, its estimate as its cost) into
+    its attempt in the ledger's history, under the key's lock as submissions write. Only a
+    note: a failure is a WARNING and changes nothing else."""
+    ended = {u.collected_task_id: u.final_status for u in updates if u.final_status}
+    items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
+    if not items:
+        return
+    from prefect_runway import config
+    from prefect_runway.records import Ledger
+
+    logger = get_run_logger()
+    try:
+        ledger, locks = await Ledger.default(), config.lock_manager()
+    except Exception as exc:
+        logger.warning("Final states not noted in the ledger (%s: %s)", type(exc).__name__, exc)
+        return
+    holder = uuid.uuid4().hex
+    for item in items:
+        key, status = str(item.cache_key), str(ended[item.task_id])
+        credits = item.estimated_credits if status == "SUCCEEDED" else None
+        try:
+            await locks.aacquire_lock(key, holder, hold_timeout=config.lock_timeout())
+            try:
+                await ledger.note_outcome(key, item.task_id, status, credits)
+            finally:
+                locks.release_lock(key, holder)
+        except Exception as exc:
+            logger.warning("Task %s ended %s, not noted in its ledger record %s (%s: %s)",
+                           item.task_id, status, ledger.where(key), type(exc).__name__,
+                           exc)  # fmt: skip
 
 
 def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:
-    """The record of a video already at `uri` (hashed from S3, not downloaded from Runway)."""
+    """The record of a complete video already at `uri` (its SHA-256 from the object's
+    metadata, else hashed from S3; never downloaded from Runway again)."""
     from botocore.exceptions import ClientError
 
     bucket, key = split_s3_uri(uri)
@@ -338,16 +635,30 @@ def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:
         return None
     if head.get("ContentType") != "video/mp4" or not head.get("ContentLength"):
         return None
-    digest = hashlib.sha256()
-    for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
-        digest.update(chunk)
-    return {"location": uri, "bytes": head["ContentLength"], "sha256": digest.hexdigest()}
+    digest = (head.get("Metadata") or {}).get("sha256")
+    if not digest:
+        hasher = hashlib.sha256()
+        for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(1 << 20):
+            hasher.update(chunk)
+        digest = hasher.hexdigest()
+    return {"location": uri, "bytes": head["ContentLength"], "sha256": digest}
 
 
-def _emit(row: ManifestRow, outcome: Task | RunwayError) -> None:
-    succeeded = isinstance(outcome, Task)
+def _emit_success(item: Work, record: dict[str, Any]) -> None:
     emit_event(
-        event=f"runway.generation.{'succeeded' if succeeded else 'failed'}",
+        event="runway.generation.succeeded",
+        resource={
+            "prefect.resource.id": f"runway.task.{item.task_id}",
+            "prefect.resource.name": item.source or item.task_id,
+        },
+        payload={"task_id": item.task_id, "source": item.source, "status": "SUCCEEDED",
+                 "output": record["location"], "failure_code": None},  # fmt: skip
+    )
+
+
+def _emit(row: ManifestRow, outcome: RunwayError) -> None:
+    emit_event(
+        event="runway.generation.failed",
         resource={
             "prefect.resource.id": f"runway.task.{row.task_id}",
             "prefect.resource.name": row.source or str(row.task_id),
@@ -356,7 +667,7 @@ def _emit(row: ManifestRow, outcome: Task | RunwayError) -> None:
             "task_id": row.task_id,
             "source": row.source,
             "status": row.final_status,
-            "output": row.output,
+            "output": None,
             "failure_code": row.failure_code,
         },
     )

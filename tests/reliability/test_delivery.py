@@ -1,0 +1,296 @@
+"""Delivery under overlap and faults: every paid generation reaches S3 once, and is told once.
+
+Against the emulator over loopback HTTP, moto's S3 server and Prefect's test harness. Runs that
+overlap are made to overlap *by construction*: a barrier (or a held event) inside the
+collector's manifest read, so both runs see the same unfinished rows before either copies
+anything. Every case checks: 0 generations lost, 0 videos copied twice (the emulator's
+downloads, the uploads to S3 and the objects in S3), 0 events for unfinished tasks (events
+read back from the Prefect API).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import threading
+import time
+
+import httpx
+import pytest
+
+from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.emulator.mp4 import VIDEO_MP4
+from prefect_runway.flows.collect_videos import collect_videos
+from prefect_runway.flows.s3_image_to_video import s3_image_to_video
+from prefect_runway.manifest import read_manifest
+from prefect_runway.records import Ledger
+from tests.conftest import API_KEY, BUCKET, wait_until
+from tests.test_flows import fill
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+# The modules, not the flow and task functions of the same names that the packages export.
+collector_module = importlib.import_module("prefect_runway.flows.collect_videos")
+tasks_module = importlib.import_module("prefect_runway.tasks")
+
+MANIFEST = f"s3://{BUCKET}/in/runway-manifest.json"
+VIDEOS = f"s3://{BUCKET}/videos/"
+MINUTES_10 = 600
+
+
+@pytest.fixture
+def uploads(monkeypatch):
+    """Every video upload to S3 (the collector's store step), by destination."""
+    seen: list[str] = []
+    real = tasks_module._store
+
+    def spy(spool, target, s3_client, size, digest):
+        seen.append(target)
+        return real(spool, target, s3_client, size, digest)
+
+    monkeypatch.setattr(tasks_module, "_store", spy)
+    return seen
+
+
+@pytest.fixture
+def slow_runway(monkeypatch):
+    """Ten-minute generations, four at a time: only the emulator's clock makes them end."""
+    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=MINUTES_10,
+                  output_url_ttl=3600) as emu:  # fmt: skip
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        yield emu
+
+
+def submit(**kwargs):
+    return asyncio.run(s3_image_to_video(BUCKET, "in/", concurrency=4, **kwargs))
+
+
+def collect(**kwargs):
+    kwargs.setdefault("manifest_uri", MANIFEST)
+    return asyncio.run(collect_videos(output_prefix=VIDEOS, **kwargs))
+
+
+def videos_in_s3(s3) -> dict[str, bytes]:
+    """The objects under videos/ other than claims, by key."""
+    found = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="videos/"):
+        for item in page.get("Contents", []):
+            if "/.runway-claims/" not in item["Key"]:
+                found[item["Key"]] = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+    return found
+
+
+def events_for(task_ids: set[str], expected: int, settle: float = 1.5) -> list[dict]:
+    """The `runway.generation.*` events about `task_ids`, read back from the Prefect API once
+    at least `expected` arrived and no new one for `settle` seconds (they are delivered
+    asynchronously, so a duplicate would show up within that time too)."""
+    from prefect.settings import PREFECT_API_URL
+
+    resources = [f"runway.task.{t}" for t in task_ids]
+    seen: list[dict] = []
+    quiet_since = time.monotonic()
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=PREFECT_API_URL.value()) as http:
+        while time.monotonic() < deadline:
+            response = http.post("/events/filter", json={"filter": {
+                "event": {"prefix": ["runway.generation."]},
+                "resource": {"id": resources}}, "limit": 50})  # fmt: skip
+            response.raise_for_status()
+            events = response.json()["events"]
+            if len(events) != len(seen):
+                seen, quiet_since = events, time.monotonic()
+            elif len(seen) >= expected and time.monotonic() - quiet_since > settle:
+                break
+            time.sleep(0.2)
+    return seen
+
+
+def by_task(events: list[dict]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for event in events:
+        out.setdefault(event["payload"]["task_id"], []).append(event["event"])
+    return out
+
+
+def held_after_reading(monkeypatch, gate) -> None:
+    """Make every collector call `gate()` right after reading the manifest."""
+    real = collector_module.read_manifest
+
+    def read_then_wait(*args, **kwargs):
+        found = real(*args, **kwargs)
+        gate()
+        return found
+
+    monkeypatch.setattr(collector_module, "read_manifest", read_then_wait)
+
+
+def test_two_collectors_started_at_once_copy_and_tell_each_video_once(s3, runway, uploads,
+                                                                     monkeypatch):  # fmt: skip
+    fill(s3, 6, bad=False)
+    batch = submit()
+    barrier = threading.Barrier(2, timeout=60)
+    held_after_reading(monkeypatch, barrier.wait)  # both have read the same 6 rows
+    results = {}
+    threads = [threading.Thread(target=lambda n=n: results.update({n: collect(wait_seconds=30)}))
+               for n in ("schedule", "manual")]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    assert set(results) == {"schedule", "manual"}
+    assert sum(r.collected for r in results.values()) == 6  # each video by exactly one run
+    assert runway.stats()["downloads"] == 6 and len(uploads) == 6 == len(set(uploads))
+    stored = videos_in_s3(s3)
+    assert len(stored) == 6 and all(body == VIDEO_MP4 for body in stored.values())
+    monkeypatch.setattr(collector_module, "read_manifest", read_manifest)
+    again = collect()  # whatever a run left "held" is recorded from the claims' markers
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None and all(r.collected for r in manifest.rows)
+    assert again.succeeded == 6 and runway.stats()["downloads"] == 6
+    told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
+    assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
+
+
+def test_a_collector_racing_a_resubmission_keeps_both_generations(s3, slow_runway, uploads,
+                                                                  monkeypatch):  # fmt: skip
+    fill(s3, 4, bad=False)
+    first = submit()
+    slow_runway.advance_clock(MINUTES_10)  # the first generation is done
+    read, go = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        read.set()
+        assert go.wait(120)
+
+    held_after_reading(monkeypatch, hold)
+    results = {}
+    collector = threading.Thread(target=lambda: results.update(run=collect(wait_seconds=5)))
+    collector.start()
+    assert read.wait(120)  # the collector has read the manifest: the old task IDs
+    second = submit(resubmit=True)  # pays again: the new tasks run for ten minutes
+    assert set(second.task_ids).isdisjoint(first.task_ids)
+    go.set()
+    collector.join(timeout=180)
+    assert results["run"].collected == 4
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    for row in manifest.rows:  # the new task is current; the old one kept, with its video
+        assert row.task_id in second.task_ids and not row.collected
+        [old] = row.generations
+        assert old.task_id in first.task_ids and old.output and old.final_status == "SUCCEEDED"
+    stored = videos_in_s3(s3)  # no orphans: every object is a generation's recorded video
+    assert {f"s3://{BUCKET}/{k}" for k in stored} == {r.generations[0].output
+                                                      for r in manifest.rows}  # fmt: skip
+    told = by_task(events_for(set(first.task_ids + second.task_ids), 4, settle=3))
+    assert told == {t: ["runway.generation.succeeded"] for t in first.task_ids}  # none running
+    # The ledger kept both tasks of each image.
+    ledger = asyncio.run(Ledger.default())
+    for row in manifest.rows:
+        record = asyncio.run(ledger.read(str(row.cache_key)))
+        assert record is not None
+        assert [a.task_id for a in record.attempts] == [row.generations[0].task_id, row.task_id]
+        assert [a.attempt for a in record.attempts] == [1, 2]
+
+    monkeypatch.setattr(collector_module, "read_manifest", read_manifest)
+    slow_runway.advance_clock(MINUTES_10)
+    later = collect()
+    assert later.collected == 4 and slow_runway.stats()["downloads"] == 8 == len(uploads)
+    assert len(videos_in_s3(s3)) == 8
+    for row in manifest.rows:  # each task's final state and cost, noted in its attempt
+        record = asyncio.run(ledger.read(str(row.cache_key)))
+        assert record is not None
+        assert [(a.final_status, a.credits) for a in record.history] == [("SUCCEEDED", 25)] * 2
+    told = by_task(events_for(set(first.task_ids + second.task_ids), 8))
+    assert told == {t: ["runway.generation.succeeded"] for t in first.task_ids + second.task_ids}
+
+
+def test_a_settings_change_keeps_the_first_generation_and_collects_both(s3, runway, uploads):
+    fill(s3, 5, bad=False)
+    seed_1 = submit(seed=1)
+    seed_2 = submit(seed=2)  # other settings on the same prefix: new tasks, paid too
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    assert {r.task_id for r in manifest.rows} == set(seed_2.task_ids)
+    assert {g.task_id for r in manifest.rows for g in r.generations} == set(seed_1.task_ids)
+    transports = {r.source: r.transport for r in manifest.rows}
+    assert all(transports.values())
+    submit(seed=2)  # a rerun (cache hits) keeps every field, transport included
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None and {r.source: r.transport for r in manifest.rows} == transports
+    assert all(r.status == "cached" and len(r.generations) == 1 for r in manifest.rows)
+
+    current = collect(wait_seconds=30)  # by default: the current generation
+    assert current.collected == 5 and runway.stats()["downloads"] == 5
+    everything = collect(wait_seconds=30, generations="all")
+    assert everything.collected == 5 and everything.succeeded == 10
+    assert runway.stats()["downloads"] == 10 == len(uploads) == len(videos_in_s3(s3))
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    assert all(r.collected and r.generations[0].collected for r in manifest.rows)
+    assert collect(generations="all").collected == 0 and runway.stats()["downloads"] == 10
+    every = seed_1.task_ids + seed_2.task_ids
+    told = by_task(events_for(set(every), 10))
+    assert told == {t: ["runway.generation.succeeded"] for t in every}
+
+
+def test_a_failing_run_never_overwrites_a_generation_that_succeeded(s3, runway):
+    fill(s3, 2, bad=False)
+    submit()
+    collect(wait_seconds=30)
+    runway.set_faults(Faults(rate_5xx=1.0, statuses_5xx=(400 + 103,)))  # every create refused
+    failing = submit(seed=7, fail_on_errors=False)
+    assert failing.failed == 2
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    for row in manifest.rows:
+        assert row.status == "submitted" and row.error is None and row.collected
+        assert row.attempt_status == "failed" and row.attempt_error
+
+
+@pytest.mark.parametrize("fault", ["rate_truncated_download", "rate_truncated_download_unsized"])
+def test_a_truncated_download_is_never_published(s3, runway, uploads, fault):
+    fill(s3, 3, bad=False)
+    batch = submit()
+    runway.set_faults(Faults(**{fault: 1.0}))
+    cut = collect(wait_seconds=30, download_retries=1)
+    assert (cut.collected, cut.errors) == (0, 3)
+    assert runway.stats()["truncated_downloads"] == 6  # each tried twice, each cut short
+    assert uploads == [] and videos_in_s3(s3) == {}  # nothing half-written, anywhere
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None and not any(r.output for r in manifest.rows)
+    assert all("retry" in str(r.failure) for r in manifest.rows)
+    assert events_for(set(batch.task_ids), 0, settle=3) == []
+
+    runway.set_faults(Faults(**{fault: 0.5}, seed=11))  # some cut, retried within the run
+    mended = collect(download_retries=8)
+    assert (mended.collected, mended.errors) == (3, 0)
+    stored = videos_in_s3(s3)
+    assert len(stored) == 3 and all(body == VIDEO_MP4 for body in stored.values())
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    assert all(r.output_sha256 == hashlib.sha256(VIDEO_MP4).hexdigest()
+               and r.output_bytes == len(VIDEO_MP4) for r in manifest.rows)  # fmt: skip
+    told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
+    assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
+
+
+def test_each_video_is_copied_as_soon_as_its_task_finishes(s3, monkeypatch, uploads):
+    with Emulator(api_key=API_KEY, concurrency=1, generation_seconds=MINUTES_10,
+                  output_url_ttl=3600) as emu:  # fmt: skip
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+        fill(s3, 2, bad=False)
+        batch = submit()  # one at a time: the second ends ten minutes after the first
+        results = {}
+        collector = threading.Thread(target=lambda: results.update(run=collect(wait_seconds=90)))
+        collector.start()
+        emu.advance_clock(MINUTES_10)
+        wait_until(lambda: len(videos_in_s3(s3)) == 1, "the first video, while the second runs")
+        assert collector.is_alive() and [t["status"] for t in emu.tasks()] == [
+            "SUCCEEDED", "RUNNING"]  # fmt: skip
+        told = by_task(events_for(set(batch.task_ids), 1))  # told as it landed, not at the end
+        assert list(told.values()) == [["runway.generation.succeeded"]]
+        emu.advance_clock(MINUTES_10)
+        collector.join(timeout=120)
+        assert results["run"].collected == 2 and emu.stats()["downloads"] == 2 == len(uploads)
