@@ -487,14 +487,10 @@ def _seed(text: str) -> int:
     return value
 
 
-class _Help(argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default (when it has one), and keeps the epilog's line breaks."""
+def _help_formatter() -> type[argparse.HelpFormatter]:
+    from prefect_runway.flows.common import HelpFormatter  # the flows' --help, the same way
 
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if action.default not in (None, False, "", argparse.SUPPRESS) and "default" not in text:
-            text += " (default: %(default)s)"
-        return text
+    return HelpFormatter
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -540,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
         "submit",
         parents=[connection, waiting],
         help="submit image-to-video generations",
-        formatter_class=_Help,
+        formatter_class=_help_formatter(),
         description="Submit one generation per image: an https:// URL, a data: URI, a "
         "runway:// upload URI or a local JPEG, PNG or WebP file. Each (account, image, "
         "settings) is paid once: submissions are recorded in $PREFECT_HOME and a second "
@@ -582,7 +578,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status",
         parents=[connection, waiting],
         help="show (or wait for) tasks",
-        formatter_class=_Help,
+        formatter_class=_help_formatter(),
         description="Print <id> <STATUS> [progress | failure | output URLs] per task; exit 0 "
         "only when every task SUCCEEDED.",
     )
@@ -599,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     adopt = ledger_commands.add_parser(
         "adopt",
         parents=[connection],
-        formatter_class=_Help,
+        formatter_class=_help_formatter(),
         help="record a known Runway task for an unknown or unrecorded image",
         description="An image held as 'unknown' (a task may exist) or 'unrecorded' (its task "
         "was created, the record was not written) is settled for free: the task is read once "

@@ -69,7 +69,6 @@ from prefect_runway.flows.common import (
     batch_key,
     flow_parser,
     folder,
-    print_result,
     refuse_output_inside_input,
     run_flow,
 )
@@ -743,15 +742,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-on-errors", action="store_true",
                         help="fail the run when a generation or a copy failed")  # fmt: skip
     args = parser.parse_args(argv)
-    state = run_flow(collect_videos(
+    return run_flow(collect_videos(
         output_prefix=args.output_prefix, manifest_uri=args.manifest_uri,
         task_ids=args.task_ids, credentials_block=args.credentials_block,
         wait_seconds=args.wait_seconds, fail_on_errors=args.fail_on_errors, return_state=True,
     ))  # fmt: skip
-    if not state.is_completed():
-        return 1
-    print_result(state.result())
-    return 0
 
 
 if __name__ == "__main__":

@@ -158,13 +158,19 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         help="refuse the batch before any POST if it would cost more")  # fmt: skip
 
 
-def run_flow(call: Awaitable[Any]) -> Any:
-    """Run an async flow call (made with ``return_state=True``) to its final state."""
+def run_flow(call: Awaitable[Any]) -> int:
+    """Run an async flow call (made with ``return_state=True``) to its final state, print its
+    result as JSON when it completed, and return the exit code: 0, or 1 when it failed (the
+    reason is in its log)."""
 
     async def run() -> Any:
         return await call
 
-    return asyncio.run(run())
+    state = asyncio.run(run())
+    if not state.is_completed():
+        return 1
+    print_result(state.result())
+    return 0
 
 
 def print_result(result: Any) -> None:

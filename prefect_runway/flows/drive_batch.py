@@ -36,7 +36,6 @@ from prefect_runway.flows.common import (
     flow_parser,
     folder,
     generation_settings,
-    print_result,
     refuse_output_inside_input,
     run_flow,
 )
@@ -219,16 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resubmit-unknown", action="store_true",
                         help="pay again for images whose outcome is unknown (flagged)")  # fmt: skip
     args = parser.parse_args(argv)
-    state = run_flow(drive_batch(
+    return run_flow(drive_batch(
         args.bucket, args.prefix, output_prefix=args.output_prefix, model=args.model,
         ratio=args.ratio, duration=args.duration, prompt_text=args.prompt_text, seed=args.seed,
         credentials_block=args.credentials_block, budget_credits=args.budget_credits,
         resubmit_unknown=args.resubmit_unknown, return_state=True,
     ))  # fmt: skip
-    if not state.is_completed():
-        return 1
-    print_result(state.result())
-    return 0
 
 
 if __name__ == "__main__":

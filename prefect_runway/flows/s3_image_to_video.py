@@ -53,7 +53,6 @@ from prefect_runway.flows.common import (
     flow_parser,
     folder,
     generation_settings,
-    print_result,
     run_flow,
     stop_error,
 )
@@ -561,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resubmit-unknown", action="store_true",
                         help="pay again for images whose outcome is unknown (flagged)")  # fmt: skip
     args = parser.parse_args(argv)
-    state = run_flow(
+    return run_flow(
         s3_image_to_video(
             args.bucket, args.prefix, model=args.model, ratio=args.ratio,
             duration=args.duration, prompt_text=args.prompt_text, seed=args.seed,
@@ -570,10 +569,6 @@ def main(argv: list[str] | None = None) -> int:
             resubmit_unknown=args.resubmit_unknown, return_state=True,
         )  # fmt: skip
     )
-    if not state.is_completed():
-        return 1
-    print_result(state.result())
-    return 0
 
 
 if __name__ == "__main__":
