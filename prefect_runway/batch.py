@@ -112,6 +112,7 @@ def _not_sent(job: ImageJob, settings: GenerationSettings, reason: str) -> Submi
     return SubmissionRow(
         source=job.source, status="failed", model=settings.model, ratio=settings.ratio,
         duration=settings.effective_duration, seed=settings.seed, stops_batch=True,
+        estimated_credits=0.0,
         error=f"not sent: the batch stopped at the first image because {reason}",
     )  # fmt: skip
 
