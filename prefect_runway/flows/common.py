@@ -143,6 +143,12 @@ def flow_parser(doc: str | None, prog: str) -> argparse.ArgumentParser:
     )
 
 
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the images are: ``BUCKET [PREFIX]``."""
+    parser.add_argument("bucket", help="the source bucket")
+    parser.add_argument("prefix", nargs="?", default="", help="key prefix of the images")
+
+
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     """The generation settings every image flow takes, with the flows' defaults."""
     parser.add_argument("--model", default="gen4_turbo",

@@ -32,6 +32,7 @@ from prefect_runway.flows.common import (
     BucketParam,
     S3Location,
     add_settings_arguments,
+    add_source_arguments,
     batch_key,
     flow_parser,
     folder,
@@ -210,8 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         0 when the tick completed, 1 when it failed (the reason is in its log).
     """
     parser = flow_parser(__doc__, "python -m prefect_runway.flows.drive_batch")
-    parser.add_argument("bucket", help="the source bucket")
-    parser.add_argument("prefix", nargs="?", default="", help="key prefix of the images")
+    add_source_arguments(parser)
     parser.add_argument("--output-prefix", metavar="S3_URI",
                         help="where videos go (default: s3://BUCKET/runway-videos/PREFIX)")
     add_settings_arguments(parser)

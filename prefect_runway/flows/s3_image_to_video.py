@@ -49,6 +49,7 @@ from prefect_runway.flows.common import (
     BucketParam,
     S3Location,
     add_settings_arguments,
+    add_source_arguments,
     batch_key,
     flow_parser,
     folder,
@@ -548,8 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         0 when the run completed, 1 when it failed (the reason is in its log).
     """
     parser = flow_parser(__doc__, "python -m prefect_runway.flows.s3_image_to_video")
-    parser.add_argument("bucket", help="the source bucket")
-    parser.add_argument("prefix", nargs="?", default="", help="key prefix of the images")
+    add_source_arguments(parser)
     add_settings_arguments(parser)
     parser.add_argument("--transport", default="auto",
                         choices=("auto", "data_uri", "upload", "presigned_url"),
