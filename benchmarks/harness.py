@@ -58,7 +58,7 @@ def _service(args: list[str], health_path: str, port: int) -> Iterator[str]:
 def emulator_process(**options: Any) -> Any:
     """The emulator in its own process (so its threads do not share our GIL); yields its URL."""
     port = free_port()
-    args = [sys.executable, "-m", "prefect_runway.emulator", "--port", str(port),
+    args = [sys.executable, "-m", "prefect_runway.testing.emulator", "--port", str(port),
             "--api-key", API_KEY]  # fmt: skip
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")

@@ -29,9 +29,9 @@ from pydantic import SecretStr
 
 from benchmarks import harness
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.batch import ImageJob, submit_images
-from prefect_runway.emulator.samples import png
-from prefect_runway.records import Ledger
+from prefect_runway.ledger.batch import ImageJob, submit_images
+from prefect_runway.ledger.records import Ledger
+from prefect_runway.testing.emulator.samples import png
 
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
 IMAGE = "data:image/png;base64," + base64.b64encode(png(32, 18)).decode()

@@ -63,9 +63,9 @@ def notes(result: dict[str, Any]) -> str:
 def _one(n: int, concurrency: int, generation: float) -> dict[str, Any]:
     import boto3
 
-    from prefect_runway.client import MIN_POLL_INTERVAL, AsyncRunwayClient
-    from prefect_runway.emulator import Emulator
+    from prefect_runway.api.client import MIN_POLL_INTERVAL, AsyncRunwayClient
     from prefect_runway.flows.collect_videos import collect_videos
+    from prefect_runway.testing.emulator import Emulator
 
     tasks_module = importlib.import_module("prefect_runway.tasks")
     published: dict[str, float] = {}  # task ID prefix -> when its video was complete in S3

@@ -43,8 +43,8 @@ from pydantic import SecretStr  # noqa: E402
 
 from benchmarks import harness, p6, p7  # noqa: E402
 from prefect_runway import GenerationSettings, RunwayCredentials  # noqa: E402
-from prefect_runway.batch import ImageJob, SubmissionRow, submit_images  # noqa: E402
-from prefect_runway.emulator.samples import png  # noqa: E402
+from prefect_runway.ledger.batch import ImageJob, SubmissionRow, submit_images  # noqa: E402
+from prefect_runway.testing.emulator.samples import png  # noqa: E402
 
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
 IMAGE = "data:image/png;base64," + base64.b64encode(png(32, 18)).decode()
@@ -100,7 +100,7 @@ async def ours(url: str, run_id: str, n: int, concurrency: int, rerun: bool = Fa
 def ledger_ms_per_image(n: int = 500) -> float:
     """What the write-ahead ledger costs one image on this disk: an fsynced intent (created
     only where no record exists) and an fsynced outcome (renamed over it)."""
-    from prefect_runway.records import Ledger, SubmissionRecord
+    from prefect_runway.ledger.records import Ledger, SubmissionRecord
 
     ledger = Ledger(tempfile.mkdtemp(prefix="bench-ledger-"))
 
@@ -159,7 +159,7 @@ def p2(runs: int, n: int = 1000, concurrency: int = 16) -> list[dict[str, Any]]:
 
 
 def p3(runs: int, n: int = 60, concurrency: int = 5, generation: float = 10.0) -> list[dict]:
-    from prefect_runway.client import AsyncRunwayClient
+    from prefect_runway.api.client import AsyncRunwayClient
 
     ideal = -(-n // concurrency) * generation
     ratios, polls = [], []
@@ -305,9 +305,9 @@ def _p5_v01(url: str, s3_url: str, bucket: str, n: int, max_ticks: int) -> dict[
     retries) and then failed, the run failed, the user reruns the next day."""
     from unittest import mock
 
-    from prefect_runway import client as client_module
-    from prefect_runway import engine as engine_module
+    from prefect_runway.api import client as client_module
     from prefect_runway.errors import RunwayDailyLimitError
+    from prefect_runway.ledger import engine as engine_module
     module = importlib.import_module("prefect_runway.flows.s3_image_to_video")
 
     _p5_env(url, s3_url, bucket, n)

@@ -93,8 +93,8 @@ def main() -> int:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from prefect_runway.emulator import Emulator
-    from prefect_runway.emulator.samples import GIF, png
+    from prefect_runway.testing.emulator import Emulator
+    from prefect_runway.testing.emulator.samples import GIF, png
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)

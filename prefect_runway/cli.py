@@ -34,21 +34,8 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from prefect_runway.caching import content_identity, image_identity, submission_key
-from prefect_runway.client import AsyncRunwayClient
-from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.engine import Engine, ImageJob
-from prefect_runway.errors import (
-    ImageRejectedError,
-    RunwayAuthenticationError,
-    RunwayConnectionError,
-    RunwayError,
-    RunwayTaskFailedError,
-    RunwayTaskTimeoutError,
-    validation_messages,
-)
-from prefect_runway.imagecheck import check_data_uri, check_image
-from prefect_runway.models import (
+from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.models import (
     MAX_SEED,
     MAX_UPLOAD_BYTES,
     MODEL_RULES,
@@ -59,15 +46,31 @@ from prefect_runway.models import (
     check_model,
     redact_url,
 )
-from prefect_runway.sources import sniff_image_type
-from prefect_runway.transport import choose_transport
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.delivery import choose_transport
+from prefect_runway.errors import (
+    ConfigurationError,
+    ImageRejectedError,
+    PrefectRunwayError,
+    RunwayAuthenticationError,
+    RunwayConnectionError,
+    RunwayError,
+    RunwayTaskFailedError,
+    RunwayTaskTimeoutError,
+    RunwayValidationError,
+    validation_messages,
+)
+from prefect_runway.images import check_data_uri, check_image
+from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.keys import content_identity, image_identity, submission_key
+from prefect_runway.s3.objects import sniff_image_type
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
 _FATAL = (RunwayAuthenticationError, RunwayConnectionError)
 """Errors that would fail every other input too: stop at the first."""
 
 
-class InputError(Exception):
+class InputError(RunwayValidationError):
     """One command-line input that cannot be sent; the message is shown as it is."""
 
 
@@ -167,9 +170,9 @@ def _credentials(args: argparse.Namespace) -> RunwayCredentials:
         try:
             creds = RunwayCredentials.load(args.block)
         except Exception as exc:  # Prefect raises ValueError, httpx or runtime errors here
-            raise RunwayError(f"cannot load the block {args.block!r}: {exc}") from None
+            raise ConfigurationError(f"cannot load the block {args.block!r}: {exc}") from None
         if not isinstance(creds, RunwayCredentials):
-            raise RunwayError(f"block {args.block!r} is not a RunwayCredentials block")
+            raise ConfigurationError(f"block {args.block!r} is not a RunwayCredentials block")
     else:
         creds = RunwayCredentials()
     overrides = {
@@ -385,7 +388,7 @@ async def _dry_run(
 ) -> None:
     """``submit --dry-run``: what would be paid, from local checks and the ledger; nothing is
     sent to Runway. An image whose record cannot be read counts as paid (an upper bound)."""
-    from prefect_runway.records import Ledger
+    from prefect_runway.ledger.records import Ledger
 
     ledger = await Ledger.default()
     price = settings.estimated_credits()
@@ -395,7 +398,7 @@ async def _dry_run(
         try:
             key = submission_key(creds.account_fingerprint, settings, item.identity)
             record = await ledger.read(key)
-        except RunwayError as exc:  # no key (no account to look up), or an unreadable record
+        except PrefectRunwayError as exc:  # no key (no account to look up), an unreadable record
             record, note = None, f"\t(ledger not read: {exc})"
         else:
             note = ""
@@ -421,7 +424,7 @@ async def _dry_run(
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
     """``ledger adopt``: record a known task for an unknown or unrecorded image; pays nothing."""
-    from prefect_runway.adopt import adopt
+    from prefect_runway.ledger.adopt import adopt
 
     record = asyncio.run(adopt(_credentials(args), args.record, args.task_id))
     assert record.task is not None
@@ -632,14 +635,14 @@ def main(argv: list[str] | None = None) -> int:
     args, extra = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.command == "emulator":
-            from prefect_runway.emulator import main as emulator_main
+            from prefect_runway.testing.emulator import main as emulator_main
 
             return emulator_main(extra)
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.func(args)
         return code
-    except (RunwayError, InputError, ValueError) as exc:  # ValueError: e.g. a bad task ID
+    except (PrefectRunwayError, ValueError) as exc:  # ValueError: e.g. a bad task ID
         _error(str(exc))
         return 1
     except KeyboardInterrupt:

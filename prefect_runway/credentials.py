@@ -20,8 +20,7 @@ from typing import Any, Literal
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr
 
-from prefect_runway.caching import normalize_base_url
-from prefect_runway.client import (
+from prefect_runway.api.client import (
     DEFAULT_API_VERSION,
     DEFAULT_BASE_URLS,
     DEFAULT_NOT_FOUND_GRACE,
@@ -30,6 +29,7 @@ from prefect_runway.client import (
     RunwayClient,
 )
 from prefect_runway.errors import RunwayAuthenticationError
+from prefect_runway.ledger.keys import normalize_base_url
 
 LOGO_URL = (
     "https://raw.githubusercontent.com/prefect-runway/prefect-runway/main/prefect_runway/logo.png"

@@ -1,16 +1,51 @@
-"""Errors users can catch, one class per way a Runway call fails.
+"""Every error this package raises, in one tree under `PrefectRunwayError`.
 
 Every message says what happened and what to do; none holds the API key or a presigned URL's
 query string.
 
+```
+PrefectRunwayError                  anything prefect-runway raises on purpose
+├── RunwayError                     a call to Runway's API failed (status_code, request_id)
+│   ├── RunwayBadRequestError       400/422: the API refused the request; nothing was created
+│   ├── RunwayAuthenticationError   401/403: the key was refused
+│   ├── RunwayNotFoundError         404
+│   │   └── RunwayTaskLostError     a task answered 404 for longer than the grace
+│   ├── RunwayInvalidTaskIdError    not a task ID (also a ValueError)
+│   ├── RunwayRateLimitError        429 (transient)
+│   │   └── RunwayDailyLimitError   the tier's daily generations are used up
+│   ├── RunwayServerError           5xx (transient when the API itself said so)
+│   ├── RunwayConnectionError       no connection (transient)
+│   ├── RunwayResponseLostError     sent, then the answer was lost (transient)
+│   ├── RunwayProtocolError         an answer that is not the API's shape
+│   ├── RunwayTaskFailedError       the task ended FAILED (failure_code)
+│   ├── RunwayTaskTimeoutError      the task did not finish in time
+│   ├── RunwayUnknownOutcomeError   a create whose outcome is unknown: a task may exist
+│   └── RunwayIncompleteDownloadError  a video download ended early; nothing stored
+├── RunwayValidationError           refused locally before anything was sent (a ValueError)
+│   └── ImageRejectedError          an input's bytes cannot become a generation
+├── ImageSourceError                an input could not be read (storage error); retried later
+├── LedgerError                     the ledger could not be used; nothing was submitted
+│   ├── RecordError                 a submission record
+│   │   ├── RecordReadError         could not be read: never taken as "no record"
+│   │   ├── RecordWriteError        could not be written
+│   │   └── RecordConflictError     another run's record appeared first
+│   └── LockError                   the lock service could not be used
+├── ConfigurationError              a PREFECT_RUNWAY_* setting cannot be used
+├── BudgetExceededError             a batch would cost more than allowed
+├── ManifestError                   the manifest could not be read or written safely
+└── BatchFailedError                a flow's batch ended with failures (all reported first)
+```
+
 Example:
     ```python
-    from prefect_runway.errors import RunwayBadRequestError, RunwayError
+    from prefect_runway.errors import PrefectRunwayError, RunwayBadRequestError
 
     try:
         client.image_to_video(request)
     except RunwayBadRequestError as exc:
         print(exc.status_code, exc.message)  # the API's own error text
+    except PrefectRunwayError as exc:
+        print(exc)  # says what happened and what to do
     ```
 """
 
@@ -36,8 +71,25 @@ class CreateOutcome(str, Enum):
     UNKNOWN = "unknown"
 
 
-class RunwayError(Exception):
-    """Base class of every error this package raises about a Runway call.
+class PrefectRunwayError(Exception):
+    """The root of every error prefect-runway raises on purpose (see the tree above)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only arguments need help to survive pickling (Prefect persists failures).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    cls: type[PrefectRunwayError], args: tuple[Any, ...], state: dict[str, Any]
+) -> PrefectRunwayError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
+
+class RunwayError(PrefectRunwayError):
+    """A call to Runway's API failed: the base of every error about a Runway call.
 
     Attributes:
         message: What went wrong, in the API's words where it gave any.
@@ -80,16 +132,6 @@ class RunwayError(Exception):
             parts.append(f"[request_id {self.request_id}]")
         return " ".join(parts)
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only arguments need help to survive pickling (Prefect persists failures).
-        return (_rebuild, (type(self), self.message, self.__dict__))
-
-
-def _rebuild(cls: type[RunwayError], message: str, state: dict[str, Any]) -> RunwayError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    return error
 
 
 class RunwayBadRequestError(RunwayError):
@@ -257,8 +299,15 @@ class RunwayIncompleteDownloadError(RunwayError):
     Content-Length, or fewer bytes than announced): nothing was stored; retry it."""
 
 
-class RecordError(RunwayError):
-    """The submission ledger (intent and outcome records) failed; see `prefect_runway.records`."""
+class LedgerError(PrefectRunwayError):
+    """The ledger (its records or its locks) could not be used; nothing was submitted."""
+
+
+class RecordError(LedgerError):
+    """The submission ledger (intent and outcome records) failed.
+
+    See `prefect_runway.ledger.records`.
+    """
 
 
 class RecordReadError(RecordError):
@@ -273,25 +322,33 @@ class RecordConflictError(RecordError):
     """An intent could not be created because another run's record appeared first."""
 
 
-class BudgetExceededError(RunwayError):
+class BudgetExceededError(PrefectRunwayError):
     """A batch would cost more credits than allowed, or its cost is unknown; nothing was
     submitted."""
 
 
-class ManifestError(RuntimeError):
+class ManifestError(PrefectRunwayError):
     """The manifest could not be read or written safely; nothing was overwritten."""
 
 
-class LockError(RunwayError):
+class LockError(LedgerError):
     """The lock service (e.g. Redis) could not be reached or used; nothing was submitted."""
 
 
-class ConfigurationError(RunwayError):
+class ConfigurationError(PrefectRunwayError):
     """A ``PREFECT_RUNWAY_*`` setting names a lock service or record storage that cannot be
     used (unknown scheme, missing extra, block not found)."""
 
 
-class ImageRejectedError(ValueError):
+class RunwayValidationError(PrefectRunwayError, ValueError):
+    """Local validation refused a setting or request before anything was sent or paid.
+
+    The message is one line per problem, naming the field, the value and what is allowed,
+    without pydantic's boilerplate (`validation_messages`).
+    """
+
+
+class ImageRejectedError(RunwayValidationError):
     """An input that cannot become a generation (not an image, empty, too large...).
 
     Reported on its own row; nothing is submitted for it and the batch goes on.
@@ -307,16 +364,20 @@ class ImageRejectedError(ValueError):
         self.permanent = permanent
 
 
-class ImageSourceError(RuntimeError):
+class ImageSourceError(PrefectRunwayError):
     """The S3 source itself cannot be read (missing bucket, access denied)."""
 
 
-class RunwayValidationError(ValueError):
-    """Local validation refused a setting or request before anything was sent or paid.
+class BatchFailedError(PrefectRunwayError):
+    """A flow's batch ended with failures, after every row was reported (artifacts, logs).
 
-    The message is one line per problem, naming the field, the value and what is allowed,
-    without pydantic's boilerplate (`validation_messages`).
+    Attributes:
+        task_ids: The Runway task IDs the message is about (created but unrecorded, say).
     """
+
+    def __init__(self, message: str, *, task_ids: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.task_ids = list(task_ids or [])
 
 
 def validation_messages(exc: Any) -> list[str]:
@@ -336,7 +397,7 @@ def validation_messages(exc: Any) -> list[str]:
 def create_outcome(exc: BaseException) -> CreateOutcome:
     """What a failed create did, from the evidence the client attached to `exc`.
 
-    The client classifies each attempt in one place (`prefect_runway.client.classify_create`)
+    The client classifies each attempt in one place (`prefect_runway.api.client.classify_create`)
     and marks the exception a create ends with. The create is ``UNKNOWN`` when any attempt
     was (``lost_responses > 0``) or when the exception carries no mark: only evidence says
     nothing was created.

@@ -1,18 +1,18 @@
 """Prefect tasks: submit once (through the submission engine), then poll, wait, cancel, download.
 
 A generation costs money, so `submit_image_to_video` is a thin task over
-`prefect_runway.engine`, built around one promise: a paid submission happens exactly once per
+`prefect_runway.ledger.engine`, built around one promise: a paid submission happens exactly once per
 (account, image identity, request).
 
-- Its key comes from `prefect_runway.caching.submission_key` (never the API key, never a
+- Its key comes from `prefect_runway.ledger.keys.submission_key` (never the API key, never a
   presigned URL's signature); its record lives in the submission ledger
-  (`prefect_runway.records`), written before the POST (intent) and after it (outcome), in
+  (`prefect_runway.ledger.records`), written before the POST (intent) and after it (outcome), in
   Prefect's default result storage, shared with the fan-out and the CLI.
 - Nothing Prefect-wide can make it pay twice: the task pins ``cache_policy=NO_CACHE`` (the
   engine's ledger is the cache, so Prefect's cache-refresh settings do not apply) and
   ``retries=0`` (a task-level retry would multiply the client's). Only ``resubmit=True`` and
   ``resubmit_unknown=True`` pay again.
-- Retries: the client's, by evidence (`prefect_runway.client.classify_create`): refusals by
+- Retries: the client's, by evidence (`prefect_runway.api.client.classify_create`): refusals by
   the API (429, a 503 with its error body) and connection errors silently, unknown outcomes
   (a gateway's 5xx, a lost answer) only as ``retry_lost_responses`` allows, flagged: at most
   ``1 + max_retries`` = 6 POST attempts per image with the default credentials, for the
@@ -52,9 +52,15 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from prefect_runway.caching import image_identity
+from prefect_runway.api.models import (
+    GenerationSettings,
+    ImageToVideoRequest,
+    SubmittedTask,
+    redact_url,
+    suggest_model,
+)
+from prefect_runway.api.models import Task as RunwayTask
 from prefect_runway.credentials import RunwayCredentials
-from prefect_runway.engine import Engine, ImageJob, log
 from prefect_runway.errors import (
     BudgetExceededError,
     RecordWriteError,
@@ -65,15 +71,9 @@ from prefect_runway.errors import (
     RunwayTaskTimeoutError,
     RunwayValidationError,
 )
-from prefect_runway.imagecheck import check_data_uri
-from prefect_runway.models import (
-    GenerationSettings,
-    ImageToVideoRequest,
-    SubmittedTask,
-    redact_url,
-    suggest_model,
-)
-from prefect_runway.models import Task as RunwayTask
+from prefect_runway.images import check_data_uri
+from prefect_runway.ledger.engine import Engine, ImageJob, log
+from prefect_runway.ledger.keys import image_identity
 
 # Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
 # plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
@@ -127,7 +127,7 @@ async def _submit(
 
 
 def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
-    """The request's image; data URIs are decoded and judged first (`prefect_runway.imagecheck`),
+    """The request's image; data URIs are decoded and judged first (`prefect_runway.images`),
     only when the image is to be submitted (a cached rerun decodes nothing)."""
     image = request.prompt_image
     uris = [image] if isinstance(image, str) else [part.uri for part in image]

@@ -6,7 +6,7 @@ ships it). It reads ``src/runwayml/types/image_to_video_create_params.py`` from 
 extracts each model's fields, required fields, allowed values, ranges, prompt lengths and
 frame positions, merges the facts the type file does not hold (prices, default durations,
 retired models: `FACTS` below) and writes the table, as plain data, to
-``prefect_runway/rules.py`` and the README's model table. The client's models and the
+``prefect_runway/api/rules.py`` and the README's model table. The client's models and the
 emulator's validation each read these facts with their own code.
 
 The output is reviewed and committed like code; tests never run this module.

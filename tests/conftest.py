@@ -32,7 +32,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from prefect_runway.emulator import Emulator  # noqa: E402
+from prefect_runway.testing.emulator import Emulator  # noqa: E402
 
 API_KEY = "key_emulator_secret_1234567890"
 BUCKET = "stills"
@@ -133,7 +133,7 @@ def wait_until(condition, what: str, timeout: float = 60.0) -> None:
 def lock_calls(monkeypatch):
     """Every `SubmissionLockManager.try_acquire` call in this process, as (key, holder,
     taken), in order: lets a test see a second run reach a lock the first one holds."""
-    from prefect_runway.locks import SubmissionLockManager
+    from prefect_runway.ledger.locks import SubmissionLockManager
 
     calls: list[tuple[str, str, bool]] = []
     real = SubmissionLockManager.try_acquire

@@ -64,7 +64,7 @@ MUTATIONS = [
     Mutation(
         "sanity",
         "the scratch copy is the code under test",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "        settings = job.settings or settings\n        key = self.key(",
         "        settings = None  # type: ignore[assignment]\n        key = self.key(",
         (ENGINE + "test_definite_failure_undoes_its_intent_so_a_rerun_submits",),
@@ -73,7 +73,7 @@ MUTATIONS = [
     Mutation(
         "retry-after-ignored",
         "429 waits what Retry-After asks",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "if isinstance(error, RunwayRateLimitError) and error.retry_after is not None:",
         "if False:",
         (CLIENT + "test_429_honours_retry_after_then_gives_up",
@@ -82,7 +82,7 @@ MUTATIONS = [
     Mutation(
         "retry-after-uncapped",
         "Retry-After capped at backoff_max",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "return min(error.retry_after, self.backoff_max)",
         "return error.retry_after",
         (CLIENT + "test_retry_after_is_capped_at_backoff_max",
@@ -91,7 +91,7 @@ MUTATIONS = [
     Mutation(
         "download-error-unredacted",
         "download errors show no URL signature",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         'f"Download of {redact_url(url)} failed',
         'f"Download of {url} failed',
         (CLIENT + "test_download_errors_name_the_url_without_its_signature",),
@@ -100,7 +100,7 @@ MUTATIONS = [
     Mutation(
         "lock-without-o-excl",
         "a lock file is created exclusively",
-        "prefect_runway/locks.py",
+        "prefect_runway/ledger/locks.py",
         "os.O_WRONLY | os.O_CREAT | os.O_EXCL",
         "os.O_WRONLY | os.O_CREAT",
         (TASKS + "test_two_concurrent_runs_submit_once",
@@ -111,7 +111,7 @@ MUTATIONS = [
     Mutation(
         "lock-break-without-compare",
         "a lock is broken only if unchanged since judged",
-        "prefect_runway/locks.py",
+        "prefect_runway/ledger/locks.py",
         "if current != judged:",
         "if False:",
         (LOCKS + "test_a_lock_renewed_after_it_was_judged_is_left_alone",),
@@ -119,7 +119,7 @@ MUTATIONS = [
     Mutation(
         "lock-renewal-noop",
         "renew_lock pushes the expiry forward",
-        "prefect_runway/locks.py",
+        "prefect_runway/ledger/locks.py",
         "        if not self.is_lock_holder(key, holder):\n            return False\n"
         "        temporary",
         "        return self.is_lock_holder(key, holder)\n        temporary",
@@ -129,7 +129,7 @@ MUTATIONS = [
     Mutation(
         "partial-lock-never-ages",
         "empty or partial lock files age out by mtime",
-        "prefect_runway/locks.py",
+        "prefect_runway/ledger/locks.py",
         "return time.time() - path.stat().st_mtime > PARTIAL_FILE_GRACE",
         "return False",
         (LOCKS + "test_empty_or_partial_lock_files_age_out_by_mtime",),
@@ -137,7 +137,7 @@ MUTATIONS = [
     Mutation(
         "pid-check-across-namespaces",
         "a dead PID counts only on this host, boot and PID namespace",
-        "prefect_runway/locks.py",
+        "prefect_runway/ledger/locks.py",
         'return same_machine and not _alive(info.get("pid"))',
         'return not _alive(info.get("pid"))',
         (LOCKS + "test_a_dead_pid_in_another_pid_namespace_is_not_trusted",),
@@ -146,7 +146,7 @@ MUTATIONS = [
     Mutation(
         "engine-lock-not-awaited",
         "the engine waits for the lock (its isolation)",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)",
         "self.locks.try_acquire(key, holder, self.hold_timeout)",
         (ENGINE + "test_runs_reaching_a_held_lock_wait_and_read_the_record",
@@ -155,7 +155,7 @@ MUTATIONS = [
     Mutation(
         "engine-no-reread-under-lock",
         "the record is read again under the lock",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "earlier = await self.ledger.read(key)  # under the lock",
         "pass  # under the lock",
         (ENGINE + "test_a_run_that_looked_before_the_intent_reads_again_under_the_lock",),
@@ -163,7 +163,7 @@ MUTATIONS = [
     Mutation(
         "engine-never-renews",
         "the engine renews its lock while it works",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         'renew = getattr(self.locks, "renew_lock", None)',
         "renew = None",
         (ENGINE + "test_a_lock_held_through_a_slow_post_is_renewed",),
@@ -171,7 +171,7 @@ MUTATIONS = [
     Mutation(
         "intent-not-written",
         "an intent is written before the POST",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "await self._write_intent(intent, earlier)",
         "pass",
         (ENGINE + "test_intent_that_cannot_be_written_means_no_post",
@@ -180,7 +180,7 @@ MUTATIONS = [
     Mutation(
         "intent-replaces-instead-of-create",
         "an intent is created only where no record exists",
-        "prefect_runway/records.py",
+        "prefect_runway/ledger/records.py",
         "os.link(temporary, target)",
         "os.replace(temporary, target)",
         (ENGINE + "test_intent_is_created_only_where_no_record_exists",),
@@ -188,7 +188,7 @@ MUTATIONS = [
     Mutation(
         "read-error-as-no-record",
         "a read error fails closed",
-        "prefect_runway/records.py",
+        "prefect_runway/ledger/records.py",
         "        except Exception as exc:\n            raise RecordReadError(\n"
         '                f"Cannot read',
         "        except Exception as exc:\n            return None\n            raise "
@@ -198,7 +198,7 @@ MUTATIONS = [
     Mutation(
         "damaged-record-as-no-record",
         "a damaged record fails closed",
-        "prefect_runway/records.py",
+        "prefect_runway/ledger/records.py",
         "        except (ValueError, ValidationError, TypeError) as exc:\n",
         "        except (ValueError, ValidationError, TypeError) as exc:\n"
         "            return None  # type: ignore[return-value]\n",
@@ -207,7 +207,7 @@ MUTATIONS = [
     Mutation(
         "lost-answer-as-plain-failure",
         "a lost answer then errors is an unknown outcome",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "if create_outcome(exc) is CreateOutcome.NOT_CREATED:",
         "if True:",
         (ENGINE + "test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure",),
@@ -215,7 +215,7 @@ MUTATIONS = [
     Mutation(
         "lost-answer-deletes-intent",
         "an unknown outcome stays in the ledger",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "await self.ledger.replace(unknown)",
         "await self.ledger.delete(intent.key)",
         (ENGINE + "test_lost_answer_then_errors_is_an_unknown_outcome_never_a_plain_failure",),
@@ -223,7 +223,7 @@ MUTATIONS = [
     Mutation(
         "unknown-outcome-not-held",
         "an intent without outcome is held until resubmit_unknown",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):",
         "if False:",
         (ENGINE + "test_sigkill_at_each_step_never_pays_twice_silently[after_post-1-intent]",),
@@ -231,7 +231,7 @@ MUTATIONS = [
     Mutation(
         "daily-quota-ignored",
         "no more submissions than today's quota",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "        if not self.open(model):\n            return False\n        if model in",
         "        if False:\n            return False\n        if model in",
         ("tests/test_deferral.py::test_a_known_quota_defers_the_rest_without_a_single_429",),
@@ -239,7 +239,7 @@ MUTATIONS = [
     Mutation(
         "daily-limit-not-closing",
         "the first daily-limit answer defers the rest",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "                self.quota.close(settings.model, "
         'f"daily generation limit reached: {exc}")\n',
         "",
@@ -248,7 +248,7 @@ MUTATIONS = [
     Mutation(
         "rejected-record-ignored",
         "images rejected for their bytes are not fetched again",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         '        if earlier is not None and earlier.state == "rejected" and not self.resubmit:\n'
         '            raise ImageRejectedError(earlier.error or "rejected by an earlier run")\n'
         "        if not self.quota.open(settings.model):",
@@ -258,7 +258,7 @@ MUTATIONS = [
     Mutation(
         "definite-failure-keeps-intent",
         "a POST that created nothing removes its intent",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "await self._undo_intent(intent.key, earlier)  # whatever",
         "pass  # whatever",
         (ENGINE + "test_definite_failure_undoes_its_intent_so_a_rerun_submits",),
@@ -266,7 +266,7 @@ MUTATIONS = [
     Mutation(
         "unrecorded-reported-as-submitted",
         "a task whose record failed is reported, never hidden",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         'row.status = "unrecorded"',
         'row.status = "submitted"',
         (ENGINE + "test_outcome_that_cannot_be_written_keeps_the_task_id_and_never_pays_again",),
@@ -274,7 +274,7 @@ MUTATIONS = [
     Mutation(
         "fanout-duplicate-flag-dropped",
         "a retried lost answer flags the row",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "row.possible_duplicate = unknown or bool(submitted.lost_responses)",
         "row.possible_duplicate = unknown",
         (FLOWS + "test_a_lost_answer_is_flagged_on_the_row_the_result_and_the_summary",),
@@ -290,7 +290,7 @@ MUTATIONS = [
     Mutation(
         "records-keep-the-presigned-url",
         "records hold no presigned URL",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "identity=job.identity,\n                request=request_fields(settings),",
         "identity=job.identity,\n                request=request.to_wire(),",
         (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
@@ -298,7 +298,7 @@ MUTATIONS = [
     Mutation(
         "reintent-unconditional",
         "an intent over an existing record is a conditional write",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "await self.ledger.replace_if(intent, earlier)",
         "await self.ledger.replace(intent, attempts=1)",
         (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[expired]",
@@ -307,7 +307,7 @@ MUTATIONS = [
     Mutation(
         "local-swap-without-compare",
         "a local record is replaced only if its bytes are those read",
-        "prefect_runway/records.py",
+        "prefect_runway/ledger/records.py",
         "            if current != expected:\n",
         "            if False:\n",
         (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[resubmit_unknown]",
@@ -316,7 +316,7 @@ MUTATIONS = [
     Mutation(
         "s3-swap-without-if-match",
         "an S3 record is replaced only if its ETag is the one read",
-        "prefect_runway/s3_records.py",
+        "prefect_runway/ledger/stores.py",
         '            extra["IfMatch"] = if_match',
         "            pass",
         (INTENTS + "test_two_s3_runners_without_a_shared_lock_pay_once[expired]",),
@@ -325,7 +325,7 @@ MUTATIONS = [
     Mutation(
         "file-url-host-dropped",
         "file://host/... is refused, not read as /...",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         "    if parts.netloc:\n        meant =",
         "    if False:\n        meant =",
         (SETTINGS + "test_lock_settings_refused_naming_variable_value_and_allowed",),
@@ -333,7 +333,7 @@ MUTATIONS = [
     Mutation(
         "relative-records-accepted",
         "a relative records folder is refused",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         "    if not path.is_absolute():\n        raise _refuse(",
         "    if False:\n        raise _refuse(",
         (SETTINGS + "test_record_settings_refused_naming_variable_value_and_allowed",
@@ -342,7 +342,7 @@ MUTATIONS = [
     Mutation(
         "unknown-setting-ignored",
         "an unknown PREFECT_RUNWAY_* name is refused",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         "        if name not in KNOWN:",
         "        if False:",
         (SETTINGS + "test_every_setting_is_checked",),
@@ -350,7 +350,7 @@ MUTATIONS = [
     Mutation(
         "marker-records-not-compared",
         "workers whose records live elsewhere are refused",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         'if their_records != mine["records"]:',
         "if False:",
         (SETTINGS + "test_records_elsewhere_are_refused_naming_both",),
@@ -358,7 +358,7 @@ MUTATIONS = [
     Mutation(
         "marker-host-not-compared",
         "host-local records are refused on another host",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         'if (their_local or mine["host_local"]) and their_host != host:',
         "if False:",
         (SETTINGS + "test_host_local_records_under_shared_locks",),
@@ -366,7 +366,7 @@ MUTATIONS = [
     Mutation(
         "marker-never-checked",
         "the default ledger is checked against the lock store's marker",
-        "prefect_runway/records.py",
+        "prefect_runway/ledger/records.py",
         "        await config.check_shared_ledger(config.lock_manager(), ledger)\n",
         "",
         (SETTINGS + "test_records_elsewhere_are_refused_naming_both",),
@@ -375,7 +375,7 @@ MUTATIONS = [
     Mutation(
         "image-not-decoded",
         "truncated and corrupt images are rejected (verify, then load)",
-        "prefect_runway/imagecheck.py",
+        "prefect_runway/images.py",
         "                image.load()  # every pixel",
         "                pass  # every pixel",
         (IMAGES + "test_check_image_rejects_with_the_reason[truncated-jpeg]",
@@ -384,7 +384,7 @@ MUTATIONS = [
     Mutation(
         "image-mode-unchecked",
         "CMYK images are rejected",
-        "prefect_runway/imagecheck.py",
+        "prefect_runway/images.py",
         "    if mode not in _MODES:",
         "    if False:",
         (IMAGES + "test_check_image_rejects_with_the_reason[cmyk-jpeg]",),
@@ -392,7 +392,7 @@ MUTATIONS = [
     Mutation(
         "image-depth-unchecked",
         "16-bit images are rejected",
-        "prefect_runway/imagecheck.py",
+        "prefect_runway/images.py",
         "    if bits > 8:",
         "    if False:",
         (IMAGES + "test_check_image_rejects_with_the_reason[16-bit-png]",),
@@ -400,7 +400,7 @@ MUTATIONS = [
     Mutation(
         "image-animation-unchecked",
         "animated images are rejected",
-        "prefect_runway/imagecheck.py",
+        "prefect_runway/images.py",
         "    if frames > 1:",
         "    if False:",
         (IMAGES + "test_check_image_rejects_with_the_reason[animated-webp]",),
@@ -408,7 +408,7 @@ MUTATIONS = [
     Mutation(
         "image-size-unchecked",
         "images outside the documented dimensions are rejected",
-        "prefect_runway/imagecheck.py",
+        "prefect_runway/images.py",
         "    if width >= MAX_SIDE or height >= MAX_SIDE:",
         "    if False:",
         (IMAGES + "test_check_image_rejects_with_the_reason[10000x100]",),
@@ -432,17 +432,17 @@ MUTATIONS = [
     Mutation(
         "flow-image-not-decoded",
         "the S3 flow decodes every image before paying",
-        "prefect_runway/transport.py",
+        "prefect_runway/delivery.py",
         "        info = await asyncio.to_thread(check_image, data, obj.uri, model)",
-        "        info = check_image(__import__('prefect_runway.emulator.samples', fromlist=['png'])"
-        ".png(8, 8), obj.uri, model)",
+        "        info = check_image(__import__('prefect_runway.testing.emulator.samples', "
+        "fromlist=['png']).png(8, 8), obj.uri, model)",
         (IMAGES + "test_the_s3_flow_rejects_undecodable_images_without_a_post",),
     ),
     # -- identity, tasks, budget, models ---------------------------------------------------
     Mutation(
         "lone-token-stripped",
         "only whole signing schemes leave the identity",
-        "prefect_runway/caching.py",
+        "prefect_runway/ledger/keys.py",
         "dropped = signing_params([name for name, _ in query])",
         'dropped = signing_params([name for name, _ in query]) | {"token"}',
         ("tests/test_identity.py::"
@@ -475,7 +475,7 @@ MUTATIONS = [
     Mutation(
         "wire-keeps-unset-fields",
         "the wire body is exactly what was given",
-        "prefect_runway/models.py",
+        "prefect_runway/api/models.py",
         'self.model_dump(by_alias=True, exclude_none=True, mode="json")',
         'self.model_dump(by_alias=True, exclude_none=False, mode="json")',
         ("tests/test_models.py::test_valid_requests",),
@@ -484,7 +484,7 @@ MUTATIONS = [
     Mutation(
         "gateway-5xx-as-not-created",
         "a 5xx without the API's word is no evidence that nothing was created",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "if 400 <= status <= 499 and status not in (408, 499):",
         "if 400 <= status <= 599 and status not in (408, 499):",
         (TABLE + "[created:502-unknown-1]", TABLE + "[created:524-unknown-1]"),
@@ -492,7 +492,7 @@ MUTATIONS = [
     Mutation(
         "bare-503-as-not-created",
         "a 503 says 'not created' only with the API's error body or Retry-After",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         'if status == 503 and (api_body or response.headers.get("retry-after")):',
         "if status == 503:",
         (TABLE + "[created:503-unknown-1]",),
@@ -500,7 +500,7 @@ MUTATIONS = [
     Mutation(
         "wrapped-5xx-as-not-created",
         "a proxy's wrapped 5xx code in a 200 is an unknown outcome",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "refused = isinstance(code, int) and 400 <= code <= 499",
         "refused = code is not None",
         (TABLE + "[created:wrapped_error-unknown-1]",),
@@ -508,7 +508,7 @@ MUTATIONS = [
     Mutation(
         "sent-request-as-not-sent",
         "only errors before sending (connect, TLS) mean nothing was created",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "sent_nothing = isinstance(sent_error, _NOT_SENT)",
         "sent_nothing = sent_error is not None",
         (TABLE + "[created:drop-unknown-1]", TABLE + "[created:truncate-unknown-1]",
@@ -517,7 +517,7 @@ MUTATIONS = [
     Mutation(
         "unknown-retried-without-permission",
         "an unknown attempt is retried only when retry_lost_responses allows it",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "            if not self.retry_lost_responses:\n                return None\n"
         "        elif not error.transient:",
         "            pass\n        elif not error.transient:",
@@ -527,7 +527,7 @@ MUTATIONS = [
     Mutation(
         "unreadable-time-costs-the-id",
         "a creation time that cannot be read never costs the answer its ID",
-        "prefect_runway/models.py",
+        "prefect_runway/api/models.py",
         "        except (OverflowError, OSError, ValueError):\n            return None",
         "        except ZeroDivisionError:\n            return None",
         (OUTCOMES + "test_an_unreadable_field_never_costs_the_id",),
@@ -535,7 +535,7 @@ MUTATIONS = [
     Mutation(
         "timestamps-in-seconds-only",
         "creation times in ms, us and ns are read, never fatal",
-        "prefect_runway/models.py",
+        "prefect_runway/api/models.py",
         "for _ in range(3):  # ns -> us -> ms -> s",
         "for _ in range(0):  # ns -> us -> ms -> s",
         (OUTCOMES + "test_creation_times_in_any_unit_are_read",),
@@ -543,7 +543,7 @@ MUTATIONS = [
     Mutation(
         "unknown-fields-dropped",
         "fields of the answer this client does not read are kept",
-        "prefect_runway/models.py",
+        "prefect_runway/api/models.py",
         "            extra=extra,\n",
         "            extra={},\n",
         (OUTCOMES + "test_an_unreadable_field_never_costs_the_id",),
@@ -551,7 +551,7 @@ MUTATIONS = [
     Mutation(
         "unreadable-answer-not-kept",
         "an answer nobody could read is kept on the unknown record",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         '"answer": getattr(exc, "answer", None),',
         '"answer": None,',
         (OUTCOMES + "test_task_after_creation_fault_not_retried_is_held_unknown[malformed]",),
@@ -559,7 +559,7 @@ MUTATIONS = [
     Mutation(
         "answer-unredacted",
         "a kept answer holds no URL signature or key",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         'text = _URL_QUERY.sub(r"\\1?<redacted>", text)',
         "pass",
         (OUTCOMES + "test_an_unreadable_answer_is_kept_redacted_and_truncated",),
@@ -567,7 +567,7 @@ MUTATIONS = [
     Mutation(
         "plain-exception-keeps-intent",
         "a POST that sent nothing removes its intent, whatever the exception's type",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "if create_outcome(exc) is CreateOutcome.NOT_CREATED:",
         "if isinstance(exc, RunwayError) and create_outcome(exc) is CreateOutcome.NOT_CREATED:",
         (OUTCOMES + "test_engine_a_retired_model_leaves_no_intent_so_no_hold",),
@@ -575,7 +575,7 @@ MUTATIONS = [
     Mutation(
         "possible-duplicate-not-persisted",
         "the possible_duplicate flag is kept in the ledger",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         '"possible_duplicate": row.possible_duplicate,',
         '"possible_duplicate": False,',
         (OUTCOMES + "test_the_flag_of_a_resubmitted_unknown_outcome_is_persisted",),
@@ -583,7 +583,7 @@ MUTATIONS = [
     Mutation(
         "lock-release-error-fails-row",
         "a lock-release error never changes a paid row",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "except Exception as exc:  # e.g. Redis unreachable",
         "except ZeroDivisionError as exc:  # e.g. Redis unreachable",
         (OUTCOMES + "test_a_lock_release_error_never_changes_a_paid_row",),
@@ -592,7 +592,7 @@ MUTATIONS = [
     Mutation(
         "redis-lock-never-expires",
         "every Redis lock carries an expiry",
-        "prefect_runway/redis_locks.py",
+        "prefect_runway/ledger/redis_locks.py",
         "self.client.set(name, holder, nx=True, px=ms)",
         "self.client.set(name, holder, nx=True)",
         (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
@@ -600,7 +600,7 @@ MUTATIONS = [
     Mutation(
         "redis-release-any-holder",
         "a Redis lock is released by its holder only",
-        "prefect_runway/redis_locks.py",
+        "prefect_runway/ledger/redis_locks.py",
         "  return redis.call('del', KEYS[1])\nend\nreturn 0",
         "end\nreturn redis.call('del', KEYS[1])",
         (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
@@ -608,7 +608,7 @@ MUTATIONS = [
     Mutation(
         "redis-renew-any-holder",
         "a Redis lock is renewed by its holder only",
-        "prefect_runway/redis_locks.py",
+        "prefect_runway/ledger/redis_locks.py",
         "  return redis.call('pexpire', KEYS[1], ARGV[2])\nend\nreturn 0",
         "end\nreturn redis.call('pexpire', KEYS[1], ARGV[2])",
         (MULTIHOST + "test_redis_locks_expire_renew_and_release_only_for_their_holder",),
@@ -616,7 +616,7 @@ MUTATIONS = [
     Mutation(
         "s3-intent-unconditional",
         "S3 intents are created only where no record exists",
-        "prefect_runway/s3_records.py",
+        "prefect_runway/ledger/stores.py",
         'extra: dict[str, Any] = {"IfNoneMatch": "*"} if if_absent else {}',
         "extra: dict[str, Any] = {}",
         (MULTIHOST + "test_s3_records_create_only_where_absent_and_fail_closed",),
@@ -624,7 +624,7 @@ MUTATIONS = [
     Mutation(
         "s3-read-error-as-absent",
         "S3 reads fail closed: only NoSuchKey is no record",
-        "prefect_runway/s3_records.py",
+        "prefect_runway/ledger/stores.py",
         "            if _code(exc) in _MISSING:\n                return None",
         "            if True:\n                return None",
         (MULTIHOST + "test_s3_records_create_only_where_absent_and_fail_closed",),
@@ -632,7 +632,7 @@ MUTATIONS = [
     Mutation(
         "redis-setting-ignored",
         "PREFECT_RUNWAY_LOCKS selects Redis",
-        "prefect_runway/config.py",
+        "prefect_runway/settings.py",
         'raw = _setting(LOCKS) or "file"',
         'raw = "file"',
         (MULTIHOST + "test_settings_pick_the_lock_manager_and_the_records",),
@@ -641,7 +641,7 @@ MUTATIONS = [
     Mutation(
         "unknown-model-allowed",
         "a model the official API does not have is refused before anything is sent",
-        "prefect_runway/models.py",
+        "prefect_runway/api/models.py",
         'if dialect == "runway" and model not in MODEL_RULES:',
         "if False:",
         (CHECKS + "test_a_retired_or_misspelt_model_is_refused_by_the_task_before_any_record",
@@ -667,7 +667,7 @@ MUTATIONS = [
     Mutation(
         "batch-goes-on-after-a-refused-key",
         "the first refused key (or unreachable API) stops the rest of the batch",
-        "prefect_runway/batch.py",
+        "prefect_runway/ledger/batch.py",
         "if row.stops_batch and not stopped:",
         "if False:",
         (CHECKS + "test_without_an_organization_endpoint_the_first_refusal_stops_the_batch",),
@@ -683,7 +683,7 @@ MUTATIONS = [
     Mutation(
         "adopt-replaces-a-recorded-task",
         "adopting never replaces a recorded task",
-        "prefect_runway/adopt.py",
+        "prefect_runway/ledger/adopt.py",
         "if earlier.state == \"submitted\" and earlier.task is not None:",
         "if False:",
         (ADOPT + "test_the_cli_adopts_and_never_replaces_a_recorded_task",),
@@ -699,7 +699,7 @@ MUTATIONS = [
     Mutation(
         "storage-error-as-rejection",
         "an unreadable object fails its image (and the run), never a rejection",
-        "prefect_runway/sources.py",
+        "prefect_runway/s3/objects.py",
         "        raise ImageSourceError(\n            f\"{_explain(exc, obj.uri)}; nothing",
         "        raise ImageRejectedError(\n            f\"{_explain(exc, obj.uri)}; nothing",
         (AFTER + "test_unreadable_objects_fail_the_image_and_the_run_and_are_retried",),
@@ -708,7 +708,7 @@ MUTATIONS = [
     Mutation(
         "wait-404-grace-from-start",
         "a 404 grace counts from the first 404 of a run, not from the start of the wait",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "                self.missing_since = now\n",
         "                self.missing_since = self.deadline - self.timeout\n",
         (WAITING + "test_404s_early_and_mid_wait_are_no_verdict_every_task_succeeds",),
@@ -716,7 +716,7 @@ MUTATIONS = [
     Mutation(
         "wait-404-run-not-reset",
         "an answer ends a run of 404s",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "self.missing_since, self.failures, self.last_error = None, 0, None",
         "self.failures, self.last_error = 0, None",
         (WAITING + "test_404s_early_and_mid_wait_are_no_verdict_every_task_succeeds",),
@@ -724,7 +724,7 @@ MUTATIONS = [
     Mutation(
         "wait-lost-at-first-404",
         "a task is not lost before its grace",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "            if missing >= self.grace:\n",
         "            if True:\n",
         (WAITING + "test_a_task_that_stays_404_is_lost_after_the_grace_and_not_before",),
@@ -732,7 +732,7 @@ MUTATIONS = [
     Mutation(
         "wait-never-lost",
         "a task 404 past its grace is lost, never pending forever",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "            if missing >= self.grace:\n",
         "            if False:\n",
         (WAITING + "test_a_task_that_stays_404_is_lost_after_the_grace_and_not_before",),
@@ -740,7 +740,7 @@ MUTATIONS = [
     Mutation(
         "get-500-not-retried",
         "every 5xx of a GET is retried, 500 included",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "error.idempotent = True  # a read",
         "pass  # a read",
         (WAITING + "test_503_and_500_bursts_are_retried_until_the_deadline_zero_errors",
@@ -749,7 +749,7 @@ MUTATIONS = [
     Mutation(
         "wait-gives-up-on-transient",
         "a transient poll failure is polled again until the deadline",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "        if not error.transient:\n            raise error\n        self.failures += 1",
         "        raise error\n        self.failures += 1",
         (WAITING + "test_503_and_500_bursts_are_retried_until_the_deadline_zero_errors",),
@@ -757,7 +757,7 @@ MUTATIONS = [
     Mutation(
         "wait-backoff-past-deadline",
         "a backoff longer than what is left still polls on the deadline",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "            delay = min(delay, max(remaining, self.interval))",
         "            pass",
         (WAITING + "test_a_permanent_5xx_ends_at_the_deadline_naming_the_last_failure",),
@@ -765,7 +765,7 @@ MUTATIONS = [
     Mutation(
         "bad-task-id-aborts-wait",
         "one bad task ID is one error row",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "            raise RunwayInvalidTaskIdError(",
         "            raise ValueError(",
         (WAITING + "test_a_malformed_id_among_good_ones_is_one_error_row",),
@@ -781,7 +781,7 @@ MUTATIONS = [
     Mutation(
         "retry-warning-plain-logger",
         "the client's retry warnings go to the run's logger inside a run",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         'log(logger, logging.WARNING, "%s; retry %d in %.2fs", error, attempt, delay)',
         'logger.warning("%s; retry %d in %.2fs", error, attempt, delay)',
         (WAITING + "test_client_retry_warnings_reach_the_run_logger_and_a_plain_logger_outside",),
@@ -799,7 +799,7 @@ MUTATIONS = [
     Mutation(
         "history-not-carried",
         "an intent over an earlier record keeps every task the key ever had",
-        "prefect_runway/engine.py",
+        "prefect_runway/ledger/engine.py",
         "                history=_history(earlier),\n",
         "                history=[],\n",
         (DELIVERY + "test_a_collector_racing_a_resubmission_keeps_both_generations",),
@@ -807,7 +807,7 @@ MUTATIONS = [
     Mutation(
         "generation-dropped",
         "a new task for a source keeps the one it replaces in generations",
-        "prefect_runway/manifest.py",
+        "prefect_runway/s3/manifest.py",
         "generations = [g for g in generations if g.task_id != new_task] + [replaced]",
         "generations = [g for g in generations if g.task_id != new_task]",
         (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",
@@ -816,7 +816,7 @@ MUTATIONS = [
     Mutation(
         "stale-collection-dropped",
         "a collector's result for an earlier task goes to that generation",
-        "prefect_runway/manifest.py",
+        "prefect_runway/s3/manifest.py",
         "            generations = _put_generation(generations, collected_for, found)\n",
         "            pass\n",
         (MANIFEST + "test_generations_are_kept_restored_and_collected_separately",),
@@ -824,7 +824,7 @@ MUTATIONS = [
     Mutation(
         "failed-run-overwrites",
         "a run that made no task never overwrites a row that has one",
-        "prefect_runway/manifest.py",
+        "prefect_runway/s3/manifest.py",
         'if self.task_id and "task_id" not in changes and changes.get("status") in (',
         'if False and "task_id" not in changes and changes.get("status") in (',
         (MANIFEST + "test_a_failed_resubmission_keeps_the_known_task",
@@ -833,7 +833,7 @@ MUTATIONS = [
     Mutation(
         "rerun-erases-fields",
         "a rerun of the same generation never erases its fields (transport)",
-        "prefect_runway/manifest.py",
+        "prefect_runway/s3/manifest.py",
         "                if name in changes and changes[name] is None:",
         "                if False:",
         (MANIFEST + "test_a_rerun_keeps_the_transport_of_its_generation",),
@@ -857,7 +857,7 @@ MUTATIONS = [
     Mutation(
         "unsized-download-trusted",
         "a download without a Content-Length is checked against a second request's length",
-        "prefect_runway/client.py",
+        "prefect_runway/api/client.py",
         "expected = announced if announced is not None else self.content_length(url)",
         "expected = announced if announced is not None else size",
         (DELIVERY + "test_a_truncated_download_is_never_published",),

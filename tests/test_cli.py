@@ -12,11 +12,11 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials, cli
+from prefect_runway.api.client import RunwayClient
+from prefect_runway.api.models import Task
 from prefect_runway.cli import main
-from prefect_runway.client import RunwayClient
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import png
-from prefect_runway.models import Task
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY
 
 PNG_B64 = "iVBORw0KGgoAAAANSUhEUgAAAAYAAAAGCAIAAABvrngfAAAAKklEQVR42mP4HxUFRCe4uOCIASKELMoAxGiiDBAKWZQBrh4uyoBsMEQIAPuBLGHw9EwnAAAAAElFTkSuQmCC"  # noqa: E501
@@ -41,7 +41,7 @@ def lines(text: str) -> list[str]:
 
 def submit_one(emu: Emulator) -> str:
     with RunwayClient(API_KEY, base_url=emu.base_url) as client:
-        from prefect_runway.models import ImageToVideoRequest
+        from prefect_runway.api.models import ImageToVideoRequest
 
         request = ImageToVideoRequest(prompt_image=PNG_URI, model="gen4_turbo", ratio="1280:720")
         return client.image_to_video(request).id

@@ -24,7 +24,7 @@ from prefect_runway import (
     RunwayTaskTimeoutError,
     TaskStatus,
 )
-from prefect_runway.emulator import Emulator, Faults
+from prefect_runway.testing.emulator import Emulator, Faults
 from tests.conftest import API_KEY
 
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
@@ -159,7 +159,7 @@ def test_503_then_success_creates_one_task(emulator):
 
 def test_429_honours_retry_after_then_gives_up(emulator, monkeypatch):
     sleeps: list[float] = []
-    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
+    monkeypatch.setattr("prefect_runway.api.client.time.sleep", sleeps.append)
     emulator.set_faults(Faults(rate_429=1.0, retry_after=0.2))
     with client_for(emulator, max_retries=2) as client:  # backoff_base=0.01: far from 0.2
         with pytest.raises(RunwayRateLimitError) as info:
@@ -171,7 +171,7 @@ def test_429_honours_retry_after_then_gives_up(emulator, monkeypatch):
 
 def test_retry_after_is_capped_at_backoff_max(emulator, monkeypatch):
     sleeps: list[float] = []
-    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
+    monkeypatch.setattr("prefect_runway.api.client.time.sleep", sleeps.append)
     emulator.set_faults(Faults(rate_429=1.0, retry_after=45))
     with client_for(emulator, max_retries=1, backoff_max=2.5) as client:
         with pytest.raises(RunwayRateLimitError):
@@ -185,7 +185,7 @@ async def test_async_client_waits_what_retry_after_asks(emulator, monkeypatch):
     async def sleep(seconds):
         sleeps.append(seconds)
 
-    monkeypatch.setattr("prefect_runway.client.asyncio", _AsyncioWithSleep(sleep))
+    monkeypatch.setattr("prefect_runway.api.client.asyncio", _AsyncioWithSleep(sleep))
     emulator.set_faults(Faults(rate_429=1.0, retry_after=0.3))
     async with async_client_for(emulator, max_retries=2, backoff_max=0.25) as client:
         with pytest.raises(RunwayRateLimitError):
@@ -399,7 +399,7 @@ def test_proxy_string_codes_are_transient_and_retried(code, error):
 
 def test_per_call_poll_interval_keeps_the_five_second_floor(monkeypatch):
     sleeps = []
-    monkeypatch.setattr("prefect_runway.client.time.sleep", sleeps.append)
+    monkeypatch.setattr("prefect_runway.api.client.time.sleep", sleeps.append)
     answers = iter([{"id": "t1", "status": "RUNNING"}, TASK | {"id": "t1"}])
     with respx.mock(base_url=OFFICIAL) as mock:
         mock.get("/v1/tasks/t1").mock(side_effect=lambda _: httpx.Response(200, json=next(answers)))

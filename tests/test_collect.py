@@ -13,12 +13,13 @@ import threading
 
 import pytest
 
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import png
+from prefect_runway.errors import BatchFailedError
 from prefect_runway.flows.collect_videos import COLLECT_SUMMARY_KEY, VIDEOS_KEY, collect_videos
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
-from prefect_runway.manifest import ManifestRow, merge_manifest, read_manifest
+from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import fill, read_artifact, read_events
 
@@ -142,7 +143,7 @@ def test_fail_on_errors_fails_the_run_after_writing_the_manifest(s3, runway):
     fill(s3, 2, bad=False)
     submit()
     runway.set_faults(Faults(rate_download_error=1.0))
-    with pytest.raises(RuntimeError, match="could not be copied"):
+    with pytest.raises(BatchFailedError, match="could not be copied"):
         collect(wait_seconds=30, download_retries=0, fail_on_errors=True)
     assert all("copy to S3 failed" in r["failure"] for r in manifest_rows(s3).values())
 

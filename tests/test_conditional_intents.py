@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from prefect_runway import GenerationSettings
-from prefect_runway.emulator.samples import png
-from prefect_runway.engine import Engine, ImageJob
+from prefect_runway.api.models import SubmittedTask
 from prefect_runway.errors import RecordConflictError
-from prefect_runway.locks import SubmissionLockManager
-from prefect_runway.models import SubmittedTask
-from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.locks import SubmissionLockManager
+from prefect_runway.ledger.records import Ledger, SubmissionRecord
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import BUCKET
 
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)

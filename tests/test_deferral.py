@@ -7,10 +7,10 @@ import importlib
 
 import pytest
 
-from prefect_runway.emulator import Emulator
-from prefect_runway.emulator.samples import png
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, s3_image_to_video
+from prefect_runway.testing.emulator import Emulator
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import read_artifact
 

@@ -26,12 +26,12 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
-from prefect_runway.emulator import Emulator
-from prefect_runway.emulator.samples import png
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.drive_batch import PROGRESS_KEY
 from prefect_runway.flows.s3_image_to_video import TABLE_KEY
-from prefect_runway.sources import MANIFEST_NAME
+from prefect_runway.s3.objects import MANIFEST_NAME
+from prefect_runway.testing.emulator import Emulator
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prefect_runway.emulator.cli import build_parser
+from prefect_runway.testing.emulator.cli import build_parser
 from tests.conftest import free_port
 from tests.test_deployments import stop_tree
 
@@ -231,9 +231,9 @@ def test_emulator_help_describes_every_flag_with_its_default():
 
 @contextmanager
 def emulator_cli(args: list[str], env: dict[str, str]) -> Iterator[list[str]]:
-    """`python -m prefect_runway.emulator` on a free port; yields what it printed at start."""
+    """`python -m prefect_runway.testing.emulator` on a free port; yields its start-up lines."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect_runway.emulator", "--port", "0", *args],
+        [sys.executable, "-m", "prefect_runway.testing.emulator", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_runway.emulator import Emulator, Faults, main
-from prefect_runway.emulator.mp4 import VIDEO_MP4
+from prefect_runway.testing.emulator import Emulator, Faults, main
+from prefect_runway.testing.emulator.mp4 import VIDEO_MP4
 
 KEY = "key_test"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-Runway-Version": "2024-11-06"}
@@ -1013,7 +1013,8 @@ def test_cli_serves_and_stops_cleanly_on_sigterm() -> None:
     port = free_port()
     env = {**os.environ, "RUNWAYML_API_SECRET": "key_cli"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect_runway.emulator", "--port", str(port), "--seed", "1"],
+        [sys.executable, "-m", "prefect_runway.testing.emulator",
+         "--port", str(port), "--seed", "1"],  # fmt: skip
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

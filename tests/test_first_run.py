@@ -18,9 +18,9 @@ from pydantic import SecretStr
 import prefect_runway
 from prefect_runway import RunwayCredentials, sample_image, sample_image_data_uri
 from prefect_runway.cli import main
-from prefect_runway.emulator.samples import png
 from prefect_runway.errors import RunwayValidationError
 from prefect_runway.flows.common import S3Location, batch_key
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -123,7 +123,7 @@ def test_dry_run_refuses_bad_settings_like_a_real_submit(emulator, monkeypatch, 
 
 
 def test_emulator_help_and_banner_show_how_to_read_its_counts(capsys):
-    from prefect_runway.emulator.cli import build_parser, export_lines
+    from prefect_runway.testing.emulator.cli import build_parser, export_lines
 
     text = build_parser().format_help()
     for endpoint in ("/_emulator/health", "/_emulator/stats", "/_emulator/reset"):

@@ -14,9 +14,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
-from prefect_runway.emulator.samples import GIF, png
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
+from prefect_runway.testing.emulator.samples import GIF, png
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -131,7 +131,7 @@ def test_missing_bucket_is_a_clear_error(s3, runway):
 
 
 def test_api_failures_fail_the_run_after_reporting(s3, runway):
-    from prefect_runway.emulator import Faults
+    from prefect_runway.testing.emulator import Faults
 
     fill(s3, 3)
     # Each POST refused by the API itself (nothing created); a refused key stops a batch at
@@ -195,7 +195,7 @@ def test_resubmit_pays_again_on_purpose(s3, runway):
 
 def pages_of(size: int):
     """iter_s3_pages with small pages, so a dozen objects make several page tasks."""
-    from prefect_runway.sources import iter_s3_pages
+    from prefect_runway.s3.objects import iter_s3_pages
 
     def small_pages(s3, bucket, prefix=""):
         return iter_s3_pages(s3, bucket, prefix, page_size=size)
@@ -222,7 +222,7 @@ def test_big_batches_split_the_table_artifact(s3, runway, monkeypatch):
 
 
 def test_a_rerun_does_not_fetch_images_already_rejected_for_their_bytes(s3, runway, monkeypatch):
-    from prefect_runway import transport
+    from prefect_runway import delivery as transport
 
     s3.put_object(Bucket=BUCKET, Key="rj/notes.png", Body=b"plain text, not an image")
     s3.put_object(Bucket=BUCKET, Key="rj/anim.gif", Body=GIF)

@@ -6,7 +6,7 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, ImageToVideoRequest, PromptImage, RunwayCredentials
-from prefect_runway.caching import normalize_base_url, submission_key, url_identity
+from prefect_runway.ledger.keys import normalize_base_url, submission_key, url_identity
 from prefect_runway.tasks import BudgetExceededError, check_budget, estimate_credits
 
 BASE = "https://images.example.com/cat.png"

@@ -19,10 +19,10 @@ from prefect import flow
 
 from prefect_runway import ImageToVideoRequest
 from prefect_runway.cli import main
-from prefect_runway.emulator.samples import GIF, png
 from prefect_runway.errors import ImageRejectedError
-from prefect_runway.imagecheck import check_data_uri, check_image
+from prefect_runway.images import check_data_uri, check_image
 from prefect_runway.tasks import asubmit_image_to_video
+from prefect_runway.testing.emulator.samples import GIF, png
 from tests.conftest import API_KEY
 
 GEN = ["--model", "gen4_turbo", "--ratio", "1280:720", "--duration", "5"]
@@ -134,11 +134,11 @@ async def test_the_s3_flow_rejects_undecodable_images_without_a_post(
     credentials, emulator, s3, tmp_path
 ):
     """The flow's job (`transport.s3_image_job`): rejected rows, the good image still paid."""
-    from prefect_runway.engine import Engine
-    from prefect_runway.models import GenerationSettings
-    from prefect_runway.records import Ledger
-    from prefect_runway.sources import iter_s3_pages
-    from prefect_runway.transport import s3_image_job
+    from prefect_runway.api.models import GenerationSettings
+    from prefect_runway.delivery import s3_image_job
+    from prefect_runway.ledger.engine import Engine
+    from prefect_runway.ledger.records import Ledger
+    from prefect_runway.s3.objects import iter_s3_pages
     from tests.conftest import BUCKET
 
     bad = ("truncated-jpeg", "cmyk-jpeg", "16-bit-png", "animated-webp", "1x1", "10000x100")

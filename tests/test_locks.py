@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from prefect_runway import locks as locks_module
-from prefect_runway.locks import SubmissionLockManager, _break
+from prefect_runway.ledger import locks as locks_module
+from prefect_runway.ledger.locks import SubmissionLockManager, _break
 
 KEY = "runway-i2v-test"
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from prefect_runway.batch import SubmissionRow
-from prefect_runway.manifest import (
+from prefect_runway.ledger.batch import SubmissionRow
+from prefect_runway.s3.manifest import (
     Manifest,
     ManifestError,
     ManifestRow,

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from prefect_runway.models import (
+from prefect_runway.api.models import (
     ImageToVideoRequest,
     PromptImage,
     SubmittedTask,

@@ -4,7 +4,7 @@ Real servers only: `redis-server` (Debian's package, started here on a free port
 server, the emulator, and for the end-to-end tests a real `prefect server start` with a process
 work pool served by two workers, each with its own PREFECT_HOME: two "machines" that share
 nothing but Redis, S3 and the Prefect API. Their settings come from the workers' environment
-only (`prefect_runway.config`), as on real hosts.
+only (`prefect_runway.settings`), as on real hosts.
 
 - two flow runs of one batch started at once: 0 duplicate tasks, each task ID recorded once;
 - a worker killed with SIGKILL mid-batch: the other completes the batch, no duplicates, the
@@ -37,11 +37,11 @@ from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import png
-from prefect_runway.engine import ImageJob
 from prefect_runway.errors import ConfigurationError, RecordConflictError, RecordReadError
-from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.ledger.engine import ImageJob
+from prefect_runway.ledger.records import Ledger, SubmissionRecord
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY
 from tests.test_deployments import (
     PREFECT,
@@ -156,7 +156,7 @@ def put_images(endpoint: str, prefix: str, count: int, salt: int) -> None:
 
 
 def test_redis_locks_expire_renew_and_release_only_for_their_holder(redis_url):
-    from prefect_runway.redis_locks import RedisSubmissionLockManager
+    from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     host_a = RedisSubmissionLockManager(redis_url, hold_timeout=1.0)
     host_b = RedisSubmissionLockManager(redis_url, hold_timeout=1.0)
@@ -189,7 +189,7 @@ def test_redis_locks_expire_renew_and_release_only_for_their_holder(redis_url):
 
 def test_redis_lock_errors_name_the_server_without_its_password():
     from prefect_runway.errors import LockError
-    from prefect_runway.redis_locks import RedisSubmissionLockManager
+    from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     locks = RedisSubmissionLockManager(f"redis://:hunter2@127.0.0.1:{free_port()}/0")
     with pytest.raises(LockError) as caught:
@@ -232,9 +232,9 @@ async def test_s3_records_create_only_where_absent_and_fail_closed(s3_endpoint, 
 
 
 def test_settings_pick_the_lock_manager_and_the_records(redis_url, monkeypatch, tmp_path):
-    from prefect_runway import config
-    from prefect_runway.locks import SubmissionLockManager
-    from prefect_runway.redis_locks import RedisSubmissionLockManager
+    from prefect_runway import settings as config
+    from prefect_runway.ledger.locks import SubmissionLockManager
+    from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     monkeypatch.delenv(config.LOCKS, raising=False)
     assert isinstance(config.lock_manager(), SubmissionLockManager)
@@ -264,8 +264,8 @@ async def test_two_hosts_race_on_one_batch_through_redis_and_s3(
     redis_url, s3_endpoint, monkeypatch
 ):
     """Two engines with their own lock managers and ledgers (two hosts), one batch, at once."""
-    from prefect_runway.engine import Engine
-    from prefect_runway.redis_locks import RedisSubmissionLockManager
+    from prefect_runway.ledger.engine import Engine
+    from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

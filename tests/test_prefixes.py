@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from prefect_runway.emulator.samples import png
 from prefect_runway.errors import RunwayValidationError
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

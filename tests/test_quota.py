@@ -26,8 +26,8 @@ from prefect_runway import (
     RunwayError,
     RunwayRateLimitError,
 )
-from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.errors import is_transient
+from prefect_runway.testing.emulator import Emulator, Faults
 from tests.conftest import API_KEY, free_port
 
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAYAAAAGCAIAAABvrngfAAAAKklEQVR42mP4HxUFRCe4uOCIASKELMoAxGiiDBAKWZQBrh4uyoBsMEQIAPuBLGHw9EwnAAAAAElFTkSuQmCC"  # noqa: E501
@@ -137,7 +137,7 @@ def test_daily_limit_is_off_with_none_and_reported_as_null():
 def test_cli_daily_limit_flag():
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect_runway.emulator", "--port", str(port), "--api-key",
+        [sys.executable, "-m", "prefect_runway.testing.emulator", "--port", str(port), "--api-key",
          API_KEY, "--daily-limit", "1"], stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert "listening" in (proc.stdout.readline() if proc.stdout else "")

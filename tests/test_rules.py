@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from prefect_runway import rules
-from prefect_runway.client import RunwayClient
-from prefect_runway.models import (
+from prefect_runway.api import rules
+from prefect_runway.api.client import RunwayClient
+from prefect_runway.api.models import (
     MODEL_RULES,
     GenerationSettings,
     ImageToVideoRequest,
@@ -171,7 +171,7 @@ def test_emulator_never_imports_the_client_validation():
     emulator_dir = Path(__file__).parents[1] / "prefect_runway" / "emulator"
     for path in emulator_dir.glob("*.py"):
         text = path.read_text()
-        assert "prefect_runway.models" not in text and "prefect_runway.client" not in text
+        assert "prefect_runway.api.models" not in text and "prefect_runway.api.client" not in text
         assert "from .. import" not in text and "from ..rules" not in text, path.name
 
 

@@ -19,7 +19,6 @@ from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
 from pydantic import SecretStr
 
 from prefect_runway import ImageToVideoRequest, RunwayCredentials, RunwayTaskFailedError, TaskStatus
-from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.tasks import (
     BudgetExceededError,
     asubmit_image_to_video,
@@ -30,6 +29,7 @@ from prefect_runway.tasks import (
     submit_image_to_video,
     wait_for_tasks,
 )
+from prefect_runway.testing.emulator import Emulator, Faults
 from tests.conftest import API_KEY, contenders, wait_until
 from tests.test_client import PNG
 
@@ -380,8 +380,8 @@ def test_expired_output_url_is_refreshed_by_fetching_the_task_again(tmp_path):
 def test_fan_out_shares_the_task_cache_and_works_on_remote_storage(url_emulator):
     from prefect.filesystems import RemoteFileSystem
 
-    from prefect_runway.batch import ImageJob, submit_images
-    from prefect_runway.records import Ledger
+    from prefect_runway.ledger.batch import ImageJob, submit_images
+    from prefect_runway.ledger.records import Ledger
 
     creds = creds_for(url_emulator)
     [single_id] = submit_all(creds, requests(1))  # one image through the task

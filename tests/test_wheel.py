@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from prefect_runway import __version__
-from prefect_runway.emulator import Emulator
+from prefect_runway.testing.emulator import Emulator
 from tests.conftest import API_KEY
 from tests.test_docs import read_blocks
 

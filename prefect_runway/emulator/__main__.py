@@ -1,10 +1,8 @@
-"""``python -m prefect_runway.emulator``."""
-
-from __future__ import annotations
+"""``python -m prefect_runway.emulator``, moved to ``python -m prefect_runway.testing.emulator``."""
 
 import sys
 
-from .cli import main
+from prefect_runway.testing.emulator.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

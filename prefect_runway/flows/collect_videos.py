@@ -19,7 +19,7 @@ Each run:
   key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
   the next run tries those rows again;
-- merges into the manifest (`prefect_runway.manifest.merge_manifest`), naming the task each
+- merges into the manifest (`prefect_runway.s3.manifest.merge_manifest`), naming the task each
   result is for, so a submission run writing at the same time (a resubmission, other
   settings) loses nothing and gets no other task's result.
 
@@ -61,8 +61,15 @@ from prefect.events import emit_event
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
+from prefect_runway.api.models import Task
 from prefect_runway.credentials import RunwayCredentials, load_credentials
-from prefect_runway.errors import RunwayError, RunwayTaskFailedError, RunwayTaskTimeoutError
+from prefect_runway.errors import (
+    BatchFailedError,
+    RunwayError,
+    RunwayTaskFailedError,
+    RunwayTaskTimeoutError,
+    RunwayValidationError,
+)
 from prefect_runway.flows.common import (
     AwsCredentialsParam,
     S3Location,
@@ -72,14 +79,13 @@ from prefect_runway.flows.common import (
     refuse_output_inside_input,
     run_flow,
 )
-from prefect_runway.manifest import (
+from prefect_runway.s3.manifest import (
     FINAL_STATUSES,
     Manifest,
     ManifestRow,
     merge_manifest,
     read_manifest,
 )
-from prefect_runway.models import Task
 from prefect_runway.tasks import download_task_output
 
 VIDEOS_KEY = "runway-videos"
@@ -122,14 +128,14 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> ``("bucket", "key")``.
 
     Raises:
-        ValueError: not an s3:// URI.
+        RunwayValidationError: not an s3:// URI.
 
     Example:
         >>> split_s3_uri("s3://stills/in/runway-manifest.json")
         ('stills', 'in/runway-manifest.json')
     """
     if not uri.startswith("s3://") or "/" not in uri[5:]:
-        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+        raise RunwayValidationError(f"{uri!r} is not an s3://bucket/key URI")
     bucket, _, key = uri[5:].partition("/")
     return bucket, key
 
@@ -190,15 +196,19 @@ async def collect_videos(
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
     output_prefix = folder(output_prefix, "output_prefix")
     if generations not in ("current", "all"):
-        raise ValueError(f"generations must be 'current' or 'all', got {generations!r}")
+        raise RunwayValidationError(
+            f"generations must be 'current' or 'all', got {generations!r}"
+        )
     if not manifest_uri and not task_ids:
-        raise ValueError("Nothing to collect: give a manifest_uri with task IDs, or task_ids.")
+        raise RunwayValidationError(
+            "Nothing to collect: give a manifest_uri with task IDs, or task_ids."
+        )
     s3 = S3Location("", credentials=aws_credentials).client()
     manifest = Manifest()
     if manifest_uri:
         found = read_manifest(s3, *split_s3_uri(manifest_uri))
         if found is None:
-            raise ValueError(
+            raise RunwayValidationError(
                 f"No manifest at {manifest_uri}: run s3_image_to_video first, or pass task_ids."
             )
         manifest = found
@@ -264,7 +274,7 @@ async def collect_videos(
         result.failed, result.errors, videos_key,
     )  # fmt: skip
     if fail_on_errors and (result.failed or result.errors):
-        raise RuntimeError(
+        raise BatchFailedError(
             f"{result.failed} generations failed and {result.errors} rows could not be copied "
             f"(see the '{videos_key}' artifact); the manifest is written, a rerun copies only "
             "what is missing."
@@ -597,8 +607,8 @@ async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
     items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
     if not items:
         return
-    from prefect_runway import config
-    from prefect_runway.records import Ledger
+    from prefect_runway import settings as config
+    from prefect_runway.ledger.records import Ledger
 
     logger = get_run_logger()
     try:

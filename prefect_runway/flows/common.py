@@ -22,6 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from prefect_runway.api.models import (
+    MAX_SEED,
+    MODEL_RULES,
+    GenerationSettings,
+    check_model,
+    redact_url,
+)
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     RunwayAuthenticationError,
@@ -29,13 +36,6 @@ from prefect_runway.errors import (
     RunwayError,
     RunwayValidationError,
     validation_messages,
-)
-from prefect_runway.models import (
-    MAX_SEED,
-    MODEL_RULES,
-    GenerationSettings,
-    check_model,
-    redact_url,
 )
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ def folder(prefix: str, what: str = "prefix") -> str:
     """
     if not prefix or prefix.endswith("/"):
         return prefix
-    from prefect_runway.engine import log
+    from prefect_runway.ledger.engine import log
 
     log(logging.WARNING, "%s %r has no trailing slash: taken as the folder %r", what, prefix,
         prefix + "/")  # fmt: skip

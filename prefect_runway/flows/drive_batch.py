@@ -41,8 +41,8 @@ from prefect_runway.flows.common import (
     run_flow,
 )
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
-from prefect_runway.manifest import Manifest, read_manifest
-from prefect_runway.sources import MANIFEST_NAME, iter_s3_pages
+from prefect_runway.s3.manifest import Manifest, read_manifest
+from prefect_runway.s3.objects import MANIFEST_NAME, iter_s3_pages
 
 PROGRESS_KEY = "runway-progress"
 

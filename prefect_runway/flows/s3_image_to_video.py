@@ -32,11 +32,10 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.batch import SubmissionRow, submit_images
-from prefect_runway.caching import submission_key
 from prefect_runway.credentials import load_credentials
-from prefect_runway.engine import DailyQuota
+from prefect_runway.delivery import Transport, precheck, s3_image_job
 from prefect_runway.errors import (
+    BatchFailedError,
     ImageRejectedError,
     ManifestError,
     RecordReadError,
@@ -57,11 +56,13 @@ from prefect_runway.flows.common import (
     run_flow,
     stop_error,
 )
-from prefect_runway.manifest import merge_manifest
-from prefect_runway.records import Ledger
-from prefect_runway.sources import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
+from prefect_runway.ledger.batch import SubmissionRow, submit_images
+from prefect_runway.ledger.engine import DailyQuota
+from prefect_runway.ledger.keys import submission_key
+from prefect_runway.ledger.records import Ledger
+from prefect_runway.s3.manifest import merge_manifest
+from prefect_runway.s3.objects import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
 from prefect_runway.tasks import check_budget
-from prefect_runway.transport import Transport, precheck, s3_image_job
 
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
@@ -218,7 +219,7 @@ async def s3_image_to_video(
         adopt: ``{"s3://bucket/key": "task-id"}``: settle images held as unknown (or
             unrecorded) with the Runway task you found for them, before anything is
             submitted; each task is checked with one GET and recorded, flagged
-            ``possible_duplicate`` (`prefect_runway.adopt`). Pays nothing.
+            ``possible_duplicate`` (`prefect_runway.ledger.adopt`). Pays nothing.
 
     Returns:
         Counts, the estimated credits of new generations, and one row per object.
@@ -334,19 +335,20 @@ async def s3_image_to_video(
                      and not r.error.startswith("not sent"))  # fmt: skip
         raise stop_error(credentials, first)
     if result.unrecorded:
-        ids = ", ".join(row.task_id or "" for row in rows if row.status == "unrecorded")
-        raise RuntimeError(
+        unrecorded = [row.task_id or "" for row in rows if row.status == "unrecorded"]
+        raise BatchFailedError(
             f"{result.unrecorded} Runway task(s) were created but their records could not be "
-            f"written: {ids}. They are in the '{batch_key(TABLE_KEY, where)}' artifact and the "
-            "manifest; a "
-            "rerun reports those images as 'unknown' and does not pay again."
+            f"written: {', '.join(unrecorded)}. They are in the '{batch_key(TABLE_KEY, where)}' "
+            "artifact and the manifest; a rerun reports those images as 'unknown' and does "
+            "not pay again.",
+            task_ids=unrecorded,
         )
     if fail_on_errors and (result.failed or result.unknown):
         what = [f"{result.failed} of {len(rows)} submissions failed"] if result.failed else []
         if result.unknown:
             what.append(f"{result.unknown} have an unknown outcome (a task may exist; held "
                         "until a run with resubmit_unknown=True)")  # fmt: skip
-        raise RuntimeError(
+        raise BatchFailedError(
             f"{' and '.join(what)}; see the '{batch_key(TABLE_KEY, where)}' and "
             f"'{batch_key(SUMMARY_KEY, where)}' artifacts. A "
             "rerun retries only the failed ones."
@@ -360,8 +362,8 @@ async def _adopt_tasks(
     where: S3Location,
     tasks: dict[str, str],
 ) -> None:
-    """Adopt each known task for its object's record (see `prefect_runway.adopt`)."""
-    from prefect_runway.adopt import adopt
+    """Adopt each known task for its object's record (see `prefect_runway.ledger.adopt`)."""
+    from prefect_runway.ledger.adopt import adopt
 
     s3 = where.client()
     for source, task_id in tasks.items():

@@ -10,9 +10,9 @@ from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
 from prefect_runway.cli import main
-from prefect_runway.emulator import Faults
-from prefect_runway.emulator.samples import png
 from prefect_runway.errors import RecordConflictError, RunwayNotFoundError
+from prefect_runway.testing.emulator import Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -66,7 +66,7 @@ def test_the_cli_adopts_and_never_replaces_a_recorded_task(s3, runway, monkeypat
 
 
 def test_adopt_refuses_a_missing_record(emulator, credentials):
-    from prefect_runway.adopt import adopt
+    from prefect_runway.ledger.adopt import adopt
 
     with pytest.raises(RecordConflictError, match="nothing to adopt"):
         asyncio.run(adopt(credentials, "runway-i2v-0000", "x"))
@@ -74,8 +74,8 @@ def test_adopt_refuses_a_missing_record(emulator, credentials):
 
 
 def test_adopt_refuses_a_task_the_account_cannot_read(s3, runway):
-    from prefect_runway.adopt import adopt
-    from prefect_runway.records import Ledger
+    from prefect_runway.ledger.adopt import adopt
+    from prefect_runway.ledger.records import Ledger
 
     strict, row, _ = held(s3, runway, "nf/")
     with pytest.raises(RunwayNotFoundError, match="nothing was adopted"):

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from prefect_runway.emulator.samples import png
 from prefect_runway.errors import ManifestError
 from prefect_runway.flows.common import S3Location, batch_key
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import BUCKET
 from tests.test_flows import read_artifact
 

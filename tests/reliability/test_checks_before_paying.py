@@ -15,13 +15,13 @@ from pydantic import SecretStr
 
 from prefect_runway import ImageToVideoRequest, RunwayCredentials, sample_image_data_uri
 from prefect_runway.cli import main
-from prefect_runway.emulator.samples import png
 from prefect_runway.errors import (
     BudgetExceededError,
     RunwayAuthenticationError,
     RunwayConnectionError,
     RunwayValidationError,
 )
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET, free_port
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -41,7 +41,7 @@ def fill(s3, prefix: str, count: int) -> None:
 @pytest.fixture
 def reads(s3, monkeypatch):
     """How many objects the flow fetched from S3 (GetObject), counted at the source module."""
-    sources = importlib.import_module("prefect_runway.transport")
+    sources = importlib.import_module("prefect_runway.delivery")
     real = sources.read_object
     count = {"n": 0}
 
@@ -183,8 +183,8 @@ def test_the_cli_stops_at_the_first_refusal(emulator, monkeypatch, tmp_path, cap
 
 
 def test_a_budget_binds_resubmit_unknown(s3, runway):
-    from prefect_runway.emulator import Faults
     from prefect_runway.flows import s3_image_to_video
+    from prefect_runway.testing.emulator import Faults
 
     fill(s3, "held/", 6)
     strict = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url,

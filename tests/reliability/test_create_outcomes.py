@@ -23,17 +23,17 @@ from prefect import flow
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, ImageToVideoRequest, RunwayCredentials
-from prefect_runway.caching import image_identity, submission_key
+from prefect_runway.api.client import RunwayClient, redact_answer
+from prefect_runway.api.models import SubmittedTask
 from prefect_runway.cli import main
-from prefect_runway.client import RunwayClient, redact_answer
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import png
-from prefect_runway.engine import Engine, ImageJob
 from prefect_runway.errors import CreateOutcome, LockError, create_outcome
-from prefect_runway.locks import SubmissionLockManager
-from prefect_runway.models import SubmittedTask
-from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.keys import image_identity, submission_key
+from prefect_runway.ledger.locks import SubmissionLockManager
+from prefect_runway.ledger.records import Ledger, SubmissionRecord
 from prefect_runway.tasks import submit_image_to_video
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET, free_port
 
 harness = pytest.mark.usefixtures("prefect_harness")  # flows and tasks only: the rest is fast

@@ -19,12 +19,12 @@ import time
 import httpx
 import pytest
 
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.mp4 import VIDEO_MP4
 from prefect_runway.flows.collect_videos import collect_videos
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
-from prefect_runway.manifest import read_manifest
-from prefect_runway.records import Ledger
+from prefect_runway.ledger.records import Ledger
+from prefect_runway.s3.manifest import read_manifest
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.mp4 import VIDEO_MP4
 from tests.conftest import API_KEY, BUCKET, wait_until
 from tests.test_flows import fill
 

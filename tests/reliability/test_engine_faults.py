@@ -19,13 +19,13 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.caching import submission_key
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import png
-from prefect_runway.engine import Engine, ImageJob
 from prefect_runway.errors import RecordWriteError
-from prefect_runway.locks import SubmissionLockManager
-from prefect_runway.records import Ledger, SubmissionRecord
+from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.keys import submission_key
+from prefect_runway.ledger.locks import SubmissionLockManager
+from prefect_runway.ledger.records import Ledger, SubmissionRecord
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, contenders, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,10 +196,10 @@ CRASH_SCRIPT = """
 import asyncio, os, signal, sys
 from pydantic import SecretStr
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway import records
-from prefect_runway.engine import Engine, ImageJob
-from prefect_runway.locks import SubmissionLockManager
-from prefect_runway.records import Ledger
+from prefect_runway.ledger import records
+from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.locks import SubmissionLockManager
+from prefect_runway.ledger.records import Ledger
 
 step, base_url, folder, locks, image = sys.argv[1:6]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
@@ -384,7 +384,7 @@ def test_flow_with_an_unwritable_outcome_keeps_the_task_ids_and_fails_loudly(
 ):
     from prefect_runway.flows.common import batch_key
     from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
-    from prefect_runway.manifest import read_manifest
+    from prefect_runway.s3.manifest import read_manifest
     from tests.test_flows import read_artifact
 
     for i in range(3):

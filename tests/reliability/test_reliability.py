@@ -21,12 +21,12 @@ from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.batch import ImageJob, submit_images
-from prefect_runway.emulator import Emulator, Faults
-from prefect_runway.emulator.samples import GIF, png
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
-from prefect_runway.sources import ImageSourceError, iter_s3_pages
+from prefect_runway.ledger.batch import ImageJob, submit_images
+from prefect_runway.s3.objects import ImageSourceError, iter_s3_pages
+from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator.samples import GIF, png
 from tests.conftest import API_KEY, BUCKET, wait_until
 from tests.test_flows import read_artifact
 
@@ -92,7 +92,7 @@ def test_r2_lost_responses_are_never_silent_duplicates(s3, runway):
 # Touches a file when the process asks for a lock whose file exists (another run holds it).
 LOCK_SPY = """
 from pathlib import Path
-from prefect_runway.locks import SubmissionLockManager
+from prefect_runway.ledger.locks import SubmissionLockManager
 real = SubmissionLockManager.try_acquire
 def spy(self, key, holder, hold_timeout=None):
     if self._path(key).exists():

@@ -24,8 +24,8 @@ from prefect_runway import (
     RunwayTaskTimeoutError,
     TaskStatus,
 )
-from prefect_runway.emulator import Emulator, Faults
 from prefect_runway.tasks import wait_for_tasks
+from prefect_runway.testing.emulator import Emulator, Faults
 from tests.conftest import API_KEY
 from tests.test_client import async_client_for, client_for, request
 from tests.test_flows import read_artifact
@@ -180,7 +180,7 @@ def test_client_retry_warnings_reach_the_run_logger_and_a_plain_logger_outside(
 
         assert poll_once() == task_id
         emu.set_faults(Faults(get_script=("502",)))
-        with caplog.at_level(logging.WARNING, logger="prefect_runway.client"):
+        with caplog.at_level(logging.WARNING, logger="prefect_runway.api.client"):
             with client_for(emu) as client:
                 client.get_task(task_id)
     retries = [m for m in run_logs if "; retry " in m]

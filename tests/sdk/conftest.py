@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import runwayml
 
-from prefect_runway.emulator import Emulator
+from prefect_runway.testing.emulator import Emulator
 
 SDK_API_KEY = "My API Key"
 

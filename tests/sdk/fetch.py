@@ -1,7 +1,7 @@
 """The official SDK's own generated tests, fetched from its pinned sdist at test time.
 
 The repository holds only code this project wrote, so the SDK's tests are not copied in: the
-runwayml sdist of ``prefect_runway.rules.SDK_VERSION`` (the version the rules table was
+runwayml sdist of ``prefect_runway.api.rules.SDK_VERSION`` (the version the rules table was
 generated from, and the dev extra pins) is downloaded once with ``pip download``, checked
 against the sha256 that ``uv.lock`` records for it, and the three files the emulator is tested
 with are extracted beside it:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_runway.rules import SDK_VERSION
+from prefect_runway.api.rules import SDK_VERSION
 from tests.sdk import fetch
 
 VERSION = "9.9.9"

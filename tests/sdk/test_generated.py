@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from prefect_runway.rules import SDK_VERSION
+from prefect_runway.api.rules import SDK_VERSION
 from tests.sdk import fetch
 
 try:

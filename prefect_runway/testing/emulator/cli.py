@@ -1,4 +1,4 @@
-"""Command line entry point: ``prefect-runway emulator`` / ``python -m prefect_runway.emulator``."""
+"""Command line: ``prefect-runway emulator``, or ``python -m prefect_runway.testing.emulator``."""
 
 from __future__ import annotations
 

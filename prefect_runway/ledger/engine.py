@@ -1,0 +1,568 @@
+"""The submission engine: every paid call (task, fan-out, CLI) goes through `Engine.submit`.
+
+One image, one protocol, written like a payment ledger:
+
+1. **Look**: read the image's record (no lock). A ``submitted`` record answers at once: a
+   rerun fetches no image and pays nothing. A record that cannot be read fails the image
+   (fail closed), never counts as "no record".
+2. **Prepare** the image (download, upload) *before* the lock, so slow work never holds it.
+3. **Lock** the key (`prefect_runway.ledger.locks`, renewed while held) and read the record again:
+   another run may have paid meanwhile.
+4. **Intent**: write an ``intent`` record. If it cannot be written, nothing is POSTed.
+5. **POST** with the client's transient retries (the one retry policy of every path).
+6. **Outcome**: write the task ID atomically, with retries. If that fails, the task ID is
+   still on the row, in an ERROR log line, and the run fails loudly.
+7. Unlock.
+
+Unknown outcomes (an answer lost and the retries then failed, or an intent found without an
+outcome after a crash) are a state of their own: the row says ``unknown``, a WARNING says
+why, and nothing is paid again until the caller asks for it (``resubmit_unknown=True``),
+in which case the new task is flagged ``possible_duplicate`` (in the ledger too, so later runs
+keep saying so). Whether a POST created a task is read from the evidence the client classified
+(`prefect_runway.errors.create_outcome`): only a POST that certainly created nothing (the API
+refused it, or nothing was sent, whatever the exception's type) removes its intent; every
+other failure leaves an ``unknown`` record. Releasing the lock never changes a row: a paid
+image stays paid when the lock service fails at the end.
+
+Prefect's transactions are not used here: their `ResultStore` reads fail open and their
+records are written without an intent, which is exactly what a paid call cannot afford (see
+`prefect_runway.ledger.records`). The protocol above is the transaction, on the same keys.
+
+Example:
+    ```python
+    from prefect_runway.ledger.engine import Engine, ImageJob
+
+    async with creds.get_async_client() as client:
+        engine = await Engine.create(creds, client)
+        row = await engine.submit(ImageJob(source=url, identity=url, image=url), settings)
+        print(row.status, row.task_id)
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from prefect.logging import get_logger
+from pydantic import BaseModel, PrivateAttr, ValidationError
+
+from prefect_runway import settings as config
+from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.models import GenerationSettings, PromptImage, SubmittedTask
+from prefect_runway.credentials import RunwayCredentials
+from prefect_runway.errors import (
+    CreateOutcome,
+    ImageRejectedError,
+    RecordConflictError,
+    RecordError,
+    RecordWriteError,
+    RunwayAuthenticationError,
+    RunwayConnectionError,
+    RunwayDailyLimitError,
+    RunwayError,
+    RunwayUnknownOutcomeError,
+    create_outcome,
+)
+from prefect_runway.ledger.keys import request_fields, submission_key
+from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.ledger.records import Ledger, SubmissionRecord, TaskAttempt
+from prefect_runway.runlog import log as run_log
+
+ImageResolver = Callable[[AsyncRunwayClient], Awaitable["str | list[PromptImage]"]]
+RowStatus = Literal[
+    "submitted", "cached", "rejected", "failed", "unknown", "unrecorded", "deferred"
+]
+
+module_logger = get_logger("prefect_runway.ledger.engine")
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One image to submit.
+
+    Attributes:
+        source: What a person sees in artifacts, e.g. ``s3://bucket/key`` (no secrets).
+        identity: The stable identity in the cache key, e.g. ``s3://bucket/key#etag``.
+        image: The prompt image, or an async function building it from the client (called
+            only when the image is to be submitted, so a rerun fetches nothing).
+        settings: Per-image settings; the batch's settings when None.
+    """
+
+    source: str
+    identity: str
+    image: str | list[PromptImage] | ImageResolver
+    settings: GenerationSettings | None = None
+
+
+class SubmissionRow(BaseModel):
+    """The outcome of one image: what the artifacts and manifests show.
+
+    Statuses: ``submitted`` (paid now), ``cached`` (paid before, not again), ``rejected``
+    (unusable input, nothing paid), ``failed`` (the API or the ledger refused, nothing
+    paid), ``unknown`` (a task may exist: held until ``resubmit_unknown``), ``unrecorded``
+    (paid now, task ID on this row, but its record could not be written) and ``deferred``
+    (the daily generation limit is reached: nothing paid, submitted by a later run).
+    """
+
+    source: str
+    status: RowStatus
+    task_id: str | None = None
+    model: str | None = None
+    ratio: str | None = None
+    duration: int | None = None
+    seed: int | None = None
+    estimated_credits: float | None = None
+    transport: str | None = None
+    possible_duplicate: bool = False
+    lost_responses: int = 0
+    error: str | None = None
+    cache_key: str | None = None
+    stops_batch: bool = False
+    """True when the failure would fail every other image too (the key was refused, or the
+    API cannot be reached): a batch stops at the first such row (`prefect_runway.ledger.batch`)."""
+    _task: SubmittedTask | None = PrivateAttr(default=None)
+    _exception: BaseException | None = PrivateAttr(default=None)
+
+    @property
+    def cache_hit(self) -> bool:
+        """True when the image had been submitted before and was not submitted again."""
+        return self.status == "cached"
+
+    @property
+    def paid(self) -> bool:
+        """True when this run created a Runway task (recorded or not)."""
+        return self.status in ("submitted", "unrecorded")
+
+
+class DailyQuota:
+    """Generations still allowed today, per model, shared by every image of a batch.
+
+    Known counts come from the organization endpoint; a daily-limit answer (429 on create)
+    closes the model's quota for the rest of the run, whatever was known.
+
+    Args:
+        remaining: Model -> generations left today, when the API tells it.
+    """
+
+    def __init__(self, remaining: dict[str, int] | None = None) -> None:
+        self._remaining = dict(remaining or {})
+        self.reasons: dict[str, str] = {}
+
+    def open(self, model: str) -> bool:
+        """True while `model` may still be submitted today."""
+        return model not in self.reasons and self._remaining.get(model, 1) > 0
+
+    def take(self, model: str) -> bool:
+        """Use one generation of today's quota; False (and nothing used) when none is left."""
+        if not self.open(model):
+            return False
+        if model in self._remaining:
+            self._remaining[model] -= 1
+        return True
+
+    def give_back(self, model: str) -> None:
+        """Return a generation taken for a POST that created nothing."""
+        if model in self._remaining:
+            self._remaining[model] += 1
+
+    def close(self, model: str, reason: str) -> None:
+        """No more `model` today, because of `reason` (the API's daily-limit answer)."""
+        self.reasons.setdefault(model, reason)
+
+    def why(self, model: str) -> str:
+        """Why `model` is deferred, for the row."""
+        return self.reasons.get(model) or (
+            f"today's quota of {model} generations is used up (organization endpoint)"
+        )
+
+
+@dataclass
+class Engine:
+    """The once-only protocol, bound to one client, ledger and lock manager.
+
+    Args:
+        client: An open async client.
+        account: The account fingerprint in keys (`RunwayCredentials.account_fingerprint`).
+        ledger: Where records live; default `Ledger.default()`.
+        locks: A lock manager; `Engine.create`'s default: the one ``PREFECT_RUNWAY_LOCKS``
+            selects (`prefect_runway.settings`), file locks when unset.
+        resubmit: Pay again for every image, even recorded ones (replacing their records).
+        resubmit_unknown: Pay again for images whose outcome is unknown (flagged
+            ``possible_duplicate``).
+        cache_expiration: How long ``submitted`` records count; None: for ever.
+        hold_timeout: Seconds a lock lives without renewal (renewed every third of it).
+        quota: Today's generations left (daily limits); None: no limit known.
+    """
+
+    client: AsyncRunwayClient
+    account: str
+    ledger: Ledger
+    locks: Any = field(default_factory=SubmissionLockManager)
+    resubmit: bool = False
+    resubmit_unknown: bool = False
+    cache_expiration: timedelta | None = None
+    hold_timeout: float = DEFAULT_HOLD_TIMEOUT
+    flow_run_id: str | None = None
+    quota: DailyQuota = field(default_factory=DailyQuota)
+
+    @classmethod
+    async def create(
+        cls,
+        credentials: RunwayCredentials,
+        client: AsyncRunwayClient,
+        ledger: Ledger | None = None,
+        **options: Any,
+    ) -> Engine:
+        """An engine for `credentials`: the ledger, lock manager and lock timeout that the
+        settings select (`prefect_runway.settings`), unless given."""
+        if "locks" not in options:
+            options["locks"] = config.lock_manager()
+        options.setdefault("hold_timeout", config.lock_timeout())
+        return cls(
+            client=client,
+            account=credentials.account_fingerprint,
+            ledger=ledger or await Ledger.default(),
+            flow_run_id=options.pop("flow_run_id", None) or _flow_run_id(),
+            **options,
+        )
+
+    def key(self, settings: GenerationSettings, identity: str) -> str:
+        """The cache key of `identity` submitted with `settings` on this account."""
+        return submission_key(self.account, settings, identity)
+
+    async def submit(self, job: ImageJob, settings: GenerationSettings) -> SubmissionRow:
+        """Submit `job` at most once; never raises for one image's failure (see the row)."""
+        settings = job.settings or settings
+        key = self.key(settings, job.identity)
+        row = SubmissionRow(
+            source=job.source,
+            status="failed",
+            model=settings.model,
+            ratio=settings.ratio,
+            duration=settings.effective_duration,
+            seed=settings.seed,
+            estimated_credits=settings.estimated_credits(),
+            cache_key=key,
+        )
+        try:
+            return await self._submit(job, settings, key, row)
+        except ImageRejectedError as exc:
+            row.estimated_credits = None  # nothing will be paid for it
+            return _ended(row, "rejected", str(exc), exc)
+        except ValidationError as exc:
+            row.estimated_credits = None
+            message = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            return _ended(row, "rejected", message, exc)
+        except RunwayUnknownOutcomeError as exc:
+            log(logging.WARNING, "%s: %s", job.source, exc)
+            row.possible_duplicate = True
+            row.lost_responses = exc.lost_responses
+            return _ended(row, "unknown", str(exc), exc)
+        except Exception as exc:  # one image never sinks the batch: report it on its row
+            row.stops_batch = isinstance(exc, (RunwayAuthenticationError, RunwayConnectionError))
+            row.estimated_credits = 0.0  # a failed row created nothing (see the outcome table)
+            return _ended(row, "failed", f"{type(exc).__name__}: {exc}", exc)
+
+    async def _submit(
+        self, job: ImageJob, settings: GenerationSettings, key: str, row: SubmissionRow
+    ) -> SubmissionRow:
+        earlier = await self.ledger.read(key)
+        if earlier is not None and self._answered(earlier):
+            return _cached(row, earlier)
+        if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+            raise ImageRejectedError(earlier.error or "rejected by an earlier run")
+        if not self.quota.open(settings.model):
+            return _deferred(row, self.quota.why(settings.model))  # before any download
+        image = None
+        if earlier is None or earlier.state == "rejected" or self.resubmit:
+            image = await self._prepare(job, key, settings)  # outside the lock: downloads
+        holder = uuid.uuid4().hex
+        await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)
+        lost_lock = asyncio.Event()
+        renewal = asyncio.create_task(self._renew(key, holder, lost_lock))
+        try:
+            earlier = await self.ledger.read(key)  # under the lock: another run may have paid
+            if earlier is not None and self._answered(earlier):
+                return _cached(row, earlier)
+            if earlier is not None and earlier.state == "rejected" and not self.resubmit:
+                raise ImageRejectedError(earlier.error or "rejected by an earlier run")
+            unknown = earlier is not None and earlier.state in ("intent", "unknown")
+            if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):
+                raise _unknown(key, earlier, self.ledger)
+            if image is None:
+                image = await self._prepare(job, key, settings)
+            request = settings.for_image(image)
+            row.transport = _transport_of(image)
+            if lost_lock.is_set():
+                raise RecordConflictError(f"The lock on {key} was lost; nothing was submitted.")
+            if not self.quota.take(settings.model):
+                return _deferred(row, self.quota.why(settings.model))
+            intent = SubmissionRecord(
+                key=key,
+                state="intent",
+                source=job.source,
+                identity=job.identity,
+                request=request_fields(settings),
+                flow_run_id=self.flow_run_id,
+                history=_history(earlier),
+            )
+            try:
+                await self._write_intent(intent, earlier)
+                submitted = await self._post(request, intent, earlier)
+            except RunwayDailyLimitError as exc:
+                self.quota.give_back(settings.model)
+                self.quota.close(settings.model, f"daily generation limit reached: {exc}")
+                return _deferred(row, self.quota.why(settings.model))
+            except RunwayUnknownOutcomeError:
+                raise  # a task may exist: the generation stays counted
+            except Exception:
+                self.quota.give_back(settings.model)  # certainly nothing created
+                raise
+            row.possible_duplicate = unknown or bool(submitted.lost_responses)
+            before = earlier.lost_responses if earlier else 0
+            row.lost_responses = submitted.lost_responses + before
+            return await self._record(row, intent, submitted)
+        finally:
+            renewal.cancel()
+            self._release(key, holder)
+
+    def _answered(self, record: SubmissionRecord) -> bool:
+        return record.state == "submitted" and not record.expired and not self.resubmit
+
+    async def _prepare(
+        self, job: ImageJob, key: str, settings: GenerationSettings
+    ) -> str | list[PromptImage]:
+        if isinstance(job.image, (str, list)):
+            return job.image
+        try:
+            return await job.image(self.client)
+        except ImageRejectedError as exc:
+            if exc.permanent:  # remembered, so a rerun does not fetch these bytes again
+                record = SubmissionRecord(
+                    key=key, state="rejected", source=job.source, identity=job.identity,
+                    request=request_fields(settings), flow_run_id=self.flow_run_id,
+                    error=str(exc),
+                )  # fmt: skip
+                try:
+                    await self.ledger.create(record)
+                except RecordError:
+                    pass  # only an optimisation: the image is rejected either way
+            raise
+
+    async def _write_intent(
+        self, intent: SubmissionRecord, earlier: SubmissionRecord | None
+    ) -> None:
+        """Write `intent` only over what was read under the lock: created where no record
+        was, else replacing `earlier` only if the stored record is still the version read
+        (S3 ``If-Match`` on its ETag; local files: compare-and-rename under a ``flock``).
+
+        Raises:
+            RecordConflictError: another runner wrote the record since it was read (a second
+                host, or a lock that expired while this run was stalled); nothing is POSTed.
+            RecordWriteError: the intent could not be written; nothing is POSTed.
+        """
+        try:
+            if earlier is None:
+                await self.ledger.create(intent)
+            else:
+                await self.ledger.replace_if(intent, earlier)
+        except RecordConflictError:
+            # Another runner got there between our read and our write: trust its record.
+            raise RecordConflictError(
+                f"Another runner wrote the record {self.ledger.where(intent.key)} after this "
+                "run read it (a second host, or this run's lock expired); nothing was "
+                "submitted for this image. Rerun: the record it wrote will be read."
+            ) from None
+        except RecordWriteError as exc:
+            message = f"{exc}; the intent was not written, so nothing was submitted"
+            raise RecordWriteError(message) from None
+
+    async def _post(
+        self, request: Any, intent: SubmissionRecord, earlier: SubmissionRecord | None
+    ) -> SubmittedTask:
+        try:
+            return await self.client.image_to_video(request)
+        except Exception as exc:
+            if create_outcome(exc) is CreateOutcome.NOT_CREATED:
+                await self._undo_intent(intent.key, earlier)  # whatever the exception's type
+                raise
+            lost = max(getattr(exc, "lost_responses", 0) or 0, 1)
+            error = str(exc) if isinstance(exc, RunwayError) else f"{type(exc).__name__}: {exc}"
+            unknown = intent.model_copy(
+                update={
+                    "state": "unknown",
+                    "lost_responses": lost,
+                    "possible_duplicate": True,
+                    "error": error,
+                    "answer": getattr(exc, "answer", None),
+                    "written_at": datetime.now(timezone.utc),
+                }
+            )
+            try:
+                await self.ledger.replace(unknown)
+            except RecordError:
+                pass  # the intent stays: a rerun sees an unknown outcome all the same
+            raise _unknown(intent.key, unknown, self.ledger) from None
+
+    async def _undo_intent(self, key: str, earlier: SubmissionRecord | None) -> None:
+        """The POST certainly created nothing: put the ledger back as it was."""
+        try:
+            if earlier is None:
+                await self.ledger.delete(key)
+            else:
+                await self.ledger.replace(earlier)
+        except RecordError as exc:
+            log(logging.WARNING, "%s; a rerun will report this image's outcome as unknown", exc)
+
+    async def _record(
+        self, row: SubmissionRow, intent: SubmissionRecord, submitted: SubmittedTask
+    ) -> SubmissionRow:
+        submitted = submitted.model_copy(update={"request_fingerprint": intent.key})
+        row._task = submitted
+        row.task_id = submitted.id
+        if submitted.estimated_credits is not None:
+            row.estimated_credits = submitted.estimated_credits  # the API's own figure
+        if row.possible_duplicate:
+            log(
+                logging.WARNING,
+                "%s: Runway task %s created after %d lost answer(s) or an unknown earlier "
+                "outcome; a duplicate (paid) task may exist.",
+                row.source, submitted.id, row.lost_responses,
+            )  # fmt: skip
+        outcome = intent.model_copy(
+            update={
+                "state": "submitted",
+                "task": submitted,
+                "lost_responses": row.lost_responses,
+                "possible_duplicate": row.possible_duplicate,
+                "transport": row.transport,
+                "history": intent.with_attempt(
+                    submitted, possible_duplicate=row.possible_duplicate,
+                    lost_responses=submitted.lost_responses,
+                ),  # every earlier task of this key stays in it: a ledger never forgets
+                "written_at": datetime.now(timezone.utc),
+                "expires_at": (
+                    datetime.now(timezone.utc) + self.cache_expiration
+                    if self.cache_expiration
+                    else None
+                ),
+            }
+        )
+        try:
+            await self.ledger.replace(outcome)
+        except RecordWriteError as exc:
+            log(
+                logging.ERROR,
+                "%s: Runway task %s was created but its record could not be written (%s). "
+                "Keep this task ID: the ledger holds only the intent, so a rerun reports the "
+                "image as 'unknown' and does not pay again.",
+                row.source, submitted.id, exc,
+            )  # fmt: skip
+            row.status = "unrecorded"
+            row.error = f"task {submitted.id} created; its record was not written: {exc}"
+            row._exception = exc
+            return row
+        row.status = "submitted"
+        return row
+
+    async def _renew(self, key: str, holder: str, lost: asyncio.Event) -> None:
+        renew = getattr(self.locks, "renew_lock", None)
+        if renew is None:
+            return
+        while True:
+            await asyncio.sleep(self.hold_timeout / 3)
+            try:
+                still_ours = renew(key, holder, self.hold_timeout)
+            except Exception:  # a storage hiccup: try again at the next tick
+                continue
+            if not still_ours:
+                lost.set()
+                return
+
+    def _release(self, key: str, holder: str) -> None:
+        """Release the lock; never raises, so a paid row keeps its status (the record, not
+        the lock, guards the image from now on)."""
+        try:
+            self.locks.release_lock(key, holder)
+        except ValueError as exc:  # taken over after expiring: the record still guards it
+            log(logging.WARNING, "%s", exc)
+        except Exception as exc:  # e.g. Redis unreachable: the lock expires on its own
+            log(
+                logging.WARNING,
+                "Could not release the lock on %s (%s: %s); it expires within %g s. The "
+                "ledger, not the lock, guards the image: its outcome stands as reported.",
+                key, type(exc).__name__, exc, self.hold_timeout,
+            )  # fmt: skip
+
+
+def _cached(row: SubmissionRow, record: SubmissionRecord) -> SubmissionRow:
+    assert record.task is not None
+    row.status = "cached"
+    row.task_id = record.task.id
+    row.possible_duplicate = record.possible_duplicate or record.lost_responses > 0
+    row.lost_responses = record.lost_responses
+    if record.task.estimated_credits is not None:
+        row.estimated_credits = record.task.estimated_credits
+    row.transport = record.transport  # None for records older than the field: kept as is
+    row._task = record.task
+    return row
+
+
+def _history(earlier: SubmissionRecord | None) -> list[TaskAttempt]:
+    """The tasks an earlier record of the key holds, carried into the next one (an intent
+    over an expired, unknown or resubmitted record), so no paid task ID is ever dropped."""
+    return earlier.attempts if earlier is not None else []
+
+
+def _deferred(row: SubmissionRow, reason: str) -> SubmissionRow:
+    row.status = "deferred"
+    row.error = reason
+    row.estimated_credits = None  # nothing paid in this run
+    return row
+
+
+def _ended(row: SubmissionRow, status: RowStatus, error: str, exc: BaseException) -> SubmissionRow:
+    row.status = status
+    row.error = error
+    row._exception = exc
+    return row
+
+
+def _unknown(key: str, record: SubmissionRecord, ledger: Ledger) -> RunwayUnknownOutcomeError:
+    why = (
+        f"its answer was lost or carried no task ID ({record.error})"
+        if record.state == "unknown"
+        else "a run stopped between submitting it and recording the answer"
+    )
+    return RunwayUnknownOutcomeError(
+        f"A Runway task may exist for this image: {why}. Not submitted again. Check the "
+        "Runway dashboard, then rerun with resubmit_unknown=True (CLI: --resubmit-unknown) to "
+        f"pay again, or leave it. Record: {ledger.where(key)}",
+        key=key,
+        lost_responses=record.lost_responses,
+    )
+
+
+def _transport_of(image: str | list[PromptImage]) -> str:
+    first = image if isinstance(image, str) else image[0].uri
+    if first.startswith("data:"):
+        return "data_uri"
+    return "upload" if first.startswith("runway://") else "url"
+
+
+def _flow_run_id() -> str | None:
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    return str(context.flow_run.id) if context and context.flow_run else None
+
+
+def log(level: int, message: str, *args: Any) -> None:
+    """Log to the current Prefect run's logger when there is one, else this module's."""
+    run_log(module_logger, level, message, *args)

@@ -1,0 +1,179 @@
+"""Images from S3: streaming listing, content sniffing, bytes and presigned URLs.
+
+This layer only produces bytes, identities and URLs; it never talks to Runway. Which way an
+image travels (data URI, upload, presigned URL) is decided in one place,
+`prefect_runway.delivery`, for the flow and the CLI alike.
+
+boto3 is used as it is: the standard credential chain, and ``AWS_ENDPOINT_URL`` for S3-compatible
+stores (moto, MinIO). Objects are judged by their bytes, not their names or their S3
+Content-Type (objects uploaded without one are served as ``binary/octet-stream``). The image's
+identity in the cache key is ``s3://bucket/key#etag``, whatever the transport.
+
+Example:
+    ```python
+    import boto3
+    from prefect_runway.s3.objects import iter_s3_pages
+
+    for page in iter_s3_pages(boto3.client("s3"), "my-bucket", "stills/"):
+        for obj in page:
+            print(obj.uri, obj.size)
+    ```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from prefect_runway.errors import ImageRejectedError, ImageSourceError
+
+MANIFEST_NAME = "runway-manifest.json"
+PRESIGNED_URL_CAVEAT = (
+    "S3 presigned GET URLs answer HEAD requests with 403, and Runway checks image URLs with "
+    "HEAD: the API may refuse them. Prefer images up to 3.7 MB (sent inline) or the official "
+    "dialect's uploads."
+)
+SNIFF_BYTES = 16
+"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The image type by magic bytes: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/gif``.
+
+    Example:
+        ```python
+        sniff_image_type(b"\\x89PNG\\r\\n\\x1a\\n...")  # 'image/png'
+        ```
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
+@dataclass(frozen=True)
+class S3Image:
+    """One listed S3 object (not yet known to be an image).
+
+    Attributes:
+        bucket: The bucket.
+        key: The object key.
+        etag: The object's ETag (changes when the content does).
+        size: Size in bytes.
+    """
+
+    bucket: str
+    key: str
+    etag: str
+    size: int
+
+    @property
+    def uri(self) -> str:
+        """``s3://bucket/key``: how a person finds the object."""
+        return f"s3://{self.bucket}/{self.key}"
+
+    @property
+    def identity(self) -> str:
+        """``s3://bucket/key#etag``: the stable identity in the cache key."""
+        return f"{self.uri}#{self.etag}"
+
+
+def iter_s3_pages(
+    s3: Any, bucket: str, prefix: str = "", page_size: int = 1000
+) -> Iterator[list[S3Image]]:
+    """List a prefix page by page with boto3's paginator: never the whole listing at once.
+
+    Folder markers (keys ending in ``/``) and this package's manifests are left out.
+
+    Raises:
+        ImageSourceError: the bucket does not exist or access is denied.
+    """
+    paginator = s3.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    try:
+        for page in pages:
+            yield [
+                S3Image(bucket, item["Key"], item.get("ETag", "").strip('"'), item.get("Size", 0))
+                for item in page.get("Contents", [])
+                if not item["Key"].endswith(("/", MANIFEST_NAME))
+            ]
+    except ClientError as exc:
+        raise ImageSourceError(_explain(exc, f"s3://{bucket}/{prefix}")) from None
+
+
+def _explain(exc: ClientError, where: str) -> str:
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    reasons = {
+        "NoSuchBucket": "the bucket does not exist",
+        "AccessDenied": "access denied: check the AWS credentials and the bucket policy",
+        "403": "access denied: check the AWS credentials and the bucket policy",
+        "NoSuchKey": "the object does not exist",
+        "404": "the object does not exist",
+    }
+    return f"{where}: {reasons.get(code, f'S3 error {code}')}"
+
+
+def sniffed_type(obj: S3Image, head: bytes) -> str:
+    """The image type of `obj` from its first bytes.
+
+    Raises:
+        ImageRejectedError: not a JPEG, PNG or WebP (a GIF is named as such).
+    """
+    content_type = sniff_image_type(head[:SNIFF_BYTES])
+    if content_type is None:
+        raise ImageRejectedError(
+            f"{obj.uri} is not a JPEG, PNG or WebP image (its bytes match none of them)"
+        )
+    if content_type == "image/gif":
+        raise ImageRejectedError(f"{obj.uri} is a GIF; Runway accepts JPEG, PNG or WebP")
+    return content_type
+
+
+def presigned_url(s3: Any, obj: S3Image, content_type: str, seconds: int = 3600) -> str:
+    """A presigned GET URL of `obj` that serves `content_type` (even if it was stored as
+    ``binary/octet-stream``)."""
+    url: str = s3.generate_presigned_url(
+        "get_object",
+        Params={"Bucket": obj.bucket, "Key": obj.key, "ResponseContentType": content_type},
+        ExpiresIn=seconds,
+    )
+    return url
+
+
+def read_object(s3: Any, obj: S3Image, byte_range: str | None = None) -> bytes:
+    """The bytes of `obj` (or a ``bytes=a-b`` range of them), only if its ETag is unchanged.
+
+    Raises:
+        ImageSourceError: it changed since it was listed, vanished, or the read failed
+            (access denied, throttling, a network error): a failure of this run, not of the
+            image, so it is not remembered and the next run tries again. Only an object's
+            bytes make a rejection.
+    """
+    return _read(s3, obj, byte_range)
+
+
+def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
+    kwargs = {"Bucket": obj.bucket, "Key": obj.key, "IfMatch": f'"{obj.etag}"'}
+    if byte_range:
+        kwargs["Range"] = byte_range
+    try:
+        return s3.get_object(**kwargs)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+            raise ImageSourceError(
+                f"{obj.uri} changed while the batch ran (ETag no longer {obj.etag}); rerun to "
+                "submit the new version"
+            ) from None
+        raise ImageSourceError(
+            f"{_explain(exc, obj.uri)}; nothing was submitted for it, the next run tries again"
+        ) from None

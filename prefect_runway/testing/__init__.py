@@ -1,0 +1,1 @@
+"""Tools for testing pipelines without a Runway account: the emulator lives here."""
