@@ -1,8 +1,8 @@
 """Every example in the package's docstrings runs as written.
 
-Two kinds: ``>>>`` doctests, run by doctest with their module's globals, and fenced
-```` ```python ```` blocks, run with top-level ``await`` allowed, each in a fresh namespace that
-holds what a reader of that page already has (`given`): an emulator that
+Two kinds: ``>>>`` doctests, run by doctest, and fenced ```` ```python ```` blocks, run with
+top-level ``await`` allowed. Both run as doctest runs examples, in their module's globals, and a
+fenced block also has what a reader of that page already has (`given`): an emulator that
 ``RunwayCredentials()`` finds through the environment, moto's S3 (a bucket ``stills`` with
 ``cat.png`` and ``in/cat.png``), and ``creds``, ``client``, ``request`` and a
 ``task_id`` the emulator already created. An example that must not run here starts with a
@@ -99,7 +99,7 @@ def test_example_runs_as_written(example, given, tmp_path, monkeypatch):
     if _NOT_RUN.match(example.code):
         return
     monkeypatch.chdir(tmp_path)  # what it writes lands here
-    namespace = dict(given)
+    namespace = {**vars(importlib.import_module(example.module)), **given}
     result = eval(code, namespace)  # noqa: S307 - our own docstrings
     if inspect.iscoroutine(result):
         asyncio.run(result)
