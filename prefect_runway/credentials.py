@@ -2,10 +2,11 @@
 
 Example:
     ```python
+    import os
     from prefect_runway import RunwayCredentials
 
-    RunwayCredentials(api_key="key_...").save("runway")   # once
-    creds = RunwayCredentials.load("runway")               # in a flow
+    RunwayCredentials(api_key=os.environ["RUNWAYML_API_SECRET"]).save("runway", overwrite=True)
+    creds = RunwayCredentials.load("runway")   # in a flow
     with creds.get_client() as client:
         print(client.organization().credit_balance)
     ```
@@ -52,7 +53,7 @@ class RunwayCredentials(CredentialsBlock):
         ```python
         from prefect_runway import RunwayCredentials
 
-        creds = RunwayCredentials.load("BLOCK_NAME")
+        creds = RunwayCredentials.load("runway")  # a block saved earlier
         client = creds.get_client()
         ```
     """

@@ -122,7 +122,11 @@ def s3_image_job(
 
     Example:
         ```python
-        jobs = (s3_image_job(s3, obj) for page in iter_s3_pages(s3, "b") for obj in page)
+        from prefect_runway.ledger.batch import submit_images
+        from prefect_runway.s3.objects import iter_s3_pages
+
+        pages = iter_s3_pages(s3, "stills", "in/")
+        jobs = [s3_image_job(s3, obj, model="gen4_turbo") for page in pages for obj in page]
         rows = await submit_images(creds, settings, jobs)
         ```
     """

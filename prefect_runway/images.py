@@ -22,10 +22,11 @@ Dimensions, as documented (Runway's inputs page and the SDK's docstrings):
 
 Example:
     ```python
+    from prefect_runway import sample_image
     from prefect_runway.images import check_image
 
-    info = check_image(data, "cat.png", model="gen4_turbo")   # ImageRejectedError if unusable
-    info.content_type, info.width, info.height                # 'image/png', 1280, 720
+    info = check_image(sample_image(), "cat.png", model="gen4_turbo")  # else ImageRejectedError
+    print(info.content_type, info.width, info.height)  # image/png and its size in pixels
     ```
 """
 

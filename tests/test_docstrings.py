@@ -4,8 +4,9 @@ Two kinds: ``>>>`` doctests, run by doctest, and fenced ```` ```python ```` bloc
 top-level ``await`` allowed. Both run as doctest runs examples, in their module's globals, and a
 fenced block also has what a reader of that page already has (`given`): an emulator that
 ``RunwayCredentials()`` finds through the environment, moto's S3 (a bucket ``stills`` with
-``cat.png`` and ``in/cat.png``), and ``creds``, ``client``, ``request`` and a
-``task_id`` the emulator already created. An example that must not run here starts with a
+``cat.png`` and ``in/cat.png``), a saved ``RunwayCredentials`` block named ``runway``, and
+``creds``, ``client``, ``settings``, ``request`` and a ``task_id`` the emulator already
+created. An example that must not run here starts with a
 ``# not run: why`` line (it serves a deployment forever, say); its code is still compiled.
 """
 
@@ -76,9 +77,15 @@ EXAMPLES = examples()
 @pytest.fixture
 def given(runway, s3, prefect_harness):
     """What a reader of the docs has at hand: see the module docstring."""
-    from prefect_runway import ImageToVideoRequest, RunwayClient, RunwayCredentials
+    from prefect_runway import (
+        GenerationSettings,
+        ImageToVideoRequest,
+        RunwayClient,
+        RunwayCredentials,  # fmt: skip
+    )
     from prefect_runway.samples import sample_image, sample_image_data_uri
 
+    RunwayCredentials().save("runway", overwrite=True)
     for key in ("cat.png", "in/cat.png"):
         s3.put_object(Bucket="stills", Key=key, Body=sample_image(), ContentType="image/png")
     request = ImageToVideoRequest(model="gen4_turbo", prompt_image=sample_image_data_uri(),
@@ -86,7 +93,8 @@ def given(runway, s3, prefect_harness):
     with RunwayClient(API_KEY, base_url=runway.base_url) as client:
         task_id = client.image_to_video(request).id
         yield {"creds": RunwayCredentials(), "client": client, "request": request,
-               "task_id": task_id, "emu": runway, "s3": s3}  # fmt: skip
+               "task_id": task_id, "emu": runway, "s3": s3,
+               "settings": GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)}
 
 
 def test_every_module_is_searched():

@@ -32,12 +32,13 @@ Prefect run's logger inside a flow or task run (`prefect_runway.runlog`).
 
 Example:
     ```python
+    from prefect_runway import sample_image_data_uri
     from prefect_runway.api.client import RunwayClient
     from prefect_runway.api.models import ImageToVideoRequest
 
     with RunwayClient() as client:  # reads RUNWAYML_API_SECRET / RUNWAYML_BASE_URL
         task = client.image_to_video(ImageToVideoRequest(
-            prompt_image="https://example.com/cat.png", model="gen4_turbo",
+            prompt_image=sample_image_data_uri(), model="gen4_turbo",
             ratio="1280:720", duration=5))
         done = client.wait_for_task(task.id)
         print(done.output)
@@ -674,8 +675,8 @@ class RunwayClient(_ClientBase):
 
     Example:
         ```python
-        with RunwayClient("key_...") as client:
-            print(client.get_task("0f7a...").status)
+        with RunwayClient() as client:  # or RunwayClient("key_...", base_url=...)
+            print(client.get_task(task_id).status)
         ```
     """
 
@@ -855,7 +856,7 @@ class AsyncRunwayClient(_ClientBase):
     Example:
         ```python
         async with AsyncRunwayClient() as client:
-            results = await client.wait_for_tasks(["id1", "id2"], timeout=600)
+            results = await client.wait_for_tasks([task_id], timeout=600)
         ```
     """
 

@@ -614,8 +614,10 @@ class GenerationSettings(_WireModel):
 
         Example:
             ```python
-            GenerationSettings(model="veo3", ratio="1280:720").check_dialect("runway")
-            # ValueError: model 'veo3' was retired from Runway's official API ...
+            try:
+                GenerationSettings(model="veo3", ratio="1280:720").check_dialect("runway")
+            except ValueError as exc:
+                print(exc)  # model 'veo3' was retired from Runway's official API ...
             ```
         """
         check_model(self.model, dialect)

@@ -29,8 +29,10 @@ fields, whichever run saw it first; a task still running never gets one.
 
 Example:
     ```python
-        from prefect_runway.flows.collect_videos import collect_videos
+    import asyncio
+    from prefect_runway.flows import collect_videos, s3_image_to_video
 
+    asyncio.run(s3_image_to_video("stills", "in/"))  # writes s3://stills/in/runway-manifest.json
     result = asyncio.run(collect_videos("s3://stills/videos/",
                                         manifest_uri="s3://stills/in/runway-manifest.json"))
     print(result.collected, "copied now,", result.pending, "still generating")

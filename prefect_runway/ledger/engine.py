@@ -30,11 +30,14 @@ records are written without an intent, which is exactly what a paid call cannot 
 
 Example:
     ```python
+    from prefect_runway import GenerationSettings, sample_image_data_uri
     from prefect_runway.ledger.engine import Engine, ImageJob
 
+    image = sample_image_data_uri()
+    settings = GenerationSettings(model="gen4_turbo", ratio="1280:720")
     async with creds.get_async_client() as client:
         engine = await Engine.create(creds, client)
-        row = await engine.submit(ImageJob(source=url, identity=url, image=url), settings)
+        row = await engine.submit(ImageJob(source="cat", identity=image, image=image), settings)
         print(row.status, row.task_id)
     ```
 """

@@ -34,8 +34,7 @@ Versions 1 and 2 are read as they are (no ``generations``); every write is versi
 Example:
     ```python
     import boto3
-    from prefect_runway.errors import ManifestError
-from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
+    from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
 
     s3 = boto3.client("s3")
     merge_manifest(s3, "stills", "in/runway-manifest.json",
@@ -423,8 +422,8 @@ def merge_manifest(
 
     Example:
         ```python
-        merge_manifest(None, "stills", "in/runway-manifest.json", result.rows,
-                       settings=settings.to_wire(), flow_run_id=str(flow_run.id))
+        rows = [ManifestRow(source="s3://stills/in/cat.png", status="submitted", task_id=task_id)]
+        merge_manifest(s3, "stills", "in/runway-manifest.json", rows, settings=settings.to_wire())
         ```
     """
     from botocore.exceptions import ClientError

@@ -14,7 +14,7 @@ Example:
     import boto3
     from prefect_runway.s3.objects import iter_s3_pages
 
-    for page in iter_s3_pages(boto3.client("s3"), "my-bucket", "stills/"):
+    for page in iter_s3_pages(boto3.client("s3"), "stills", "in/"):
         for obj in page:
             print(obj.uri, obj.size)
     ```
