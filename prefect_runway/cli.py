@@ -35,9 +35,8 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.limits import MAX_SEED, MAX_UPLOAD_BYTES
 from prefect_runway.api.models import (
-    MAX_SEED,
-    MAX_UPLOAD_BYTES,
     MODEL_RULES,
     GenerationSettings,
     ImageToVideoRequest,
