@@ -157,7 +157,7 @@ URI_CASES = [
     image("data:image/jpeg;base64," + b64(JPEG), ACCEPT, "data-jpeg"),
     image("data:image/webp;base64," + b64(WEBP), ACCEPT, "data-webp"),
     image("data:IMAGE/PNG;base64," + b64(PNG), ACCEPT, "data-upper-case-type"),
-    image("data:image/png;BASE64," + b64(PNG), ACCEPT, "data-upper-case-base64"),
+    image("data:image/png;BASE64," + b64(PNG), REFUSE, "data-upper-case-base64"),
     image("data:image/png;name=cat.png;base64," + b64(PNG), ACCEPT, "data-with-parameter"),
     image("data:image/png;base64;name=cat.png," + b64(PNG), REFUSE, "data-base64-not-last"),
     image("data:image/png; base64," + b64(PNG), REFUSE, "data-space-before-base64"),
@@ -391,6 +391,32 @@ def test_refusals_name_the_field_value_and_what_is_allowed(monkeypatch) -> None:
                 "seedance2", promptImage=[{"uri": URL}] * (limits.MAX_PROMPT_IMAGES + 1)))
     assert f"seed {limits.MAX_SEED + 1} is out of range; use an integer 0..{limits.MAX_SEED}" in (
         message(gen4(seed=limits.MAX_SEED + 1)))
+
+
+@pytest.mark.parametrize("model", sorted(rules.MODELS))
+def test_a_wire_image_without_position(model: str) -> None:
+    """The one deliberate difference on raw bodies: Runway (and the emulator) read a list image
+    without ``position`` as a reference image, refused where positions are required; the client
+    reads it as `PromptImage`'s default, ``first``, there, and sends the position, so what
+    it sends passes. Where positions are optional both read a reference image."""
+    body = minimal(model, promptImage=[{"uri": URL}])
+    request = ImageToVideoRequest.model_validate(body)
+    case = Case(model, body, ACCEPT)
+    assert emulator_verdict(request.to_wire(), case) == (True, "")
+    required = (rules.MODELS[model])["position_required"]
+    assert request.to_wire()["promptImage"] == [{"uri": URL, "position": "first"} if required
+                                                else {"uri": URL}]  # fmt: skip
+    assert emulator_verdict(body, case)[0] is not required
+
+
+def test_for_image_keeps_a_reference_a_reference() -> None:
+    """``GenerationSettings.for_image`` once turned ``position=None`` into ``first``."""
+    settings = GenerationSettings.model_validate(minimal("seedance2", promptImage=None))
+    request = settings.for_image([PromptImage(uri=URL, position=None)] * 2)
+    assert request.to_wire()["promptImage"] == [{"uri": URL}, {"uri": URL}]
+    with pytest.raises(ValidationError, match="a reference image"):
+        GenerationSettings(model="gen4_turbo", ratio="1280:720").for_image(
+            [PromptImage(uri=URL, position=None)])
 
 
 # -- helpers with two copies, pinned equal ----------------------------------------------------

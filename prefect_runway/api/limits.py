@@ -45,7 +45,8 @@ MAX_URL_IMAGE_BYTES = 16 * MB
 """The largest image Runway fetches by URL (its ``Content-Length``, HEAD-checked)."""
 
 DATA_URI_ENCODING = "base64"
-"""The only data URI encoding Runway reads (``data:image/png;base64,...``)."""
+"""The only data URI encoding Runway reads, written in lower case as the last parameter
+(``data:image/png;base64,...``)."""
 
 MAX_DATA_URI_CHARS = 5 * MB
 """A data URI may be at most 5,242,880 characters, the whole URI (about 3.9 MB of image)."""

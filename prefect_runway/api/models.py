@@ -246,7 +246,7 @@ class DataUri:
     Attributes:
         content_type: The media type, lower-cased (``image/png``).
         parameters: The ``name=value`` parameters before the encoding, as written.
-        is_base64: Whether the last parameter is ``base64`` (in any case), as Runway needs.
+        is_base64: Whether the last parameter is ``base64`` (lower case), as Runway needs.
         payload: Everything after the first comma, not decoded.
     """
 
@@ -286,7 +286,7 @@ def parse_data_uri(uri: str) -> DataUri | None:
     if match is None:
         return None
     params = [p for p in match["params"].split(";") if p]
-    is_base64 = bool(params) and params[-1].lower() == limits.DATA_URI_ENCODING
+    is_base64 = bool(params) and params[-1] == limits.DATA_URI_ENCODING
     return DataUri(
         content_type=match["type"].lower(),
         parameters=tuple(params[:-1] if is_base64 else params),

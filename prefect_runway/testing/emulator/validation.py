@@ -146,8 +146,8 @@ class _Validator:
     def check_data_uri(self, path: list[str | int], name: str, uri: str) -> None:
         match = _DATA_URI.fullmatch(uri)
         media_type = match.group(1).lower() if match else ""
-        params = match.group(2).lower().split(";") if match else []
-        if media_type not in LIMITS.IMAGE_CONTENT_TYPES or params[-1] != "base64":
+        params = match.group(2).split(";") if match else []
+        if media_type not in LIMITS.IMAGE_CONTENT_TYPES or params[-1] != LIMITS.DATA_URI_ENCODING:
             head = uri.split(",", 1)[0][:64]
             self.issue(
                 path,
