@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from prefect_runway.api import limits
 from prefect_runway.api.models import parse_data_uri
 from prefect_runway.errors import ImageRejectedError
-from prefect_runway.s3.objects import sniff_image_type
 
 MAX_SIDE = limits.MAX_IMAGE_SIDE
 """Each side must be under this many pixels (Runway's inputs page, common error reasons)."""
@@ -48,6 +47,32 @@ ASPECT = limits.ASPECT_RATIO_RANGE
 """The width / height range documented for grok_imagine_1_5(_lite); warned for others."""
 MODEL_MIN_SIDE = limits.MODEL_MIN_IMAGE_SIDE
 MODEL_ASPECT = limits.MODEL_ASPECT_RATIO
+SNIFF_BYTES = 16
+"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The image type by magic bytes: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/gif``.
+
+    The one sniffing of the client side (the S3 flow, the CLI, `check_image`); the emulator
+    has its own, pinned to the same verdicts by ``tests/test_contract.py``.
+
+    Example:
+        ```python
+        sniff_image_type(b"\\x89PNG\\r\\n\\x1a\\n...")  # 'image/png'
+        ```
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
 _MODES = {"L", "RGB", "RGBA", "P", "LA"}
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 

@@ -34,7 +34,7 @@ from prefect_runway.api.models import (
     PromptImage,
     redact_url,
 )
-from prefect_runway.s3.objects import sniff_image_type
+from prefect_runway.images import sniff_image_type
 from prefect_runway.testing.emulator.multipart import sniff_image
 from prefect_runway.testing.emulator.samples import GIF, png
 from prefect_runway.testing.emulator.validation import ValidatedSubmit, safe_url, validate_submit
