@@ -161,6 +161,7 @@ URI_CASES = [
     image("data:image/png;name=cat.png;base64," + b64(PNG), ACCEPT, "data-with-parameter"),
     image("data:image/png;base64;name=cat.png," + b64(PNG), REFUSE, "data-base64-not-last"),
     image("data:image/png; base64," + b64(PNG), REFUSE, "data-space-before-base64"),
+    image("data:image/png;base64;," + b64(PNG), REFUSE, "data-empty-last-parameter"),
     image("data:image/png," + b64(PNG), REFUSE, "data-not-base64"),
     image("data:image/png;base64", REFUSE, "data-no-comma"),
     image("data:image/png;base64,", REFUSE, "data-empty-payload"),

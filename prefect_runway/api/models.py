@@ -285,7 +285,7 @@ def parse_data_uri(uri: str) -> DataUri | None:
     match = _DATA_URI.match(uri)
     if match is None:
         return None
-    params = [p for p in match["params"].split(";") if p]
+    params = match["params"].split(";")[1:]  # the text before the first ";" is empty
     is_base64 = bool(params) and params[-1] == limits.DATA_URI_ENCODING
     return DataUri(
         content_type=match["type"].lower(),
