@@ -35,9 +35,8 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.limits import MAX_SEED, MAX_UPLOAD_BYTES
 from prefect_runway.api.models import (
-    MAX_SEED,
-    MAX_UPLOAD_BYTES,
     MODEL_RULES,
     GenerationSettings,
     ImageToVideoRequest,
@@ -60,10 +59,9 @@ from prefect_runway.errors import (
     RunwayValidationError,
     validation_messages,
 )
-from prefect_runway.images import check_data_uri, check_image
+from prefect_runway.images import check_data_uri, check_image, sniff_image_type
 from prefect_runway.ledger.engine import Engine, ImageJob
 from prefect_runway.ledger.keys import content_identity, image_identity, submission_key
-from prefect_runway.s3.objects import sniff_image_type
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
 _FATAL = (RunwayAuthenticationError, RunwayConnectionError)

@@ -28,7 +28,7 @@ import logging
 from typing import Any, Literal
 
 from prefect_runway.api.client import AsyncRunwayClient
-from prefect_runway.api.models import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
+from prefect_runway.api.limits import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
 from prefect_runway.errors import ImageRejectedError
 from prefect_runway.images import check_image
 from prefect_runway.ledger.engine import ImageJob, log

@@ -271,15 +271,15 @@ def classify_create(
     return CreateOutcome.UNKNOWN
 
 
-_URL_QUERY = re.compile(r"(https?://[^\s\"'<>?]+)\?[^\s\"'<>]*")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
 _SECRETS = re.compile(r"(?i)(bearer\s+|key_)[A-Za-z0-9._~+/=-]+")
 
 
 def redact_answer(content: bytes) -> str:
-    """An answer's body for a person to read: URL query strings and key-like tokens
-    removed, at most 500 characters."""
+    """An answer's body for a person to read: every URL in it redacted by `redact_url`
+    (query strings and user info removed), key-like tokens removed, at most 500 characters."""
     text = content[: _ANSWER_CHARS * 4].decode("utf-8", "replace")
-    text = _URL_QUERY.sub(r"\1?<redacted>", text)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
     text = _SECRETS.sub(lambda m: m.group(1) + "<redacted>", text)
     if len(text) > _ANSWER_CHARS or len(content) > _ANSWER_CHARS * 4:
         text = text[:_ANSWER_CHARS] + f"... ({len(content)} bytes in all)"

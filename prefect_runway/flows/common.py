@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from prefect_runway.api.limits import MAX_SEED
 from prefect_runway.api.models import (
-    MAX_SEED,
     MODEL_RULES,
     GenerationSettings,
     check_model,

@@ -29,6 +29,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from prefect_runway.errors import ImageRejectedError, ImageSourceError
+from prefect_runway.images import SNIFF_BYTES as SNIFF_BYTES  # re-exported: lives in images
+from prefect_runway.images import sniff_image_type as sniff_image_type
 
 MANIFEST_NAME = "runway-manifest.json"
 PRESIGNED_URL_CAVEAT = (
@@ -36,29 +38,6 @@ PRESIGNED_URL_CAVEAT = (
     "HEAD: the API may refuse them. Prefer images up to 3.7 MB (sent inline) or the official "
     "dialect's uploads."
 )
-SNIFF_BYTES = 16
-"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The image type by magic bytes: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/gif``.
-
-    Example:
-        ```python
-        sniff_image_type(b"\\x89PNG\\r\\n\\x1a\\n...")  # 'image/png'
-        ```
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
-
-
 @dataclass(frozen=True)
 class S3Image:
     """One listed S3 object (not yet known to be an image).
