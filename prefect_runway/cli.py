@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.dialects import Dialect
 from prefect_runway.api.models import (
     MAX_SEED,
     MAX_UPLOAD_BYTES,
@@ -98,7 +99,7 @@ def _error(message: str) -> None:
 _messages = validation_messages
 
 
-def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
+def _prepare(arg: str, settings: GenerationSettings, dialect: Dialect) -> _Input:
     """Validate one argument (URL, data URI, runway:// URI or file) without any request.
 
     Raises:
@@ -177,7 +178,7 @@ def _credentials(args: argparse.Namespace) -> RunwayCredentials:
         creds = RunwayCredentials()
     overrides = {
         "base_url": args.base_url,
-        "dialect": args.dialect,
+        "dialect": Dialect(args.dialect) if args.dialect else None,  # model_copy: no validation
         "poll_interval": args.poll_interval,
     }
     return creds.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -517,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--block", metavar="NAME", help="load a saved RunwayCredentials block")
     group.add_argument("--base-url", help="API root (default: block, $RUNWAYML_BASE_URL)")
-    group.add_argument("--dialect", choices=("runway", "proxy"), help="wire dialect")
+    group.add_argument("--dialect", choices=[d.value for d in Dialect], help="wire dialect")
     group.add_argument(
         "--poll-interval",
         type=_positive,
