@@ -294,10 +294,10 @@ async def _submit_all(
         )
         for item in inputs:
             row = await engine.submit(_job(item, settings), settings)
-            if isinstance(row._exception, _FATAL):  # every other input would fail the same way
+            if isinstance(row.exception, _FATAL):  # every other input would fail the same way
                 from prefect_runway.flows.common import stop_error
 
-                raise stop_error(creds, row._exception)
+                raise stop_error(creds, row.exception)
             if row.task_id is None or row.status == "unrecorded":
                 failures += 1
                 _error(f"{item.source}: {row.error}")

@@ -121,9 +121,7 @@ async def _submit(
         logger.info("Submitted Runway task %s", row.task_id)
     if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
         raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
-    if row._task is None:
-        raise row._exception or RunwayError(row.error or "submission failed")
-    return row._task
+    return row.raise_for_status()
 
 
 def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
