@@ -460,7 +460,7 @@ def collect_video(
         record = _existing_copy(claims.s3, destination)  # a run that died before its marker
         if record is None:
             record = download_task_output.fn(credentials, item.task_id, destination,
-                                             s3_client=claims.s3)[0]  # fmt: skip
+                                             s3_client=claims.s3)[0].model_dump()  # fmt: skip
     except BaseException:
         claims.release(item.task_id)  # the next try (this run's or another's) may claim it
         raise
