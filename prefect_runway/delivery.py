@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from prefect_runway.api.client import AsyncRunwayClient
 from prefect_runway.api.dialects import Dialect
@@ -40,6 +40,9 @@ from prefect_runway.s3.objects import (
     read_object,
     sniffed_type,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 Transport = Literal["auto", "data_uri", "upload", "presigned_url"]
 
@@ -105,7 +108,7 @@ def precheck(obj: S3Image, transport: Transport, dialect: Dialect | str) -> None
 
 
 def s3_image_job(
-    s3: Any,
+    s3: S3Client,
     obj: S3Image,
     transport: Transport = "auto",
     presign_seconds: int = 3600,
