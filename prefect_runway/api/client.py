@@ -2,7 +2,8 @@
 
 Both clients speak two dialects: ``runway`` (the official API at
 ``https://api.dev.runwayml.com``) and ``proxy`` (resellers that mount the same API under a
-``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``).
+``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``): one
+`prefect_runway.api.dialects.Dialect` each, which the client asks for what differs.
 
 Retries happen here only for transient failures, with exponential backoff and up to 50 %
 random jitter, bounded by ``max_retries``. 4xx answers fail at once.
@@ -641,7 +642,8 @@ class RunwayClient(_ClientBase):
     Args:
         api_key: The API secret; defaults to ``RUNWAYML_API_SECRET``.
         base_url: Defaults to ``RUNWAYML_BASE_URL``, else the dialect's public URL.
-        dialect: ``"runway"`` (official) or ``"proxy"`` (``/runwayml`` resellers).
+        dialect: ``"runway"`` (official) or ``"proxy"`` (``/runwayml`` resellers), or the
+            `Dialect`; held as the `Dialect` (``client.dialect``).
         api_version: Sent as ``X-Runway-Version``.
         timeout: httpx timeout for each request.
         max_retries: Transient retries per call, after the first attempt.
