@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from prefect_runway.api.client import RunwayClient
@@ -52,6 +54,16 @@ def test_the_public_edges_take_strings_and_hold_dialects(monkeypatch):
     assert choose_transport(9_000_000, "image/png", "auto", "proxy") == "presigned_url"
     assert choose_transport(9_000_000, "image/png", "auto", Dialect.RUNWAY) == "upload"
     assert size_limit("auto", "runway") > size_limit("auto", Dialect.PROXY)
+
+
+def test_the_cli_flag_becomes_the_dialect(monkeypatch):
+    from prefect_runway.cli import _credentials
+
+    monkeypatch.setenv("RUNWAYML_API_SECRET", "key_x")
+    args = argparse.Namespace(block=None, base_url=None, dialect="proxy", poll_interval=None)
+    assert _credentials(args).dialect is Dialect.PROXY
+    args.dialect = None
+    assert _credentials(args).dialect is Dialect.RUNWAY
 
 
 def test_one_envelope_reader_for_creates_and_polls():
