@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, WithJsonSchema
 
 from prefect_runway.api.client import (
     DEFAULT_API_VERSION,
-    DEFAULT_BASE_URLS,
     DEFAULT_NOT_FOUND_GRACE,
     MIN_POLL_INTERVAL,
     AsyncRunwayClient,
     RunwayClient,
 )
+from prefect_runway.api.dialects import Dialect
 from prefect_runway.errors import RunwayAuthenticationError
 from prefect_runway.ledger.keys import normalize_base_url
 
@@ -46,7 +46,8 @@ class RunwayCredentials(CredentialsBlock):
     Attributes:
         api_key: The API secret (stored encrypted by Prefect, never logged).
         base_url: API root; the dialect's public URL when unset.
-        dialect: ``runway`` (official) or ``proxy``.
+        dialect: ``runway`` (official) or ``proxy``: given as the string, read as the
+            `Dialect` it names.
 
     Example:
         Load stored credentials and submit:
@@ -75,8 +76,10 @@ class RunwayCredentials(CredentialsBlock):
             "to RUNWAYML_BASE_URL, then to the dialect's public URL."
         ),
     )
-    dialect: Literal["runway", "proxy"] = Field(
-        default="runway",
+    # The block's schema stays the string enum it always was (saved blocks, the UI's form).
+    dialect: Annotated[Dialect, WithJsonSchema({"enum": list(Dialect), "type": "string"})] = Field(
+        default=Dialect.RUNWAY,
+        title="Dialect",
         description="Wire dialect: 'runway' for the official API, 'proxy' for /runwayml resellers.",
     )
     api_version: str = Field(
@@ -135,7 +138,7 @@ class RunwayCredentials(CredentialsBlock):
     def resolved_base_url(self) -> str:
         """The API root in use: the field, else RUNWAYML_BASE_URL, else the dialect's default."""
         url = self.base_url or os.environ.get("RUNWAYML_BASE_URL")
-        return (url or DEFAULT_BASE_URLS[self.dialect]).rstrip("/")
+        return (url or self.dialect.default_base_url).rstrip("/")
 
     @property
     def account_fingerprint(self) -> str:

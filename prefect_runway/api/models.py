@@ -49,6 +49,7 @@ from typing_extensions import Self
 
 from . import limits
 from . import rules as _rules
+from .dialects import Dialect, envelope_data
 
 # Runway's input limits live in `prefect_runway.api.limits`; these names are kept for imports.
 MAX_URL_LENGTH = limits.MAX_URL_LENGTH
@@ -205,21 +206,23 @@ def suggest_model(name: str) -> str | None:
     return folded[close[0]] if close else None
 
 
-def check_model(model: str, dialect: str) -> None:
+def check_model(model: str, dialect: Dialect | str) -> None:
     """Refuse, on the official dialect, a retired model (naming its replacement) or one the
     official API does not have (naming the closest: "did you mean"); proxies pass.
 
     Raises:
-        ValueError: the model was retired from, or is unknown to, the official API.
+        ValueError: the model was retired from, or is unknown to, the official API (or
+            `dialect` names no dialect).
     """
+    strict = Dialect.of(dialect).known_models_only
     rules = RETIRED_MODEL_RULES.get(model)
-    if rules is not None and dialect == "runway":
+    if rules is not None and strict:
         raise ValueError(
             f"model {model!r} was retired from Runway's official API "
             f"({rules.retired}); use {rules.replacement} instead, or a proxy that still "
             "serves it (dialect 'proxy')"
         )
-    if dialect == "runway" and model not in MODEL_RULES:
+    if strict and model not in MODEL_RULES:
         raise ValueError(unknown_model_message(model))
 
 
@@ -699,7 +702,7 @@ class GenerationSettings(_WireModel):
             _check_rules(self, rules, self.to_wire())
         return self
 
-    def check_dialect(self, dialect: str) -> Self:
+    def check_dialect(self, dialect: Dialect | str) -> Self:
         """Refuse, on the official dialect, a retired model (naming its replacement) or a model
         the official API does not have (with the closest name: "did you mean").
 
@@ -980,8 +983,7 @@ class SubmittedTask(BaseModel):
         """
         if not isinstance(body, dict):
             raise ValueError(f"expected a JSON object, got {type(body).__name__}")
-        data = body.get("data")
-        inner = data if isinstance(data, dict) else {}
+        inner = envelope_data(body) or {}  # a proxy's {code, data: {...}}
         task_id = next(
             (found for found in map(_task_id, (inner.get("task_id"), inner.get("id"),
              inner.get("taskId"))) if found),

@@ -48,7 +48,7 @@ import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -89,6 +89,9 @@ from prefect_runway.s3.manifest import (
     read_manifest,
 )
 from prefect_runway.tasks import download_task_output
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 VIDEOS_KEY = "runway-videos"
 COLLECT_SUMMARY_KEY = "runway-collect"
@@ -337,7 +340,7 @@ class Claims:
         seconds: How long a claim holds.
     """
 
-    def __init__(self, s3: Any, output_prefix: str, holder: str, seconds: float) -> None:
+    def __init__(self, s3: S3Client, output_prefix: str, holder: str, seconds: float) -> None:
         self.s3 = s3
         self.bucket, prefix = split_s3_uri(output_prefix.rstrip("/") + "/x")
         self.prefix = prefix[:-1] + CLAIMS_FOLDER
@@ -462,7 +465,7 @@ def collect_video(
         record = _existing_copy(claims.s3, destination)  # a run that died before its marker
         if record is None:
             record = download_task_output.fn(credentials, item.task_id, destination,
-                                             s3_client=claims.s3)[0]  # fmt: skip
+                                             s3_client=claims.s3)[0].model_dump()  # fmt: skip
     except BaseException:
         claims.release(item.task_id)  # the next try (this run's or another's) may claim it
         raise
@@ -634,7 +637,7 @@ async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
                            exc)  # fmt: skip
 
 
-def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:
+def _existing_copy(s3: S3Client, uri: str) -> dict[str, Any] | None:
     """The record of a complete video already at `uri` (its SHA-256 from the object's
     metadata, else hashed from S3; never downloaded from Runway again)."""
     from botocore.exceptions import ClientError

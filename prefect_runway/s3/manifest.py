@@ -51,11 +51,14 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_runway.errors import ManifestError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MANIFEST_VERSION = 3
 COLLECTION_FIELDS = (
@@ -379,7 +382,7 @@ def as_row(row: BaseModel | Mapping[str, Any]) -> ManifestRow:
     return ManifestRow.model_validate(data)
 
 
-def read_manifest(s3: Any, bucket: str, key: str) -> Manifest | None:
+def read_manifest(s3: S3Client, bucket: str, key: str) -> Manifest | None:
     """Read a manifest; None when it does not exist yet.
 
     Raises:
@@ -389,7 +392,7 @@ def read_manifest(s3: Any, bucket: str, key: str) -> Manifest | None:
 
 
 def merge_manifest(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     rows: Iterable[BaseModel | Mapping[str, Any]],
@@ -441,7 +444,7 @@ def merge_manifest(
             updates, settings=settings, flow_run_id=flow_run_id,
             collector_flow_run_id=collector_flow_run_id, source=f"s3://{bucket}/{prefix}",
         )  # fmt: skip
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             s3.put_object(
                 Bucket=bucket, Key=key, Body=merged.to_json_bytes(),
@@ -467,7 +470,7 @@ def merge_manifest(
     )
 
 
-def _read(s3: Any, bucket: str, key: str) -> tuple[Manifest | None, str | None]:
+def _read(s3: S3Client, bucket: str, key: str) -> tuple[Manifest | None, str | None]:
     from botocore.exceptions import ClientError
 
     try:
