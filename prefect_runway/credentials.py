@@ -54,7 +54,7 @@ class RunwayCredentials(CredentialsBlock):
         ```python
         from prefect_runway import RunwayCredentials
 
-        creds = RunwayCredentials.load("runway")  # a block saved earlier
+        creds = RunwayCredentials.load("BLOCK_NAME")
         client = creds.get_client()
         ```
     """

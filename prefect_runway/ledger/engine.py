@@ -162,8 +162,13 @@ class SubmissionRow(BaseModel):
 
         Example:
             ```python
-            row = await engine.submit(job, settings)
-            submitted = row.raise_for_status()
+            from prefect_runway import sample_image_data_uri
+
+            image = sample_image_data_uri()
+            async with creds.get_async_client() as client:
+                engine = await Engine.create(creds, client)
+                row = await engine.submit(ImageJob("cat", image, image), settings)
+            print(row.raise_for_status().id)  # or the row's error, raised
             ```
         """
         if self._task is None:
