@@ -47,6 +47,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prefect_runway.errors import ConfigurationError
 from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.ledger.stores import is_host_local  # noqa: F401  (its old home)
 
 LOCKS = "PREFECT_RUNWAY_LOCKS"
 RECORDS = "PREFECT_RUNWAY_RECORDS"
@@ -61,9 +62,6 @@ HOSTNAME = socket.gethostname()
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BLOCK_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*/[^/\s]+$")
 _BOOLEANS = ("1", "0", "true", "false", "yes", "no")
-_NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "lustre", "gpfs",
-               "afs", "beegfs", "ocfs2", "gfs2", "fuse.glusterfs", "fuse.sshfs", "fuse.cephfs",
-               "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.mountpoint-s3"}  # fmt: skip
 _checked: set[tuple[str, str, str]] = set()
 
 REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix")
@@ -341,27 +339,6 @@ async def record_storage() -> Any:
         setting = "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"
         return await _load_block(results.default_storage_block, setting)
     return results.local_storage_path
-
-
-def is_host_local(folder: Path) -> bool:
-    """True when `folder` is on this host's own disk (not a network file system such as
-    NFS, SMB, CephFS or a FUSE mount of object storage), from ``/proc/self/mountinfo``."""
-    path = str(folder.expanduser().resolve())
-    best, fstype = "", ""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return True  # cannot tell: assume the safer "host-local"
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
-            continue
-        mount = fields[4].replace("\\040", " ")
-        inside = path == mount or path.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) > len(best):
-            best, fstype = mount, right.split()[0]
-    return fstype not in _NETWORK_FS
 
 
 async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) -> None:

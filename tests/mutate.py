@@ -180,7 +180,7 @@ MUTATIONS = [
     Mutation(
         "intent-replaces-instead-of-create",
         "an intent is created only where no record exists",
-        "prefect_runway/ledger/records.py",
+        "prefect_runway/ledger/stores.py",
         "os.link(temporary, target)",
         "os.replace(temporary, target)",
         (ENGINE + "test_intent_is_created_only_where_no_record_exists",),
@@ -307,7 +307,7 @@ MUTATIONS = [
     Mutation(
         "local-swap-without-compare",
         "a local record is replaced only if its bytes are those read",
-        "prefect_runway/ledger/records.py",
+        "prefect_runway/ledger/stores.py",
         "            if current != expected:\n",
         "            if False:\n",
         (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[resubmit_unknown]",
