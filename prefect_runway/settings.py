@@ -46,7 +46,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from prefect_runway.errors import ConfigurationError
-from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.ledger.locks import (
+    DEFAULT_HOLD_TIMEOUT,
+    RenewableLockManager,
+    SubmissionLockManager,
+)
 from prefect_runway.ledger.stores import is_host_local  # noqa: F401  (its old home)
 
 LOCKS = "PREFECT_RUNWAY_LOCKS"
@@ -66,7 +70,7 @@ _checked: set[tuple[str, str, str]] = set()
 
 REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix")
 
-_managers: dict[tuple[str, float], Any] = {}
+_managers: dict[tuple[str, float], RenewableLockManager] = {}
 _managers_lock = threading.Lock()
 
 
@@ -276,7 +280,7 @@ def lock_timeout() -> float:
     return DEFAULT_HOLD_TIMEOUT if raw is None else parse_lock_timeout(raw)
 
 
-def lock_manager() -> Any:
+def lock_manager() -> RenewableLockManager:
     """The lock manager that ``PREFECT_RUNWAY_LOCKS`` selects (one per URL per process).
 
     Every ``PREFECT_RUNWAY_*`` setting is validated first (`check_settings`).

@@ -164,8 +164,8 @@ MUTATIONS = [
         "engine-never-renews",
         "the engine renews its lock while it works",
         "prefect_runway/ledger/engine.py",
-        'renew = getattr(self.locks, "renew_lock", None)',
-        "renew = None",
+        "still_ours = self.locks.renew_lock(key, holder, self.hold_timeout)",
+        "still_ours = True",
         (ENGINE + "test_a_lock_held_through_a_slow_post_is_renewed",),
     ),
     Mutation(

@@ -70,7 +70,11 @@ from prefect_runway.errors import (
     create_outcome,
 )
 from prefect_runway.ledger.keys import request_fields, submission_key
-from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.ledger.locks import (
+    DEFAULT_HOLD_TIMEOUT,
+    RenewableLockManager,
+    SubmissionLockManager,
+)
 from prefect_runway.ledger.records import Ledger, SubmissionRecord, TaskAttempt
 from prefect_runway.runlog import log as run_log
 
@@ -203,7 +207,7 @@ class Engine:
     client: AsyncRunwayClient
     account: str
     ledger: Ledger
-    locks: Any = field(default_factory=SubmissionLockManager)
+    locks: RenewableLockManager = field(default_factory=SubmissionLockManager)
     resubmit: bool = False
     resubmit_unknown: bool = False
     cache_expiration: timedelta | None = None
@@ -472,13 +476,10 @@ class Engine:
         return row
 
     async def _renew(self, key: str, holder: str, lost: asyncio.Event) -> None:
-        renew = getattr(self.locks, "renew_lock", None)
-        if renew is None:
-            return
         while True:
             await asyncio.sleep(self.hold_timeout / 3)
             try:
-                still_ours = renew(key, holder, self.hold_timeout)
+                still_ours = self.locks.renew_lock(key, holder, self.hold_timeout)
             except Exception:  # a storage hiccup: try again at the next tick
                 continue
             if not still_ours:
