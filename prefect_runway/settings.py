@@ -43,9 +43,9 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-from prefect_runway.errors import ConfigurationError
+from prefect_runway.errors import ConfigurationError, redacted
 from prefect_runway.ledger.locks import (
     DEFAULT_HOLD_TIMEOUT,
     RenewableLockManager,
@@ -72,21 +72,6 @@ REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix")
 
 _managers: dict[tuple[str, float], RenewableLockManager] = {}
 _managers_lock = threading.Lock()
-
-
-def redacted(url: str) -> str:
-    """`url` without its password, for messages and logs.
-
-    Example:
-        >>> redacted("redis://:s3cret@cache:6379/0")
-        'redis://:***@cache:6379/0'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _setting(name: str) -> str | None:

@@ -35,9 +35,8 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prefect_runway.errors import LockError
+from prefect_runway.errors import LockError, redacted
 from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, apoll_until, poll_until
-from prefect_runway.settings import redacted
 
 try:
     from prefect_redis.locking import RedisLockManager
