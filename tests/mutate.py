@@ -231,7 +231,7 @@ MUTATIONS = [
     Mutation(
         "daily-quota-ignored",
         "no more submissions than today's quota",
-        "prefect_runway/ledger/engine.py",
+        "prefect_runway/ledger/quota.py",
         "        if not self.open(model):\n            return False\n        if model in",
         "        if False:\n            return False\n        if model in",
         ("tests/test_deferral.py::test_a_known_quota_defers_the_rest_without_a_single_429",),

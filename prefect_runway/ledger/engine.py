@@ -75,6 +75,7 @@ from prefect_runway.ledger.locks import (
     RenewableLockManager,
     SubmissionLockManager,
 )
+from prefect_runway.ledger.quota import DailyQuota
 from prefect_runway.ledger.records import Ledger, SubmissionRecord, TaskAttempt
 from prefect_runway.runlog import log as run_log
 
@@ -142,48 +143,6 @@ class SubmissionRow(BaseModel):
     def paid(self) -> bool:
         """True when this run created a Runway task (recorded or not)."""
         return self.status in ("submitted", "unrecorded")
-
-
-class DailyQuota:
-    """Generations still allowed today, per model, shared by every image of a batch.
-
-    Known counts come from the organization endpoint; a daily-limit answer (429 on create)
-    closes the model's quota for the rest of the run, whatever was known.
-
-    Args:
-        remaining: Model -> generations left today, when the API tells it.
-    """
-
-    def __init__(self, remaining: dict[str, int] | None = None) -> None:
-        self._remaining = dict(remaining or {})
-        self.reasons: dict[str, str] = {}
-
-    def open(self, model: str) -> bool:
-        """True while `model` may still be submitted today."""
-        return model not in self.reasons and self._remaining.get(model, 1) > 0
-
-    def take(self, model: str) -> bool:
-        """Use one generation of today's quota; False (and nothing used) when none is left."""
-        if not self.open(model):
-            return False
-        if model in self._remaining:
-            self._remaining[model] -= 1
-        return True
-
-    def give_back(self, model: str) -> None:
-        """Return a generation taken for a POST that created nothing."""
-        if model in self._remaining:
-            self._remaining[model] += 1
-
-    def close(self, model: str, reason: str) -> None:
-        """No more `model` today, because of `reason` (the API's daily-limit answer)."""
-        self.reasons.setdefault(model, reason)
-
-    def why(self, model: str) -> str:
-        """Why `model` is deferred, for the row."""
-        return self.reasons.get(model) or (
-            f"today's quota of {model} generations is used up (organization endpoint)"
-        )
 
 
 @dataclass
