@@ -153,8 +153,9 @@ class Engine:
         client: An open async client.
         account: The account fingerprint in keys (`RunwayCredentials.account_fingerprint`).
         ledger: Where records live; default `Ledger.default()`.
-        locks: A lock manager; `Engine.create`'s default: the one ``PREFECT_RUNWAY_LOCKS``
-            selects (`prefect_runway.settings`), file locks when unset.
+        locks: A `RenewableLockManager` (renewed while held); `Engine.create`'s default:
+            the one ``PREFECT_RUNWAY_LOCKS`` selects (`prefect_runway.settings`), file locks
+            when unset.
         resubmit: Pay again for every image, even recorded ones (replacing their records).
         resubmit_unknown: Pay again for images whose outcome is unknown (flagged
             ``possible_duplicate``).

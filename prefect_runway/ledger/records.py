@@ -21,6 +21,9 @@ record only if that record is still the version read (`Ledger.replace_if`: S3 ``
 a compare-and-rename under a ``flock`` locally), so a lock that lied or expired still cannot
 let two runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
 
+The protocol is here; the bytes go to a `prefect_runway.ledger.stores.RecordStore` (a folder,
+S3 or a storage block), as Prefect's `ResultStore` delegates to its storage block.
+
 Example:
     ```python
     from prefect_runway.ledger.records import Ledger
