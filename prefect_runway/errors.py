@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from enum import Enum
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 
 class CreateOutcome(str, Enum):
@@ -421,3 +422,18 @@ def create_outcome(exc: BaseException) -> CreateOutcome:
 def is_transient(exc: BaseException) -> bool:
     """True when `exc` is worth retrying later (429, 502/503/504, connection failures)."""
     return isinstance(exc, RunwayError) and bool(exc.transient)
+
+
+def redacted(url: str) -> str:
+    """`url` without its password, for messages and logs (lock stores, record settings).
+
+    Example:
+        >>> redacted("redis://:s3cret@cache:6379/0")
+        'redis://:***@cache:6379/0'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    netloc = f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"
+    return urlunsplit(parts._replace(netloc=netloc))

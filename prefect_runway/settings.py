@@ -43,10 +43,15 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-from prefect_runway.errors import ConfigurationError
-from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.errors import ConfigurationError, redacted
+from prefect_runway.ledger.locks import (
+    DEFAULT_HOLD_TIMEOUT,
+    RenewableLockManager,
+    SubmissionLockManager,
+)
+from prefect_runway.ledger.stores import is_host_local  # noqa: F401  (its old home)
 
 LOCKS = "PREFECT_RUNWAY_LOCKS"
 RECORDS = "PREFECT_RUNWAY_RECORDS"
@@ -61,30 +66,12 @@ HOSTNAME = socket.gethostname()
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _BLOCK_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*/[^/\s]+$")
 _BOOLEANS = ("1", "0", "true", "false", "yes", "no")
-_NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "lustre", "gpfs",
-               "afs", "beegfs", "ocfs2", "gfs2", "fuse.glusterfs", "fuse.sshfs", "fuse.cephfs",
-               "fuse.s3fs", "fuse.gcsfuse", "fuse.juicefs", "fuse.mountpoint-s3"}  # fmt: skip
 _checked: set[tuple[str, str, str]] = set()
 
 REDIS_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix")
 
-_managers: dict[tuple[str, float], Any] = {}
+_managers: dict[tuple[str, float], RenewableLockManager] = {}
 _managers_lock = threading.Lock()
-
-
-def redacted(url: str) -> str:
-    """`url` without its password, for messages and logs.
-
-    Example:
-        >>> redacted("redis://:s3cret@cache:6379/0")
-        'redis://:***@cache:6379/0'
-    """
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    netloc = f"{user}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _setting(name: str) -> str | None:
@@ -278,7 +265,7 @@ def lock_timeout() -> float:
     return DEFAULT_HOLD_TIMEOUT if raw is None else parse_lock_timeout(raw)
 
 
-def lock_manager() -> Any:
+def lock_manager() -> RenewableLockManager:
     """The lock manager that ``PREFECT_RUNWAY_LOCKS`` selects (one per URL per process).
 
     Every ``PREFECT_RUNWAY_*`` setting is validated first (`check_settings`).
@@ -341,27 +328,6 @@ async def record_storage() -> Any:
         setting = "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK"
         return await _load_block(results.default_storage_block, setting)
     return results.local_storage_path
-
-
-def is_host_local(folder: Path) -> bool:
-    """True when `folder` is on this host's own disk (not a network file system such as
-    NFS, SMB, CephFS or a FUSE mount of object storage), from ``/proc/self/mountinfo``."""
-    path = str(folder.expanduser().resolve())
-    best, fstype = "", ""
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return True  # cannot tell: assume the safer "host-local"
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields = left.split()
-        if len(fields) < 5 or not right:
-            continue
-        mount = fields[4].replace("\\040", " ")
-        inside = path == mount or path.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) > len(best):
-            best, fstype = mount, right.split()[0]
-    return fstype not in _NETWORK_FS
 
 
 async def check_shared_ledger(locks: Any, ledger: Any, host: str | None = None) -> None:

@@ -164,8 +164,8 @@ MUTATIONS = [
         "engine-never-renews",
         "the engine renews its lock while it works",
         "prefect_runway/ledger/engine.py",
-        'renew = getattr(self.locks, "renew_lock", None)',
-        "renew = None",
+        "still_ours = self.locks.renew_lock(key, holder, self.hold_timeout)",
+        "still_ours = True",
         (ENGINE + "test_a_lock_held_through_a_slow_post_is_renewed",),
     ),
     Mutation(
@@ -180,7 +180,7 @@ MUTATIONS = [
     Mutation(
         "intent-replaces-instead-of-create",
         "an intent is created only where no record exists",
-        "prefect_runway/ledger/records.py",
+        "prefect_runway/ledger/stores.py",
         "os.link(temporary, target)",
         "os.replace(temporary, target)",
         (ENGINE + "test_intent_is_created_only_where_no_record_exists",),
@@ -231,7 +231,7 @@ MUTATIONS = [
     Mutation(
         "daily-quota-ignored",
         "no more submissions than today's quota",
-        "prefect_runway/ledger/engine.py",
+        "prefect_runway/ledger/quota.py",
         "        if not self.open(model):\n            return False\n        if model in",
         "        if False:\n            return False\n        if model in",
         ("tests/test_deferral.py::test_a_known_quota_defers_the_rest_without_a_single_429",),
@@ -307,7 +307,7 @@ MUTATIONS = [
     Mutation(
         "local-swap-without-compare",
         "a local record is replaced only if its bytes are those read",
-        "prefect_runway/ledger/records.py",
+        "prefect_runway/ledger/stores.py",
         "            if current != expected:\n",
         "            if False:\n",
         (INTENTS + "test_two_local_runners_without_a_shared_lock_pay_once[resubmit_unknown]",

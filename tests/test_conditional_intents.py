@@ -137,3 +137,31 @@ async def test_replace_if_compares_the_version_read(tmp_path, s3):
         with pytest.raises(ValueError, match="read from the ledger"):
             built = SubmissionRecord(key="k", state="unknown")  # never read: no version
             await ledger.replace_if(SubmissionRecord(key="k", state="intent"), built)
+
+
+async def test_each_storage_gets_its_record_store(tmp_path):
+    """The Ledger branches on nothing: each kind of storage becomes one `RecordStore`."""
+    from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+
+    from prefect_runway.errors import RecordWriteError
+    from prefect_runway.ledger.stores import BlockStore, LocalFolderStore, RecordStore
+
+    folder = Ledger(tmp_path / "records")
+    assert isinstance(folder.store, LocalFolderStore) and isinstance(folder.store, RecordStore)
+    assert folder.location == str((tmp_path / "records").resolve())
+    block_folder = Ledger(LocalFileSystem(basepath=str(tmp_path / "lfs")))
+    assert isinstance(block_folder.store, LocalFolderStore)  # atomic writes, not the block's
+    assert Ledger(folder.store).store is folder.store
+
+    block = Ledger(RemoteFileSystem(basepath=f"memory://runway-{tmp_path.name}"))
+    assert isinstance(block.store, BlockStore) and isinstance(block.store, RecordStore)
+    assert not block.host_local and block.location == "RemoteFileSystem block 'unnamed'"
+    assert await block.read("k") is None  # a missing path is "no record"
+    await block.create(SubmissionRecord(key="k", state="unknown"))
+    first, second = await block.read("k"), await block.read("k")
+    assert first is not None and second is not None
+    await block.replace_if(SubmissionRecord(key="k", state="intent", source="a"), first)
+    with pytest.raises(RecordConflictError, match="changed since it was read"):
+        await block.replace_if(SubmissionRecord(key="k", state="intent", source="b"), second)
+    with pytest.raises(RecordWriteError, match="cannot delete records"):
+        await block.delete("k")

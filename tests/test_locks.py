@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -12,7 +13,13 @@ import time
 import pytest
 
 from prefect_runway.ledger import locks as locks_module
-from prefect_runway.ledger.locks import SubmissionLockManager, _break
+from prefect_runway.ledger.locks import (
+    RenewableLockManager,
+    SubmissionLockManager,
+    _break,
+    apoll_until,
+    poll_until,
+)
 
 KEY = "runway-i2v-test"
 
@@ -117,3 +124,33 @@ def test_a_lock_renewed_after_it_was_judged_is_left_alone(manager):
     assert not _break(path, judged)
     assert json.loads(path.read_text())["holder"] == "renewed"
     assert _break(path, path.read_bytes()) and not path.exists()
+
+
+def test_the_file_manager_is_a_renewable_lock_manager(manager):
+    assert isinstance(manager, RenewableLockManager)
+    assert manager.acquire_lock(KEY, "a", acquire_timeout=0)
+    assert not manager.acquire_lock(KEY, "b", acquire_timeout=0.2)
+    assert not manager.wait_for_lock(KEY, timeout=0.1)
+    assert not asyncio.run(manager.aacquire_lock(KEY, "b", acquire_timeout=0.1))
+    assert not asyncio.run(manager.await_for_lock(KEY, timeout=0.1))
+    threading.Timer(0.2, manager.release_lock, (KEY, "a")).start()
+    assert asyncio.run(manager.await_for_lock(KEY, timeout=5))
+    assert manager.acquire_lock(KEY, "b", acquire_timeout=0)
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+def test_the_polling_twins_agree(twin):
+    def poll(done, **options):
+        if twin == "sync":
+            return poll_until(done, **options)
+        return asyncio.run(apoll_until(done, **options))
+
+    calls = []
+    assert poll(lambda: calls.append(1) or len(calls) == 3, timeout=5, pause=0.01)
+    assert len(calls) == 3
+    calls.clear()
+    assert not poll(lambda: calls.append(1) and False, timeout=0)
+    assert len(calls) == 1  # checked once, even with no time left
+    start = time.monotonic()
+    assert not poll(lambda: False, timeout=0.3, pause=0.01, backoff=2.0, max_pause=0.05)
+    assert 0.3 <= time.monotonic() - start < 2.0

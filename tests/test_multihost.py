@@ -156,10 +156,12 @@ def put_images(endpoint: str, prefix: str, count: int, salt: int) -> None:
 
 
 def test_redis_locks_expire_renew_and_release_only_for_their_holder(redis_url):
+    from prefect_runway.ledger.locks import RenewableLockManager
     from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     host_a = RedisSubmissionLockManager(redis_url, hold_timeout=1.0)
     host_b = RedisSubmissionLockManager(redis_url, hold_timeout=1.0)
+    assert isinstance(host_a, RenewableLockManager)
     key = "runway-i2v-lock-test"
     assert host_a.try_acquire(key, "a")
     assert not host_b.try_acquire(key, "b")
@@ -172,6 +174,9 @@ def test_redis_locks_expire_renew_and_release_only_for_their_holder(redis_url):
         assert host_a.renew_lock(key, "a", 1.0)
     assert not host_b.renew_lock(key, "b", 1.0)
     assert host_b.is_locked(key) and host_b.is_lock_holder(key, "a")
+    assert not host_b.wait_for_lock(key, timeout=0.1)
+    assert not asyncio.run(host_b.await_for_lock(key, timeout=0.1))
+    assert not asyncio.run(host_b.aacquire_lock(key, "b", acquire_timeout=0.1))
     with pytest.raises(ValueError, match="not held by 'b'"):
         host_b.release_lock(key, "b")
     assert host_b.is_lock_holder(key, "a")  # a stranger's release left it alone

@@ -57,8 +57,8 @@ from prefect_runway.flows.common import (
     stop_error,
 )
 from prefect_runway.ledger.batch import SubmissionRow, submit_images
-from prefect_runway.ledger.engine import DailyQuota
 from prefect_runway.ledger.keys import submission_key
+from prefect_runway.ledger.quota import DailyQuota, PageQuota, days_needed, split
 from prefect_runway.ledger.records import Ledger
 from prefect_runway.s3.manifest import merge_manifest
 from prefect_runway.s3.objects import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
@@ -144,8 +144,7 @@ async def plan_batch(
                 new += 1
             elif resubmit_unknown and record.state in ("intent", "unknown"):
                 new += 1  # held until now: this run pays for it again
-    deferred = 0 if remaining_today is None else max(new - remaining_today, 0)
-    new -= deferred
+    new, deferred = split(new, remaining_today)
     price = settings.estimated_credits()
     credits = 0.0 if new == 0 else (None if price is None else new * price)
     return BatchPlan(listed=listed, new=new, deferred=deferred, estimated_credits=credits)
@@ -266,7 +265,7 @@ async def s3_image_to_video(
     # Dask with prefect-dask); `pages_in_flight` pages at a time, results kept in order.
     # Today's quota (daily limits) is handed out page by page: each page gets what is left
     # after the pages in flight, and a daily-limit answer closes it for the pages after.
-    quota = _PageQuota(limits.remaining_today)
+    quota = PageQuota(limits.remaining_today)
     rows: list[SubmissionRow] = []
     in_flight: list[tuple[PrefectFuture[Any], int | None]] = []
 
@@ -314,7 +313,7 @@ async def s3_image_to_video(
         unrecorded=counts["unrecorded"],
         deferred=counts["deferred"],
         deferred_reason=next((r.error for r in rows if r.status == "deferred"), None),
-        days_remaining=_days_remaining(counts["deferred"], limits.max_daily),
+        days_remaining=days_needed(counts["deferred"], limits.max_daily),
         estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
         possible_duplicates=sum(r.possible_duplicate for r in rows),
         manifest_uri=manifest_uri,
@@ -414,40 +413,6 @@ async def _organization_limits(credentials: RunwayCredentials, model: str) -> _L
         max_daily=org.max_daily_generations(model),
         remaining_today=org.remaining_daily(model),
     )
-
-
-class _PageQuota:
-    """Today's generations left (None: unknown), shared out among listing pages."""
-
-    def __init__(self, remaining: int | None) -> None:
-        self.remaining = remaining
-        self.closed_reason: str | None = None
-
-    def allot(self, page_size: int) -> int | None:
-        if self.closed_reason is not None:
-            return 0
-        if self.remaining is None:
-            return None
-        allotted = min(self.remaining, page_size)
-        self.remaining -= allotted
-        return allotted
-
-    def settle(self, allotted: int | None, rows: list[SubmissionRow]) -> None:
-        paid = sum(row.paid or row.status == "unknown" for row in rows)
-        if self.remaining is not None and allotted is not None:
-            self.remaining += max(allotted - paid, 0)  # what the page did not use
-        if self.closed_reason is None:
-            self.closed_reason = next(
-                (r.error for r in rows if r.status == "deferred" and "limit" in (r.error or "")),
-                None,
-            )
-
-
-def _days_remaining(deferred: int, max_daily: int | None) -> int | None:
-    """Days (ticks of a daily schedule) still needed for `deferred` images at this tier."""
-    if not deferred or not max_daily:
-        return None
-    return -(-deferred // max_daily)
 
 
 def _log_ids_at_risk(task_ids: list[str], reason: str) -> None:

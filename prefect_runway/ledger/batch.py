@@ -29,7 +29,8 @@ from prefect_runway.api.client import AsyncRunwayClient
 from prefect_runway.api.models import GenerationSettings
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import ImageRejectedError
-from prefect_runway.ledger.engine import DailyQuota, Engine, ImageJob, SubmissionRow
+from prefect_runway.ledger.engine import Engine, ImageJob, SubmissionRow
+from prefect_runway.ledger.quota import DailyQuota
 from prefect_runway.ledger.records import Ledger
 
 __all__ = ["ImageJob", "ImageRejectedError", "SubmissionRow", "submit_images"]

@@ -73,7 +73,12 @@ from prefect_runway.errors import (
     create_outcome,
 )
 from prefect_runway.ledger.keys import request_fields, submission_key
-from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, SubmissionLockManager
+from prefect_runway.ledger.locks import (
+    DEFAULT_HOLD_TIMEOUT,
+    RenewableLockManager,
+    SubmissionLockManager,
+)
+from prefect_runway.ledger.quota import DailyQuota
 from prefect_runway.ledger.records import Ledger, SubmissionRecord, TaskAttempt
 from prefect_runway.runlog import log as run_log
 
@@ -176,48 +181,6 @@ class SubmissionRow(BaseModel):
         return self._task
 
 
-class DailyQuota:
-    """Generations still allowed today, per model, shared by every image of a batch.
-
-    Known counts come from the organization endpoint; a daily-limit answer (429 on create)
-    closes the model's quota for the rest of the run, whatever was known.
-
-    Args:
-        remaining: Model -> generations left today, when the API tells it.
-    """
-
-    def __init__(self, remaining: dict[str, int] | None = None) -> None:
-        self._remaining = dict(remaining or {})
-        self.reasons: dict[str, str] = {}
-
-    def open(self, model: str) -> bool:
-        """True while `model` may still be submitted today."""
-        return model not in self.reasons and self._remaining.get(model, 1) > 0
-
-    def take(self, model: str) -> bool:
-        """Use one generation of today's quota; False (and nothing used) when none is left."""
-        if not self.open(model):
-            return False
-        if model in self._remaining:
-            self._remaining[model] -= 1
-        return True
-
-    def give_back(self, model: str) -> None:
-        """Return a generation taken for a POST that created nothing."""
-        if model in self._remaining:
-            self._remaining[model] += 1
-
-    def close(self, model: str, reason: str) -> None:
-        """No more `model` today, because of `reason` (the API's daily-limit answer)."""
-        self.reasons.setdefault(model, reason)
-
-    def why(self, model: str) -> str:
-        """Why `model` is deferred, for the row."""
-        return self.reasons.get(model) or (
-            f"today's quota of {model} generations is used up (organization endpoint)"
-        )
-
-
 @dataclass
 class Engine:
     """The once-only protocol, bound to one client, ledger and lock manager.
@@ -226,8 +189,9 @@ class Engine:
         client: An open async client.
         account: The account fingerprint in keys (`RunwayCredentials.account_fingerprint`).
         ledger: Where records live; default `Ledger.default()`.
-        locks: A lock manager; `Engine.create`'s default: the one ``PREFECT_RUNWAY_LOCKS``
-            selects (`prefect_runway.settings`), file locks when unset.
+        locks: A `RenewableLockManager` (renewed while held); `Engine.create`'s default:
+            the one ``PREFECT_RUNWAY_LOCKS`` selects (`prefect_runway.settings`), file locks
+            when unset.
         resubmit: Pay again for every image, even recorded ones (replacing their records).
         resubmit_unknown: Pay again for images whose outcome is unknown (flagged
             ``possible_duplicate``).
@@ -239,7 +203,7 @@ class Engine:
     client: AsyncRunwayClient
     account: str
     ledger: Ledger
-    locks: Any = field(default_factory=SubmissionLockManager)
+    locks: RenewableLockManager = field(default_factory=SubmissionLockManager)
     resubmit: bool = False
     resubmit_unknown: bool = False
     cache_expiration: timedelta | None = None
@@ -508,13 +472,10 @@ class Engine:
         return row
 
     async def _renew(self, key: str, holder: str, lost: asyncio.Event) -> None:
-        renew = getattr(self.locks, "renew_lock", None)
-        if renew is None:
-            return
         while True:
             await asyncio.sleep(self.hold_timeout / 3)
             try:
-                still_ours = renew(key, holder, self.hold_timeout)
+                still_ours = self.locks.renew_lock(key, holder, self.hold_timeout)
             except Exception:  # a storage hiccup: try again at the next tick
                 continue
             if not still_ours:

@@ -32,14 +32,16 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import inspect
 import json
+import math
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from prefect.settings import get_current_settings
 
@@ -48,6 +50,115 @@ DEFAULT_HOLD_TIMEOUT = 120.0
 PARTIAL_FILE_GRACE = 10.0
 """Seconds an empty or unreadable lock file counts as held (its writer may still be writing)."""
 _POLL = 0.05
+
+
+@runtime_checkable
+class RenewableLockManager(Protocol):
+    """Prefect's `LockManager` protocol as the engine uses it, plus `renew_lock`: exclusive
+    locks that expire unless their holder renews them. `SubmissionLockManager` (lock files)
+    and `prefect_runway.ledger.redis_locks.RedisSubmissionLockManager` (Redis) implement it.
+    """
+
+    hold_timeout: float
+    """Default seconds a lock lives without renewal."""
+
+    def try_acquire(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
+        """Take the lock if it is free (or already `holder`'s); never waits."""
+        ...
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        """Take the lock, waiting up to `acquire_timeout` seconds (None: as long as it takes)."""
+        ...
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        """`acquire_lock` without blocking the event loop."""
+        ...
+
+    def renew_lock(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
+        """Push the expiry of `holder`'s lock forward; False when the lock is no longer its."""
+        ...
+
+    def release_lock(self, key: str, holder: str) -> None:
+        """Give the lock back; ValueError when `holder` does not hold it."""
+        ...
+
+    def is_locked(self, key: str) -> bool:
+        """True while someone holds a live lock on `key`."""
+        ...
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        """True when the lock names `holder` (read afresh)."""
+        ...
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        """Wait until `key` is free; False when `timeout` passed first."""
+        ...
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        """`wait_for_lock` without blocking the event loop."""
+        ...
+
+
+# The lock managers' waiting, in one place. `poll_until` and `apoll_until` are deliberate
+# mirrors (sync and async twins): change one, change the other the same way.
+
+
+def poll_until(
+    done: Callable[[], bool],
+    timeout: float | None = None,
+    pause: float = _POLL,
+    backoff: float = 1.0,
+    max_pause: float = math.inf,
+) -> bool:
+    """Call `done()` until it is True, sleeping `pause` seconds between calls (multiplied by
+    `backoff` each time, up to `max_pause`); False when `timeout` seconds passed first
+    (None: no limit). `done` is always called at least once.
+
+    Example:
+        >>> poll_until(lambda: True, timeout=0)
+        True
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not done():
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * backoff, max_pause)
+    return True
+
+
+async def apoll_until(
+    done: Callable[[], bool | Awaitable[bool]],
+    timeout: float | None = None,
+    pause: float = _POLL,
+    backoff: float = 1.0,
+    max_pause: float = math.inf,
+) -> bool:
+    """`poll_until` without blocking the event loop; `done` may be a coroutine function
+    (e.g. a blocking check run in an executor)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not await _value(done()):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * backoff, max_pause)
+    return True
+
+
+async def _value(result: bool | Awaitable[bool]) -> bool:
+    return await result if inspect.isawaitable(result) else result
 
 
 def _read_id(path: str) -> str | None:
@@ -136,12 +247,7 @@ class SubmissionLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         """Take the lock, waiting up to `acquire_timeout` seconds (None: as long as it takes)."""
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while not self.try_acquire(key, holder, hold_timeout):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL)
-        return True
+        return poll_until(lambda: self.try_acquire(key, holder, hold_timeout), acquire_timeout)
 
     async def aacquire_lock(
         self,
@@ -151,12 +257,9 @@ class SubmissionLockManager:
         hold_timeout: float | None = None,
     ) -> bool:
         """`acquire_lock` without blocking the event loop."""
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        while not self.try_acquire(key, holder, hold_timeout):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(_POLL)
-        return True
+        return await apoll_until(
+            lambda: self.try_acquire(key, holder, hold_timeout), acquire_timeout
+        )
 
     def renew_lock(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
         """Push the expiry of `holder`'s lock forward; False when the lock is no longer its."""
@@ -197,31 +300,11 @@ class SubmissionLockManager:
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """Wait until `key` is free; False when `timeout` passed first."""
-        return wait_until_free(self.is_locked, key, timeout)
+        return poll_until(lambda: not self.is_locked(key), timeout)
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """`wait_for_lock` without blocking the event loop."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_locked(key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(_POLL)
-        return True
-
-
-def wait_until_free(
-    is_locked: Callable[[str], bool], key: str, timeout: float | None = None
-) -> bool:
-    """Poll `is_locked(key)` until it is False; False when `timeout` seconds passed first.
-
-    Shared by the lock managers' ``wait_for_lock``.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while is_locked(key):
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        time.sleep(_POLL)
-    return True
+        return await apoll_until(lambda: not self.is_locked(key), timeout)
 
 
 def _read_bytes(path: Path) -> bytes | None:

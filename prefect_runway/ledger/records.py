@@ -21,6 +21,9 @@ record only if that record is still the version read (`Ledger.replace_if`: S3 ``
 a compare-and-rename under a ``flock`` locally), so a lock that lied or expired still cannot
 let two runs pay for one image. Records that v0.1's Prefect cache wrote are read as ``submitted``.
 
+The protocol is here; the bytes go to a `prefect_runway.ledger.stores.RecordStore` (a folder,
+S3 or a storage block), as Prefect's `ResultStore` delegates to its storage block.
+
 Example:
     ```python
     from prefect_runway.ledger.records import Ledger
@@ -33,22 +36,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import inspect
 import json
-import os
-import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect.filesystems import LocalFileSystem
-from prefect.settings import get_current_settings
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway.api.models import SubmittedTask
 from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
-from prefect_runway.ledger.stores import S3RecordStore, is_s3_bucket_block
+from prefect_runway.ledger.stores import RecordStore, record_store
 
 RecordState = Literal["intent", "unknown", "submitted", "rejected"]
 
@@ -198,27 +197,22 @@ class SubmissionRecord(BaseModel):
 
 
 class Ledger:
-    """Records of paid submissions in a folder or a Prefect storage block.
+    """Records of paid submissions in a folder, on S3 or in a Prefect storage block.
+
+    The protocol (fail closed, create-if-absent, compare-and-swap, retries) is here; the
+    bytes go to a `prefect_runway.ledger.stores.RecordStore`, chosen from `storage`.
 
     Args:
         storage: A folder, a `LocalFileSystem` block, prefect-aws's ``S3Bucket`` block, an
-            ``s3://bucket/prefix`` URL, or any Prefect `WritableFileSystem` block. Local
-            folders and S3 get atomic writes, create-if-absent intents (a hard link; a
-            conditional PUT, see `prefect_runway.ledger.stores`) and compare-and-swap
-            replaces (`replace_if`); other blocks get one write per record, compared just
-            before it is written.
+            ``s3://bucket/prefix`` URL, any Prefect `WritableFileSystem` block, or a
+            `RecordStore`. Local folders and S3 get atomic writes, create-if-absent intents
+            (a hard link; a conditional PUT, see `prefect_runway.ledger.stores`) and
+            compare-and-swap replaces (`replace_if`); other blocks get one write per record,
+            compared just before it is written.
     """
 
     def __init__(self, storage: str | Path | Any) -> None:
-        if isinstance(storage, LocalFileSystem):
-            storage = Path(storage.basepath or get_current_settings().results.local_storage_path)
-        if isinstance(storage, str) and storage[:5].lower() == "s3://":
-            storage = S3RecordStore.from_url(storage)
-        elif is_s3_bucket_block(storage):
-            storage = S3RecordStore.from_block(storage)  # conditional creates, one-PUT writes
-        self._store = storage if isinstance(storage, S3RecordStore) else None
-        self._folder = Path(storage).expanduser() if isinstance(storage, (str, Path)) else None
-        self._block = None if self._folder is not None or self._store is not None else storage
+        self.store: RecordStore = record_store(storage)
 
     @classmethod
     async def default(cls) -> Ledger:
@@ -234,28 +228,17 @@ class Ledger:
     def location(self) -> str:
         """Where the records live, as one string: the absolute folder, ``s3://bucket/prefix/``
         or the block's type and name (what the shared lock store's marker compares)."""
-        if self._folder is not None:
-            return str(self._folder.resolve())
-        if self._store is not None:
-            return self._store.where("")
-        name = getattr(self._block, "_block_document_name", None) or "unnamed"
-        return f"{type(self._block).__name__} block {name!r}"
+        return self.store.location
 
     @property
     def host_local(self) -> bool:
         """True when the records are on this host's own disk (a folder that is not on a
         network file system): other hosts cannot see them."""
-        from prefect_runway.settings import is_host_local
-
-        return self._folder is not None and is_host_local(self._folder)
+        return self.store.host_local
 
     def where(self, key: str) -> str:
         """Where the record of `key` lives, for messages."""
-        if self._folder is not None:
-            return str(self._folder / key)
-        if self._store is not None:
-            return self._store.where(key)
-        return f"{type(self._block).__name__} block, path {key}"
+        return self.store.where(key)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -282,21 +265,7 @@ class Ledger:
 
     async def _read_bytes(self, key: str) -> tuple[bytes, bytes | str] | None:
         """The record's bytes and their version (S3: the ETag; elsewhere: the bytes)."""
-        if self._folder is not None:
-            try:
-                raw = (self._folder / key).read_bytes()
-            except FileNotFoundError:
-                return None
-            return raw, raw
-        if self._store is not None:
-            return await self._store.aget_versioned(key)
-        try:
-            raw = await _call(self._block, "read_path", key)
-        except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return raw, raw
+        return await self.store.aread(key)
 
     def _parse(self, key: str, raw: bytes) -> SubmissionRecord:
         try:
@@ -364,26 +333,8 @@ class Ledger:
             raise ValueError(f"replace_if needs a record read from the ledger ({record.key})")
         data = record.model_dump_json(exclude_none=True).encode()
         version = expected.version_read
-        try:
-            if self._folder is not None:
-                assert isinstance(version, bytes)
-                await asyncio.to_thread(_swap_local, self._folder, record.key, data, version)
-            elif self._store is not None:
-                await self._store.aput(record.key, data, if_match=str(version))
-            else:
-                current = await self._read_bytes(record.key)
-                if current is None or current[1] != version:
-                    raise RecordConflictError(
-                        f"The record {self.where(record.key)} changed since it was read"
-                    )
-                await _call(self._block, "write_path", record.key, data)
-        except (RecordConflictError, RecordWriteError):
-            raise
-        except Exception as exc:
-            raise RecordWriteError(
-                f"Cannot write the submission record {self.where(record.key)} "
-                f"({type(exc).__name__}: {exc})"
-            ) from None
+        with self._writing(record.key):
+            await self.store.areplace_if(record.key, data, version)
 
     async def note_outcome(
         self, key: str, task_id: str, final_status: str, credits: float | None = None
@@ -420,115 +371,32 @@ class Ledger:
 
     async def delete(self, key: str) -> None:
         """Remove the record of `key` (a POST that certainly created nothing)."""
-        try:
-            if self._folder is not None:
-                (self._folder / key).unlink(missing_ok=True)
-            elif self._store is not None:
-                await self._store.adelete(key)
-            elif hasattr(self._block, "delete_path"):
-                await _call(self._block, "delete_path", key)
-            else:
-                raise RecordWriteError(f"{type(self._block).__name__} cannot delete records")
-        except RecordWriteError:
-            raise
-        except Exception as exc:
-            raise RecordWriteError(f"Cannot delete {self.where(key)}: {exc}") from None
+        with self._writing(key, "Cannot delete {where}: {exc}"):
+            await self.store.adelete(key)
 
     async def _write(self, record: SubmissionRecord, exclusive: bool) -> None:
         data = record.model_dump_json(exclude_none=True).encode()
-        try:
-            if self._folder is not None:
-                # In a thread: the fsyncs must not stall the event loop's other submissions.
-                await asyncio.to_thread(_write_local, self._folder, record.key, data, exclusive)
-            elif self._store is not None:
-                await self._store.aput(record.key, data, exclusive)
+        with self._writing(record.key):
+            if exclusive:
+                await self.store.acreate(record.key, data)
             else:
-                await _call(self._block, "write_path", record.key, data)
+                await self.store.awrite(record.key, data)
+
+    @contextmanager
+    def _writing(
+        self,
+        key: str,
+        message: str = "Cannot write the submission record {where} ({kind}: {exc})",
+    ) -> Iterator[None]:
+        """Any storage failure inside becomes a `RecordWriteError` naming the record;
+        `RecordConflictError` and `RecordWriteError` pass as they are."""
+        try:
+            yield
         except (RecordConflictError, RecordWriteError):
             raise
         except Exception as exc:
-            raise RecordWriteError(
-                f"Cannot write the submission record {self.where(record.key)} "
-                f"({type(exc).__name__}: {exc})"
-            ) from None
-
-
-def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
-    """Temporary file + fsync + rename (or hard link, to create only where nothing is)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / key
-    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if exclusive:
-            try:
-                os.link(temporary, target)  # fails if a record exists: create-if-absent
-            except FileExistsError:
-                raise RecordConflictError(f"A record appeared at {target} meanwhile") from None
-        else:
-            os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a host crash
-    finally:
-        os.close(directory)
-
-
-def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
-    """Replace the record of `key` by `data` only if its bytes on disk are `expected`.
-
-    The new bytes are written and fsynced first; then, under an exclusive ``flock`` of the
-    folder's guard file (released by the kernel even if this process dies), the record is
-    read again, compared, and renamed over. Every conditional replace takes that lock, so
-    two of them never both see the same old bytes.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / key
-    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with open(folder / ".replace.guard", "a") as guard:
-            fcntl.flock(guard, fcntl.LOCK_EX)
-            try:
-                current = target.read_bytes()
-            except FileNotFoundError:
-                current = None
-            if current != expected:
-                raise RecordConflictError(f"The record {target} changed since it was read")
-            os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
-async def _call(block: Any, method: str, *args: Any) -> Any:
-    """Call a storage block's method off the event loop (blocks do blocking I/O)."""
-
-    def run() -> Any:
-        return getattr(block, method)(*args)
-
-    result = await asyncio.to_thread(run)
-    return await result if inspect.isawaitable(result) else result
-
-
-def _is_missing(exc: BaseException) -> bool:
-    if isinstance(exc, FileNotFoundError):
-        return True
-    response = getattr(exc, "response", None)
-    code = (response or {}).get("Error", {}).get("Code") if isinstance(response, dict) else None
-    return code in ("NoSuchKey", "404", "NotFound")
+            text = message.format(where=self.where(key), kind=type(exc).__name__, exc=exc)
+            raise RecordWriteError(text) from None
 
 
 def _legacy(key: str, data: dict[str, Any]) -> SubmissionRecord:

@@ -33,13 +33,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prefect_runway.errors import LockError
-from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, wait_until_free
-from prefect_runway.settings import redacted
+from prefect_runway.errors import LockError, redacted
+from prefect_runway.ledger.locks import DEFAULT_HOLD_TIMEOUT, apoll_until, poll_until
 
 try:
     from prefect_redis.locking import RedisLockManager
@@ -130,14 +128,10 @@ class RedisSubmissionLockManager(RedisLockManager):
     ) -> bool:
         """Take the lock, waiting up to `acquire_timeout` seconds (None: until it is free or
         expires, which is at most one hold timeout after its holder died)."""
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        pause = _POLL
-        while not self.try_acquire(key, holder, hold_timeout):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(pause)
-            pause = min(pause * 1.5, _MAX_POLL)
-        return True
+        return poll_until(
+            lambda: self.try_acquire(key, holder, hold_timeout), acquire_timeout,
+            pause=_POLL, backoff=1.5, max_pause=_MAX_POLL,
+        )  # fmt: skip
 
     async def aacquire_lock(
         self,
@@ -147,15 +141,11 @@ class RedisSubmissionLockManager(RedisLockManager):
         hold_timeout: float | None = None,
     ) -> bool:
         """`acquire_lock` without blocking the event loop."""
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        pause = _POLL
         loop = asyncio.get_running_loop()
-        while not await loop.run_in_executor(_THREADS, self.try_acquire, key, holder, hold_timeout):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(pause)
-            pause = min(pause * 1.5, _MAX_POLL)
-        return True
+        return await apoll_until(
+            lambda: loop.run_in_executor(_THREADS, self.try_acquire, key, holder, hold_timeout),
+            acquire_timeout, pause=_POLL, backoff=1.5, max_pause=_MAX_POLL,
+        )  # fmt: skip
 
     def renew_lock(self, key: str, holder: str, hold_timeout: float | None = None) -> bool:
         """Push the expiry of `holder`'s lock forward; False when the lock is no longer its."""
@@ -218,17 +208,16 @@ class RedisSubmissionLockManager(RedisLockManager):
 
     def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """Wait until `key` is free; False when `timeout` passed first."""
-        return wait_until_free(self.is_locked, key, timeout)
+        return poll_until(lambda: not self.is_locked(key), timeout)
 
     async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
         """`wait_for_lock` without blocking the event loop."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         loop = asyncio.get_running_loop()
-        while await loop.run_in_executor(_THREADS, self.is_locked, key):
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(_POLL)
-        return True
+
+        async def free() -> bool:
+            return not await loop.run_in_executor(_THREADS, self.is_locked, key)
+
+        return await apoll_until(free, timeout)
 
     def close(self) -> None:
         """Close the connection pool."""

@@ -196,14 +196,14 @@ CRASH_SCRIPT = """
 import asyncio, os, signal, sys
 from pydantic import SecretStr
 from prefect_runway import GenerationSettings, RunwayCredentials
-from prefect_runway.ledger import records
+from prefect_runway.ledger import stores
 from prefect_runway.ledger.engine import Engine, ImageJob
 from prefect_runway.ledger.locks import SubmissionLockManager
 from prefect_runway.ledger.records import Ledger
 
 step, base_url, folder, locks, image = sys.argv[1:6]
 die = lambda: os.kill(os.getpid(), signal.SIGKILL)
-real_write = records._write_local
+real_write = stores._write_local
 
 def write_local(folder_, key, data, exclusive):
     if step == "before_intent" and b'"intent"' in data:
@@ -213,7 +213,7 @@ def write_local(folder_, key, data, exclusive):
         die()
     real_write(folder_, key, data, exclusive)
 
-records._write_local = write_local
+stores._write_local = write_local
 
 async def main():
     creds = RunwayCredentials(api_key=SecretStr(os.environ["KEY"]), base_url=base_url)
