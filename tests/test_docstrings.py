@@ -4,11 +4,11 @@ Two kinds: ``>>>`` doctests, run by doctest, and fenced ```` ```python ```` bloc
 top-level ``await`` allowed. Both run as doctest runs examples, in their module's globals, and a
 fenced block also has what a reader of that page already has (`given`): an emulator that
 ``RunwayCredentials()`` finds through the environment, moto's S3 (a bucket ``stills`` with
-``cat.png`` and ``in/cat.png``), a saved ``RunwayCredentials`` block named ``runway`` (which ``"BLOCK_NAME"``, the
-placeholder Prefect's block docs use, stands for), and
-``creds``, ``client``, ``settings``, ``request`` and a ``task_id`` the emulator already
-created. An example that must not run here starts with a
-``# not run: why`` line (it serves a deployment forever, say); its code is still compiled.
+``cat.png`` and ``in/cat.png``), a saved ``RunwayCredentials`` block named ``runway`` (which
+``"BLOCK_NAME"``, the placeholder of Prefect's block docs, stands for), and ``creds``,
+``client``, ``settings``, ``request`` and a ``task_id`` the emulator already created. An
+example that must not run here starts with a ``# not run: why`` line (it serves a deployment
+forever, say); its code is still compiled.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def test_every_module_is_searched():
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_example_runs_as_written(example, given, tmp_path, monkeypatch):
-    code = compile(example.code.replace('"BLOCK_NAME"', '"runway"'), example.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    source = example.code.replace('"BLOCK_NAME"', '"runway"')
+    code = compile(source, example.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     if _NOT_RUN.match(example.code):
         return
     monkeypatch.chdir(tmp_path)  # what it writes lands here
