@@ -25,28 +25,8 @@ from prefect_runway import (
     TaskStatus,
 )
 from prefect_runway.testing.emulator import Emulator, Faults
+from tests._support.runway import PNG, async_client_for, client_for, request
 from tests.conftest import API_KEY
-
-PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8/5+hHgAHggJ/PchI7wAAAABJRU5ErkJggg=="  # noqa: E501
-
-
-def request(**fields):
-    return ImageToVideoRequest(
-        **{"prompt_image": PNG, "model": "gen4_turbo", "ratio": "1280:720", "duration": 5,
-           **fields}
-    )
-
-
-def client_for(emu, **kwargs):
-    options = {"base_url": emu.base_url, "dialect": emu.dialect, "poll_interval": 0.05,
-               "backoff_base": 0.01, **kwargs}
-    return RunwayClient(API_KEY, **options)
-
-
-def async_client_for(emu, **kwargs):
-    options = {"base_url": emu.base_url, "dialect": emu.dialect, "poll_interval": 0.05,
-               "backoff_base": 0.01, **kwargs}
-    return AsyncRunwayClient(API_KEY, **options)
 
 
 def test_submit_poll_to_succeeded_and_download(emulator):

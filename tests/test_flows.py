@@ -9,54 +9,21 @@ from unittest.mock import patch
 
 import httpx
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import SUMMARY_KEY, TABLE_KEY, s3_image_to_video
 from prefect_runway.testing.emulator.samples import GIF, png
+from tests._support.prefect_api import read_artifact
+from tests._support.s3 import BAD, fill
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-BAD = {
-    "in/notes.txt": (b"just some text", "text/plain",
-                     "s3://stills/in/notes.txt is not a JPEG, PNG or WebP image (its bytes match "
-                     "none of them)"),
-    "in/empty.png": (b"", "image/png", "s3://stills/in/empty.png is empty (0 bytes)"),
-    "in/anim.gif": (GIF, "image/gif",
-                    "s3://stills/in/anim.gif is a GIF; Runway accepts JPEG, PNG or WebP"),
-    "in/fake.jpg": (b"<html>not a jpeg</html>", "image/jpeg",
-                    "s3://stills/in/fake.jpg is not a JPEG, PNG or WebP image (its bytes match "
-                    "none of them)"),
-}
-
-
-def fill(s3, count: int = 30, bad: bool = True) -> list[str]:
-    keys = []
-    for i in range(count):
-        key = f"in/img-{i:03d}.png"
-        # Every third image is stored without a content type: judged by its bytes, it works.
-        extra = {} if i % 3 else {"ContentType": "binary/octet-stream"}
-        s3.put_object(Bucket=BUCKET, Key=key, Body=png(32, 18, (i * 8, 60, 120)), **extra)
-        keys.append(f"s3://{BUCKET}/{key}")
-    for key, (body, content_type, _) in BAD.items() if bad else ():
-        s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
-    return keys
-
-
 TABLE = batch_key(TABLE_KEY, f"{BUCKET}/in/")
 SUMMARY = batch_key(SUMMARY_KEY, f"{BUCKET}/in/")
-
-
-async def read_artifact(key: str):
-    async with get_client() as client:
-        [artifact] = await client.read_latest_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-    return artifact
 
 
 def run(**kwargs):
@@ -145,27 +112,6 @@ def test_api_failures_fail_the_run_after_reporting(s3, runway):
     failed = [row for row in table if row["status"] == "failed"]
     assert len(failed) == 3 and runway.stats()["tasks_created"] == 0
     assert all(row["estimated_credits"] == 0 for row in failed)
-
-
-async def read_events(prefix: str, task_ids: set[str], expected: int) -> list[dict]:
-    """The events under ``prefix`` about ``task_ids``, once ``expected`` of them arrived.
-
-    Events are delivered asynchronously, and the harness's server keeps those of earlier
-    tests, so the count that matters is the count about these tasks.
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    async with httpx.AsyncClient(base_url=PREFECT_API_URL.value()) as http:
-        for _ in range(300):
-            response = await http.post("/events/filter", json={"filter": {
-                "event": {"prefix": [prefix]},
-                "resource": {"id": [f"runway.task.{task_id}" for task_id in task_ids]}}})
-            response.raise_for_status()
-            events = response.json()["events"]
-            if len(events) >= expected:
-                return events
-            await asyncio.sleep(0.2)
-    return events
 
 
 def test_dask_task_runner_spreads_pages_and_keeps_the_once_only_promise(s3, runway):

@@ -14,7 +14,6 @@ import pytest
 from prefect_runway import settings as config
 from prefect_runway.errors import ConfigurationError
 from prefect_runway.ledger.records import Ledger
-from tests.test_multihost import redis_url  # noqa: F401  (a fixture)
 
 # -- the parser --------------------------------------------------------------------------------
 

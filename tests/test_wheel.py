@@ -19,8 +19,8 @@ import pytest
 
 from prefect_runway import __version__
 from prefect_runway.testing.emulator import Emulator
+from tests._support.docs import read_blocks
 from tests.conftest import API_KEY
-from tests.test_docs import read_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv") or str(ROOT / ".uv" / "bin" / "uv")

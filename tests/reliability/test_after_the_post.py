@@ -12,8 +12,8 @@ import pytest
 from prefect_runway.errors import ManifestError
 from prefect_runway.flows.common import S3Location, batch_key
 from prefect_runway.testing.emulator.samples import png
+from tests._support.prefect_api import read_artifact
 from tests.conftest import BUCKET
-from tests.test_flows import read_artifact
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 flow_module = importlib.import_module("prefect_runway.flows.s3_image_to_video")

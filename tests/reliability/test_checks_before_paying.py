@@ -22,7 +22,8 @@ from prefect_runway.errors import (
     RunwayValidationError,
 )
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY, BUCKET, free_port
+from tests._support.processes import free_port
+from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 flow_module = importlib.import_module("prefect_runway.flows.s3_image_to_video")

@@ -27,8 +27,9 @@ from prefect_runway.ledger.batch import ImageJob, submit_images
 from prefect_runway.s3.objects import ImageSourceError, iter_s3_pages
 from prefect_runway.testing.emulator import Emulator, Faults
 from prefect_runway.testing.emulator.samples import GIF, png
-from tests.conftest import API_KEY, BUCKET, wait_until
-from tests.test_flows import read_artifact
+from tests._support.prefect_api import read_artifact
+from tests._support.processes import wait_until
+from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROOT = Path(__file__).resolve().parents[2]

@@ -26,9 +26,9 @@ from prefect_runway import (
 )
 from prefect_runway.tasks import wait_for_tasks
 from prefect_runway.testing.emulator import Emulator, Faults
+from tests._support.prefect_api import read_artifact
+from tests._support.runway import async_client_for, client_for, request
 from tests.conftest import API_KEY
-from tests.test_client import async_client_for, client_for, request
-from tests.test_flows import read_artifact
 
 N = 20
 

@@ -1,0 +1,38 @@
+"""Reading back from the Prefect API what flow runs published: artifacts and events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+
+async def read_artifact(key: str):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        [artifact] = await client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+    return artifact
+
+
+async def read_events(prefix: str, task_ids: set[str], expected: int) -> list[dict]:
+    """The events under ``prefix`` about ``task_ids``, once ``expected`` of them arrived.
+
+    Events are delivered asynchronously, and the harness's server keeps those of earlier
+    tests, so the count that matters is the count about these tasks.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    async with httpx.AsyncClient(base_url=PREFECT_API_URL.value()) as http:
+        for _ in range(300):
+            response = await http.post("/events/filter", json={"filter": {
+                "event": {"prefix": [prefix]},
+                "resource": {"id": [f"runway.task.{task_id}" for task_id in task_ids]}}})
+            response.raise_for_status()
+            events = response.json()["events"]
+            if len(events) >= expected:
+                return events
+            await asyncio.sleep(0.2)
+    return events
