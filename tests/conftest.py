@@ -26,30 +26,52 @@ os.environ.pop("RUNWAYML_API_SECRET", None)
 os.environ.pop("RUNWAYML_BASE_URL", None)
 
 import logging  # noqa: E402
-import socket  # noqa: E402
+import shutil  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 
 import boto3  # noqa: E402
 import pytest  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
 
 from prefect_runway.testing.emulator import Emulator  # noqa: E402
+from tests._support import API_KEY, BUCKET  # noqa: E402
+from tests._support import s3 as s3_support  # noqa: E402
+from tests._support.locks import contenders  # noqa: E402
+from tests._support.processes import free_port, start_redis, wait_until  # noqa: E402
 
-API_KEY = "key_emulator_secret_1234567890"
-BUCKET = "stills"
+__all__ = ["API_KEY", "BUCKET", "contenders", "free_port", "wait_until"]
 
 
 @pytest.fixture
-def emulator():
+def make_emulator(monkeypatch) -> Callable[..., Emulator]:
+    """A factory of started emulators, each stopped at teardown:
+    `make_emulator(env=False, **options)`, options as for `Emulator` (api_key defaults to
+    API_KEY). With env=True, RUNWAYML_API_SECRET / RUNWAYML_BASE_URL point at it for the test
+    (what `RunwayCredentials()` finds)."""
+    with ExitStack() as stack:
+
+        def make(env: bool = False, **options) -> Emulator:
+            options.setdefault("api_key", API_KEY)
+            emu = stack.enter_context(Emulator(**options))
+            if env:
+                if options["api_key"] is not None:
+                    monkeypatch.setenv("RUNWAYML_API_SECRET", options["api_key"])
+                monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+            return emu
+
+        yield make
+
+
+@pytest.fixture
+def emulator(make_emulator):
     """A fresh official-dialect emulator with fast generations."""
-    with Emulator(api_key=API_KEY, generation_seconds=0.3, concurrency=2) as emu:
-        yield emu
+    return make_emulator(generation_seconds=0.3, concurrency=2)
 
 
 @pytest.fixture
-def proxy_emulator():
+def proxy_emulator(make_emulator):
     """A fresh proxy-dialect emulator (wrapped answers)."""
-    with Emulator(api_key=API_KEY, dialect="proxy", generation_seconds=0.3) as emu:
-        yield emu
+    return make_emulator(dialect="proxy", generation_seconds=0.3)
 
 
 @pytest.fixture(scope="session")
@@ -78,20 +100,11 @@ def credentials(emulator):
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_server():
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    """moto's S3 server for the whole session: its endpoint URL (subprocesses reach it too)."""
+    with s3_support.moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -104,29 +117,23 @@ def s3(moto_server, monkeypatch):
     client = boto3.client("s3")
     client.create_bucket(Bucket=BUCKET)
     yield client
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            client.delete_object(Bucket=BUCKET, Key=item["Key"])
-    client.delete_bucket(Bucket=BUCKET)
+    s3_support.empty_bucket(client, BUCKET)
 
 
 @pytest.fixture
-def runway(monkeypatch):
+def runway(make_emulator):
     """An emulator that RunwayCredentials() finds through the environment."""
-    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
-        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
-        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        yield emu
+    return make_emulator(env=True, concurrency=4, generation_seconds=0.3)
 
 
-def wait_until(condition, what: str, timeout: float = 60.0) -> None:
-    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.01)
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A real redis-server on a free port (no persistence), for a module; its URL. Skips
+    without Debian's redis-server package."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not found: install Debian's redis-server package to run "
+                    "these tests")
+    yield from start_redis(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture
@@ -145,14 +152,6 @@ def lock_calls(monkeypatch):
 
     monkeypatch.setattr(SubmissionLockManager, "try_acquire", spy)
     return calls
-
-
-def contenders(calls: list[tuple[str, str, bool]]) -> int:
-    """The most holders that asked for one key: 2 once a second run reached a held lock."""
-    holders: dict[str, set[str]] = {}
-    for key, holder, _ in list(calls):
-        holders.setdefault(key, set()).add(holder)
-    return max((len(h) for h in holders.values()), default=0)
 
 
 # The slow lane (`make test-all`, which CI runs): whole programs in subprocesses (the demo,

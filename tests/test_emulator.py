@@ -47,19 +47,15 @@ def body(**overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def make_emulator() -> Iterator[Callable[..., Emulator]]:
-    started: list[Emulator] = []
+def make_emulator(make_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]:
+    """conftest's factory with this module's defaults: the key KEY, 0.3 s generations."""
 
     def factory(**kwargs: Any) -> Emulator:
         kwargs.setdefault("api_key", KEY)
         kwargs.setdefault("generation_seconds", 0.3)
-        emu = Emulator(**kwargs).start()
-        started.append(emu)
-        return emu
+        return make_emulator(**kwargs)
 
-    yield factory
-    for emu in started:
-        emu.stop()
+    return factory
 
 
 @pytest.fixture

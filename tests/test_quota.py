@@ -28,7 +28,8 @@ from prefect_runway import (
 )
 from prefect_runway.errors import is_transient
 from prefect_runway.testing.emulator import Emulator, Faults
-from tests.conftest import API_KEY, free_port
+from tests._support.processes import free_port
+from tests.conftest import API_KEY
 
 PNG = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAYAAAAGCAIAAABvrngfAAAAKklEQVR42mP4HxUFRCe4uOCIASKELMoAxGiiDBAKWZQBrh4uyoBsMEQIAPuBLGHw9EwnAAAAAElFTkSuQmCC"  # noqa: E501
 DAY = 86400
@@ -45,10 +46,9 @@ def client_for(base_url: str, dialect: str = "runway", **kwargs) -> RunwayClient
 
 
 @pytest.fixture
-def tier1() -> Iterator[Emulator]:
+def tier1(make_emulator) -> Emulator:
     """A tier-1-like emulator: 3 generations a day per model, one at a time."""
-    with Emulator(api_key=API_KEY, daily_limit=3, concurrency=1, generation_seconds=0.2) as emu:
-        yield emu
+    return make_emulator(daily_limit=3, concurrency=1, generation_seconds=0.2)
 
 
 # -- the emulator ---------------------------------------------------------------------------

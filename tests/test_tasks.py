@@ -30,8 +30,10 @@ from prefect_runway.tasks import (
     wait_for_tasks,
 )
 from prefect_runway.testing.emulator import Emulator, Faults
-from tests.conftest import API_KEY, contenders, wait_until
-from tests.test_client import PNG
+from tests._support.locks import contenders
+from tests._support.processes import wait_until
+from tests._support.runway import PNG
+from tests.conftest import API_KEY
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 FAST = {"retry_delay_seconds": 0}
@@ -54,10 +56,9 @@ def submit_all(creds: RunwayCredentials, batch: list[ImageToVideoRequest]) -> li
 
 
 @pytest.fixture
-def url_emulator():
+def url_emulator(make_emulator):
     """Accepts https URLs without fetching them (there is no network in tests)."""
-    with Emulator(api_key=API_KEY, fetch_urls=False, generation_seconds=0.3) as emu:
-        yield emu
+    return make_emulator(fetch_urls=False, generation_seconds=0.3)
 
 
 def creds_for(emu, key: str = API_KEY) -> RunwayCredentials:

@@ -34,7 +34,8 @@ from prefect_runway.ledger.records import Ledger, SubmissionRecord
 from prefect_runway.tasks import submit_image_to_video
 from prefect_runway.testing.emulator import Emulator, Faults
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY, BUCKET, free_port
+from tests._support.processes import free_port
+from tests.conftest import API_KEY, BUCKET
 
 harness = pytest.mark.usefixtures("prefect_harness")  # flows and tasks only: the rest is fast
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
@@ -72,15 +73,13 @@ def record(key: str) -> SubmissionRecord | None:
 
 
 @pytest.fixture
-def emu():
-    with Emulator(api_key=API_KEY, generation_seconds=0.2) as emulator:
-        yield emulator
+def emu(make_emulator):
+    return make_emulator(generation_seconds=0.2)
 
 
 @pytest.fixture
-def proxy():
-    with Emulator(api_key=API_KEY, dialect="proxy", generation_seconds=0.2) as emulator:
-        yield emulator
+def proxy(make_emulator):
+    return make_emulator(dialect="proxy", generation_seconds=0.2)
 
 
 # -- the table, one wire exchange at a time -------------------------------------------------

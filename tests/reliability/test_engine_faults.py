@@ -26,7 +26,9 @@ from prefect_runway.ledger.locks import SubmissionLockManager
 from prefect_runway.ledger.records import Ledger, SubmissionRecord
 from prefect_runway.testing.emulator import Emulator, Faults
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY, contenders, wait_until
+from tests._support.locks import contenders
+from tests._support.processes import wait_until
+from tests.conftest import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = GenerationSettings(model="gen4_turbo", ratio="1280:720", duration=5)
@@ -35,9 +37,8 @@ JOB = ImageJob(source="s3://stills/cat.png", identity="s3://stills/cat.png#e1", 
 
 
 @pytest.fixture
-def emu():
-    with Emulator(api_key=API_KEY, generation_seconds=0.3) as emulator:
-        yield emulator
+def emu(make_emulator):
+    return make_emulator(generation_seconds=0.3)
 
 
 @pytest.fixture
@@ -385,7 +386,7 @@ def test_flow_with_an_unwritable_outcome_keeps_the_task_ids_and_fails_loudly(
     from prefect_runway.flows.common import batch_key
     from prefect_runway.flows.s3_image_to_video import TABLE_KEY, s3_image_to_video
     from prefect_runway.s3.manifest import read_manifest
-    from tests.test_flows import read_artifact
+    from tests._support.prefect_api import read_artifact
 
     for i in range(3):
         s3.put_object(Bucket="stills", Key=f"u/{i}.png", Body=png(5, 5, (i, 1, 1)))
