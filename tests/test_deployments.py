@@ -8,21 +8,15 @@ started in its own process group and stopped (with its descendants) even when th
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
@@ -32,10 +26,18 @@ from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway.s3.objects import MANIFEST_NAME
 from prefect_runway.testing.emulator import Emulator
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY, free_port
+from tests._support.processes import (
+    PREFECT,
+    ROOT,
+    TERMINAL,
+    free_port,
+    prefect,
+    running,
+    tail,
+)
+from tests._support.s3 import empty_bucket, s3_client
+from tests.conftest import API_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
-PREFECT = [sys.executable, "-m", "prefect"]
 POOL = "runway-pool"
 NIGHTLY = "s3-image-to-video/s3-image-to-video-nightly"
 HOURLY = "collect-runway-videos/collect-runway-videos-hourly"
@@ -43,72 +45,6 @@ DRIVE = "drive-runway-batch/drive-runway-batch-daily"
 BUCKET = "deploy-stills"
 PREFIX = "nightly/"
 IMAGES = 3
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def descendants(pid: int) -> list[int]:
-    """Live descendants of `pid` (from /proc; none where there is no /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        kids = children.get(todo.pop(), [])
-        found += kids
-        todo += kids
-    return found
-
-
-def kill(pid: int, sig: int, group: bool = False) -> None:
-    try:
-        (os.killpg if group else os.kill)(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-@contextmanager
-def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """Run `args` from the repository root in a new process group; stop it and all it started."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield proc
-    finally:
-        stop_tree(proc)
-
-
-def stop_tree(proc: subprocess.Popen) -> None:
-    """Stop `proc`, its process group and every process it started, however they detached."""
-    # A worker starts each flow run in a session of its own: collect those first.
-    spawned = descendants(proc.pid)
-    kill(proc.pid, signal.SIGTERM, group=True)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        kill(proc.pid, signal.SIGKILL, group=True)
-        proc.wait(timeout=10)
-    for pid in spawned + descendants(proc.pid):
-        kill(pid, signal.SIGKILL)
-    kill(proc.pid, signal.SIGKILL, group=True)  # anything left in the group
-
-
-def tail(log: Path, lines: int = 60) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def prefect(env: dict[str, str], *args: str) -> str:
-    """One Prefect CLI command from the repository root; its output, or the test fails."""
-    done = subprocess.run(
-        [*PREFECT, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, f"prefect {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 @pytest.fixture
@@ -152,31 +88,22 @@ def api(prefect_server) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def moto_s3() -> Iterator[tuple[str, object]]:
-    """moto's S3 server in this process, a bucket with IMAGES PNGs; yields endpoint, client."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    try:
-        s3 = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1",
-            aws_access_key_id="testing", aws_secret_access_key="testing",
-        )  # fmt: skip
-        s3.create_bucket(Bucket=BUCKET)
-        for i in range(IMAGES):
-            s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}still-{i}.png",
-                          Body=png(32, 18, (i * 60, 90, 200)), ContentType="image/png")  # fmt: skip
-        yield endpoint, s3
-    finally:
-        server.stop()
+def moto_s3(moto_server) -> Iterator[tuple[str, object]]:
+    """The session's moto S3 server, a bucket with IMAGES PNGs; yields endpoint, client."""
+    s3 = s3_client(moto_server)
+    s3.create_bucket(Bucket=BUCKET)
+    for i in range(IMAGES):
+        s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}still-{i}.png",
+                      Body=png(32, 18, (i * 60, 90, 200)), ContentType="image/png")  # fmt: skip
+    yield moto_server, s3
+    empty_bucket(s3, BUCKET)
 
 
 @pytest.fixture
-def runway() -> Iterator[Emulator]:
-    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=0.3) as emu:
-        yield emu
+def worker_runway(make_emulator) -> Emulator:
+    """An emulator the worker's flow runs reach through the saved credentials block (not
+    through RUNWAYML_* variables, unlike conftest's `runway`)."""
+    return make_emulator(concurrency=4, generation_seconds=0.3)
 
 
 def wait_for_run(api: httpx.Client, run_id: str, worker: subprocess.Popen, log: Path) -> dict:
@@ -200,7 +127,7 @@ def trigger(env: dict[str, str], deployment: str, **parameters: str) -> str:
 
 
 def test_deploy_all_then_a_process_worker_runs_both_deployments(
-    prefect_server, api, moto_s3, runway, tmp_path
+    prefect_server, api, moto_s3, worker_runway, tmp_path
 ):
     url, env = prefect_server
     endpoint, s3 = moto_s3
@@ -233,7 +160,8 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: url}):
-        RunwayCredentials(api_key=SecretStr(API_KEY), base_url=runway.base_url).save("runway")
+        block = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=worker_runway.base_url)
+        block.save("runway")
 
     # The flow runs in the worker's child process, which inherits the worker's environment.
     worker_env = env | {
@@ -270,7 +198,7 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     [progress] = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
     assert "complete: nothing left to submit or collect" in progress["data"]
 
-    stats = runway.stats()
+    stats = worker_runway.stats()
     assert (stats["posts"], stats["tasks_created"]) == (IMAGES, IMAGES)
     table_key = batch_key(TABLE_KEY, f"{BUCKET}/{PREFIX}")
     only = {"key": {"any_": [table_key]}, "flow_run_id": {"any_": [run["id"]]}}

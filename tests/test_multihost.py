@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -30,10 +28,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 
 from prefect_runway import GenerationSettings, RunwayCredentials
@@ -42,8 +38,7 @@ from prefect_runway.ledger.engine import ImageJob
 from prefect_runway.ledger.records import Ledger, SubmissionRecord
 from prefect_runway.testing.emulator import Emulator, Faults
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY
-from tests.test_deployments import (
+from tests._support.processes import (
     PREFECT,
     ROOT,
     TERMINAL,
@@ -54,9 +49,9 @@ from tests.test_deployments import (
     running,
     tail,
 )
+from tests._support.s3 import empty_bucket, s3_client
+from tests.conftest import API_KEY
 
-REDIS_SERVER = shutil.which("redis-server")
-NO_REDIS = "redis-server not found: install Debian's redis-server package to run these tests"
 BUCKET = "multihost"
 RECORDS_PREFIX = "runway-records"
 POOL = "multihost-pool"
@@ -71,48 +66,11 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory) -> Iterator[str]:
-    """A real redis-server on a free port (no persistence); its URL."""
-    if not REDIS_SERVER:
-        pytest.skip(NO_REDIS)
-    import redis
-
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    args = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(folder)]  # fmt: skip
-    with running(args, dict(os.environ), folder / "redis.log"):
-        client = redis.Redis(port=port)
-
-        def ready() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.ConnectionError:
-                return False
-
-        wait_until(ready, 20, "redis-server")
-        yield f"redis://127.0.0.1:{port}/0"
-        client.close()
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """moto's S3 server with the bucket of images and records."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3_client(endpoint).create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
-
-
-def s3_client(endpoint: str) -> Any:
-    return boto3.client(
-        "s3", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+def s3_endpoint(moto_server) -> Iterator[str]:
+    """The session's moto S3 server, with the bucket of images and records."""
+    s3_client(moto_server).create_bucket(Bucket=BUCKET)
+    yield moto_server
+    empty_bucket(s3_client(moto_server), BUCKET)
 
 
 def redis_client(url: str) -> Any:
