@@ -643,7 +643,12 @@ class _Patience:
         if backoff:  # a long backoff still polls once more, on the deadline
             delay = min(delay, max(remaining, self.interval))
         if delay > remaining:
-            raise RunwayTaskTimeoutError(self._timeout_message(), task_id=self.task_id)
+            missing = (
+                None if self.missing_since is None else time.monotonic() - self.missing_since
+            )
+            raise RunwayTaskTimeoutError(
+                self._timeout_message(), task_id=self.task_id, missing_seconds=missing
+            )
         return delay
 
     def _timeout_message(self) -> str:

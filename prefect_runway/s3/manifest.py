@@ -68,6 +68,7 @@ COLLECTION_FIELDS = (
     "failure",
     "failure_code",
     "collected_at",
+    "missing_since",
 )
 SUBMISSION_FIELDS = (
     "status",
@@ -83,7 +84,10 @@ SUBMISSION_FIELDS = (
 """What describes one generation's submission: kept with it when a later one replaces it."""
 NO_TASK_STATUSES = ("failed", "rejected", "deferred", "unknown")
 """Outcomes of a run that made no task: never written over a row that has one."""
-FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
+FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED", "LOST")
+"""Final states of a generation: Runway's three, and ``LOST`` (the collector's verdict on a
+task that answered 404 for longer than the not-found grace, across runs)."""
+ENDED_WITHOUT_VIDEO = ("FAILED", "CANCELLED", "LOST")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "OperationAborted"}
 _UNSUPPORTED_CODES = {"NotImplemented", "InvalidArgument"}
 
@@ -117,6 +121,7 @@ class Generation(BaseModel):
     failure: str | None = None
     failure_code: str | None = None
     collected_at: datetime | None = None
+    missing_since: datetime | None = None
     replaced_at: datetime | None = Field(
         default=None, description="When a later generation became the source's current one."
     )
@@ -128,8 +133,8 @@ class Generation(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """True when nothing is left to do for it: copied, failed or cancelled."""
-        return self.collected or self.final_status in ("FAILED", "CANCELLED")
+        """True when nothing is left to do for it: copied, failed, cancelled or lost."""
+        return self.collected or self.final_status in ENDED_WITHOUT_VIDEO
 
 
 class ManifestRow(BaseModel):
@@ -167,7 +172,9 @@ class ManifestRow(BaseModel):
         default=None, description="The task the collection fields describe."
     )
     final_status: str | None = Field(
-        default=None, description="SUCCEEDED, FAILED or CANCELLED once the task ended."
+        default=None,
+        description="SUCCEEDED, FAILED or CANCELLED once the task ended; LOST once it answered "
+        "404 for longer than the not-found grace, across collector runs.",
     )
     output: str | None = Field(default=None, description="s3:// URI of the copied video.")
     output_bytes: int | None = None
@@ -177,6 +184,11 @@ class ManifestRow(BaseModel):
     )
     failure_code: str | None = None
     collected_at: datetime | None = None
+    missing_since: datetime | None = Field(
+        default=None,
+        description="When a collector first saw the task answer 404 (cleared by a normal "
+        "answer); past the not-found grace the generation is LOST.",
+    )
     superseded_outputs: list[str] = Field(default_factory=list)
     generations: list[Generation] = Field(
         default_factory=list,
@@ -213,11 +225,12 @@ class ManifestRow(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """True when nothing is left to do for this row's task: copied, failed or cancelled."""
+        """True when nothing is left to do for this row's task: copied, failed, cancelled or
+        lost."""
         return self.collected or (
             bool(self.task_id)
             and self.collected_task_id == self.task_id
-            and self.final_status in ("FAILED", "CANCELLED")
+            and self.final_status in ENDED_WITHOUT_VIDEO
         )
 
     @property
