@@ -81,6 +81,12 @@ def videos_in_s3(s3) -> dict[str, bytes]:
     return found
 
 
+def claims_in_s3(s3) -> list[str]:
+    """The collector's claim objects left under videos/."""
+    found = s3.list_objects_v2(Bucket=BUCKET, Prefix="videos/.runway-claims/")
+    return sorted(item["Key"] for item in found.get("Contents", []))
+
+
 def events_for(task_ids: set[str], expected: int, settle: float = 1.5) -> list[dict]:
     """The `runway.generation.*` events about `task_ids`, read back from the Prefect API once
     at least `expected` arrived and no new one for `settle` seconds (they are delivered
@@ -148,6 +154,39 @@ def test_two_collectors_started_at_once_copy_and_tell_each_video_once(s3, runway
     manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
     assert manifest is not None and all(r.collected for r in manifest.rows)
     assert again.succeeded == 6 and runway.stats()["downloads"] == 6
+    told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
+    assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
+    assert claims_in_s3(s3) == []  # every video is recorded in the manifest: no claim left
+
+
+def test_a_collector_that_read_the_rows_before_another_finished_them_copies_nothing(
+    s3, runway, uploads, monkeypatch
+):  # fmt: skip
+    """The late run reads the same unfinished rows, then waits until the other run has
+    copied every video, written the manifest and deleted its claims: it finds no claim, and
+    must still copy and tell nothing."""
+    fill(s3, 4, bad=False)
+    batch = submit()
+    read, go = threading.Event(), threading.Event()
+    main = threading.current_thread()
+
+    def late_run_waits() -> None:
+        if threading.current_thread() is not main:
+            read.set()
+            assert go.wait(120)
+
+    held_after_reading(monkeypatch, late_run_waits)
+    results = {}
+    late = threading.Thread(target=lambda: results.update(late=collect(wait_seconds=30)))
+    late.start()
+    assert read.wait(120)  # the late run holds the same 4 unfinished rows
+    early = collect(wait_seconds=30)
+    assert early.collected == 4 and claims_in_s3(s3) == []  # recorded, claims deleted
+    go.set()
+    late.join(timeout=180)
+    assert results["late"].collected == 0 and results["late"].succeeded == 4
+    assert runway.stats()["downloads"] == 4 and len(uploads) == 4 == len(videos_in_s3(s3))
+    assert claims_in_s3(s3) == []
     told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
     assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
 
