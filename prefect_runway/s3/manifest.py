@@ -24,6 +24,8 @@ Merge rules, row by row (the manifest is a view of the ledger: no writer hides a
 - collection fields whose ``collected_task_id`` is not the row's task ID (a collector that
   read the row before a resubmission, or one collecting earlier generations) go to that
   task's generation, never to the current one;
+- a writer's own ``generations`` (a submission run's: every task the ledger's record of the
+  source's key holds) are merged in, so a task whose manifest write was lost still appears;
 - a run that made no task (``failed``, ``rejected``, ``deferred``, ``unknown``) never
   overwrites a row that has one: its outcome goes to ``attempt_status``/``attempt_error``;
 - the same task again (a rerun) never erases a submission field with an unset value
@@ -258,9 +260,6 @@ class ManifestRow(BaseModel):
             changes.pop("task_id")
         new_task = changes.get("task_id", self.task_id)
         generations = list(self.generations)
-        for earlier in update.generations:  # a writer's own earlier generations: merged in
-            generations = _put_generation(generations, earlier.task_id, earlier.model_dump(
-                exclude_unset=True))  # fmt: skip
         collected_for = changes.get("collected_task_id", new_task)
         if collected_for is not None and collected_for != new_task:
             # A collector's result for a task that is not (or no longer) current: it goes to
@@ -296,6 +295,10 @@ class ManifestRow(BaseModel):
                 data["collected_task_id"] = (
                     new_task if restored.final_status or restored.output else None
                 )
+        for earlier in update.generations:  # a writer's earlier tasks (the ledger's history):
+            if earlier.task_id != new_task:  # merged in, after the one just replaced
+                generations = _put_generation(generations, earlier.task_id, earlier.model_dump(
+                    exclude_unset=True))  # fmt: skip
         if self.task_id and (new_task == self.task_id or restored is not None):
             # A generation known already (a rerun, a cache hit): an unset value in the update
             # never erases a field it has (transport, seed, ...).
