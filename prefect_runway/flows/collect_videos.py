@@ -14,7 +14,11 @@ Each run:
 - claims each video before copying it (a conditional create of
   ``<output prefix>.runway-claims/<task ID>.json``, see `Claims`), so runs that overlap copy
   it once; a published video's claim becomes a done marker that later runs record it from
-  (a run that stopped before its manifest write downloads nothing again);
+  (a run that stopped before its manifest write downloads nothing again), deleted once the
+  manifest records the task finished;
+- finds lost tasks: a task's first 404 is kept in the manifest (``missing_since``), a normal
+  answer clears it, and 404s lasting longer than the credentials' ``not_found_grace``, across
+  runs, make the generation ``LOST`` (final, counted, told once);
 - publishes only complete videos: checked against their full length, uploaded to a temporary
   key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
