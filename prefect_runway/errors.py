@@ -246,6 +246,7 @@ class RunwayTaskFailedError(RunwayError):
         task_id: The task.
         status: ``FAILED`` or ``CANCELLED``.
         failure_code: Runway's code, e.g. ``SAFETY.INPUT.TEXT`` or ``INTERNAL.BAD_OUTPUT.CODE01``.
+        cost: The credits the API says the task cost, when its answer had a ``cost``.
     """
 
     def __init__(
@@ -255,12 +256,14 @@ class RunwayTaskFailedError(RunwayError):
         task_id: str,
         status: str,
         failure_code: str | None = None,
+        cost: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.task_id = task_id
         self.status = status
         self.failure_code = failure_code
+        self.cost = cost
 
     @property
     def retryable(self) -> bool:

@@ -85,8 +85,10 @@ def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
         assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
         assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
         assert row["status"] == "submitted" and row["collected_task_id"] == row["task_id"]
+        assert row["credits"] == row["estimated_credits"] == 25  # the API's final cost
     [failed] = [r for r in result.rows if r.final_status != "SUCCEEDED"]
     assert failed.final_status == "FAILED" and failed.failure_code == "SAFETY.INPUT.TEXT"
+    assert failed.credits == 0  # a failed generation's final cost, as the API said
     table = json.loads(asyncio.run(read_artifact(batch_key(VIDEOS_KEY, VIDEOS))).data)
     assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
     ids = set(batch.task_ids + failing.task_ids)

@@ -705,6 +705,11 @@ def _record(
                 updates.append(ManifestRow(**base, missing_since=None))
             continue  # still generating: nothing else to record
         copy = copies.get(task_id, {})
+        cost = outcome.cost.credits if isinstance(outcome, Task) and outcome.cost else None
+        if isinstance(outcome, RunwayTaskFailedError):
+            cost = outcome.cost
+        if cost is not None:  # the API's final figure, whatever the task ended as
+            base["credits"] = cost
         if isinstance(outcome, Task) and "held" in copy:
             pending += 1
             continue  # another run is copying it and records it
@@ -748,10 +753,11 @@ def _tell_once(
 
 
 async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
-    """Write each ended task's final state (and, once SUCCEEDED, its estimate as its cost) into
-    its attempt in the ledger's history, under the key's lock as submissions write. Only a
-    note: a failure is a WARNING and changes nothing else."""
+    """Write each ended task's final state and cost (the API's final figure, else its estimate
+    once SUCCEEDED) into its attempt in the ledger's history, under the key's lock as
+    submissions write. Only a note: a failure is a WARNING and changes nothing else."""
     ended = {u.collected_task_id: u.final_status for u in updates if u.final_status}
+    costs = {u.collected_task_id: u.credits for u in updates if u.credits is not None}
     items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
     if not items:
         return
@@ -767,7 +773,9 @@ async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
     holder = uuid.uuid4().hex
     for item in items:
         key, status = str(item.cache_key), str(ended[item.task_id])
-        credits = item.estimated_credits if status == "SUCCEEDED" else None
+        credits = costs.get(item.task_id)  # the API's figure, else the estimate if SUCCEEDED
+        if credits is None and status == "SUCCEEDED":
+            credits = item.estimated_credits
         try:
             await locks.aacquire_lock(key, holder, hold_timeout=config.lock_timeout())
             try:

@@ -71,6 +71,7 @@ COLLECTION_FIELDS = (
     "failure_code",
     "collected_at",
     "missing_since",
+    "credits",
 )
 SUBMISSION_FIELDS = (
     "status",
@@ -124,6 +125,7 @@ class Generation(BaseModel):
     failure_code: str | None = None
     collected_at: datetime | None = None
     missing_since: datetime | None = None
+    credits: float | None = None
     replaced_at: datetime | None = Field(
         default=None, description="When a later generation became the source's current one."
     )
@@ -190,6 +192,11 @@ class ManifestRow(BaseModel):
         default=None,
         description="When a collector first saw the task answer 404 (cleared by a normal "
         "answer); past the not-found grace the generation is LOST.",
+    )
+    credits: float | None = Field(
+        default=None,
+        description="What the task cost, in credits, as the API's answer said once it ended "
+        "(SUCCEEDED, FAILED or CANCELLED).",
     )
     superseded_outputs: list[str] = Field(default_factory=list)
     generations: list[Generation] = Field(
