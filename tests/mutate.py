@@ -936,6 +936,14 @@ MUTATIONS = [
         "            if True:  # merged in",
         (MANIFEST + "test_the_ledgers_history_becomes_generations_in_order_never_twice",),
     ),
+    Mutation(
+        "final-cost-dropped",
+        "an ended task's final cost (the API's cost) is recorded in the manifest",
+        "prefect_runway/flows/collect_videos.py",
+        '            base["credits"] = cost',
+        "            pass",
+        (COLLECT + "test_collect_puts_every_video_in_s3_and_updates_the_manifest",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(
