@@ -922,9 +922,9 @@ MUTATIONS = [
     Mutation(
         "ledger-history-not-in-manifest",
         "every task of the ledger's record of a source's key is a generation in the manifest",
-        "prefect_runway/flows/s3_image_to_video.py",
-        "        for a in row.history if a.task_id != row.task_id",
-        "        for a in row.history if False",
+        "prefect_runway/s3/manifest.py",
+        '            for a in history if a["task_id"] != data.get("task_id")',
+        "            for a in history if False",
         (MANIFEST + "test_the_ledgers_history_becomes_generations_in_order_never_twice",
          DELIVERY + "test_a_resubmission_whose_manifest_write_was_lost_stays_in_the_manifest"),
     ),

@@ -60,7 +60,7 @@ from prefect_runway.ledger.batch import SubmissionRow, submit_images
 from prefect_runway.ledger.engine import DailyQuota
 from prefect_runway.ledger.keys import submission_key
 from prefect_runway.ledger.records import Ledger
-from prefect_runway.s3.manifest import ManifestRow, merge_manifest
+from prefect_runway.s3.manifest import merge_manifest
 from prefect_runway.s3.objects import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
 from prefect_runway.tasks import check_budget
 
@@ -465,33 +465,10 @@ def _write_manifest(
 ) -> None:
     # Merged, never overwritten: the collector's fields and other runs' rows survive.
     merge_manifest(
-        where.client(), where.bucket, key, [manifest_row(row) for row in rows],
-        settings=settings.to_wire(), flow_run_id=str(flow_run.id) if flow_run.id else None,
+        where.client(), where.bucket, key, rows, settings=settings.to_wire(),
+        flow_run_id=str(flow_run.id) if flow_run.id else None,
     )  # fmt: skip
 
-
-def manifest_row(row: SubmissionRow) -> ManifestRow:
-    """The manifest's view of a submission row: its fields, and, as generations, every other
-    task the ledger's record of its key holds (the manifest is a view of the ledger, so a
-    resubmission whose manifest write was lost never hides its task).
-
-    Example:
-        >>> from prefect_runway.ledger.records import TaskAttempt
-        >>> row = SubmissionRow(source="s3://b/a.png", status="cached", task_id="t2",
-        ...     cache_key="k", history=[TaskAttempt(attempt=1, task_id="t1"),
-        ...                             TaskAttempt(attempt=2, task_id="t2")])
-        >>> [g.task_id for g in manifest_row(row).generations]
-        ['t1']
-    """
-    data = row.model_dump(mode="json", exclude={"history"})
-    data["generations"] = [
-        {"task_id": a.task_id, "cache_key": row.cache_key,
-         **({"estimated_credits": a.estimated_credits} if a.estimated_credits is not None
-            else {}),
-         **({"possible_duplicate": True} if a.possible_duplicate else {})}
-        for a in row.history if a.task_id != row.task_id
-    ]  # fmt: skip
-    return ManifestRow.model_validate(data)
 
 
 async def _publish(result: BatchResult, where: S3Location) -> None:

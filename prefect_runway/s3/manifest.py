@@ -396,10 +396,29 @@ def as_row(row: BaseModel | Mapping[str, Any]) -> ManifestRow:
     """A manifest row from a submission row (any pydantic model) or a mapping.
 
     Only the fields the row carries are set, so merging it leaves the collector's fields alone.
+    A submission row's ``history`` (every task the ledger's record of its key holds) becomes
+    its ``generations``, less the row's own task: the manifest is a view of the ledger, so a
+    task whose manifest write was lost reappears with the next write.
+
+    Example:
+        >>> row = as_row({"source": "s3://b/a.png", "status": "cached", "task_id": "t2",
+        ...               "cache_key": "k", "history": [{"attempt": 1, "task_id": "t1"},
+        ...                                             {"attempt": 2, "task_id": "t2"}]})
+        >>> [g.task_id for g in row.generations], "history" in (row.model_extra or {})
+        (['t1'], False)
     """
     if isinstance(row, ManifestRow):
         return row
     data = row.model_dump(mode="json") if isinstance(row, BaseModel) else dict(row)
+    history = data.pop("history", None) or []
+    if history:
+        data["generations"] = [
+            {"task_id": a["task_id"], "cache_key": data.get("cache_key"),
+             **({"estimated_credits": a["estimated_credits"]}
+                if a.get("estimated_credits") is not None else {}),
+             **({"possible_duplicate": True} if a.get("possible_duplicate") else {})}
+            for a in history if a["task_id"] != data.get("task_id")
+        ]  # fmt: skip
     return ManifestRow.model_validate(data)
 
 
