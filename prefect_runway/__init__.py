@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["AsyncRunwayClient", "RunwayClient"], "prefect_runway.api.client"
     ),
+    "Dialect": "prefect_runway.api.dialects",
     **dict.fromkeys(
         ["GenerationSettings", "ImageToVideoRequest", "Organization", "PromptImage",
          "SubmittedTask", "Task", "TaskStatus"],
@@ -50,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["asubmit_image_to_video", "submit_image_to_video", "aget_task", "get_task",
          "acancel_task", "cancel_task", "await_for_tasks", "wait_for_tasks",
-         "download_task_output", "estimate_credits", "check_budget"],
+         "download_task_output", "estimate_credits", "check_budget", "DownloadedOutput"],
         "prefect_runway.tasks",
     ),  # fmt: skip
     **dict.fromkeys(
@@ -66,6 +67,8 @@ __all__ = [
     "BudgetExceededError",
     "ConfigurationError",
     "CreateOutcome",
+    "Dialect",
+    "DownloadedOutput",
     "GenerationSettings",
     "ImageRejectedError",
     "ImageSourceError",
@@ -139,6 +142,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
     from prefect_runway.api.client import AsyncRunwayClient, RunwayClient
+    from prefect_runway.api.dialects import Dialect
     from prefect_runway.api.models import (
         GenerationSettings,
         ImageToVideoRequest,
@@ -187,6 +191,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
     from prefect_runway.flows.s3_image_to_video import s3_image_to_video
     from prefect_runway.samples import sample_image, sample_image_data_uri
     from prefect_runway.tasks import (
+        DownloadedOutput,
         acancel_task,
         aget_task,
         asubmit_image_to_video,

@@ -35,9 +35,9 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from prefect_runway.api.client import AsyncRunwayClient
+from prefect_runway.api.dialects import Dialect
+from prefect_runway.api.limits import MAX_SEED, MAX_UPLOAD_BYTES
 from prefect_runway.api.models import (
-    MAX_SEED,
-    MAX_UPLOAD_BYTES,
     MODEL_RULES,
     GenerationSettings,
     ImageToVideoRequest,
@@ -60,10 +60,9 @@ from prefect_runway.errors import (
     RunwayValidationError,
     validation_messages,
 )
-from prefect_runway.images import check_data_uri, check_image
+from prefect_runway.images import check_data_uri, check_image, sniff_image_type
 from prefect_runway.ledger.engine import Engine, ImageJob
 from prefect_runway.ledger.keys import content_identity, image_identity, submission_key
-from prefect_runway.s3.objects import sniff_image_type
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
 _FATAL = (RunwayAuthenticationError, RunwayConnectionError)
@@ -98,7 +97,7 @@ def _error(message: str) -> None:
 _messages = validation_messages
 
 
-def _prepare(arg: str, settings: GenerationSettings, dialect: str) -> _Input:
+def _prepare(arg: str, settings: GenerationSettings, dialect: Dialect) -> _Input:
     """Validate one argument (URL, data URI, runway:// URI or file) without any request.
 
     Raises:
@@ -177,7 +176,7 @@ def _credentials(args: argparse.Namespace) -> RunwayCredentials:
         creds = RunwayCredentials()
     overrides = {
         "base_url": args.base_url,
-        "dialect": args.dialect,
+        "dialect": Dialect(args.dialect) if args.dialect else None,  # model_copy: no validation
         "poll_interval": args.poll_interval,
     }
     return creds.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -293,10 +292,10 @@ async def _submit_all(
         )
         for item in inputs:
             row = await engine.submit(_job(item, settings), settings)
-            if isinstance(row._exception, _FATAL):  # every other input would fail the same way
+            if isinstance(row.exception, _FATAL):  # every other input would fail the same way
                 from prefect_runway.flows.common import stop_error
 
-                raise stop_error(creds, row._exception)
+                raise stop_error(creds, row.exception)
             if row.task_id is None or row.status == "unrecorded":
                 failures += 1
                 _error(f"{item.source}: {row.error}")
@@ -517,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--block", metavar="NAME", help="load a saved RunwayCredentials block")
     group.add_argument("--base-url", help="API root (default: block, $RUNWAYML_BASE_URL)")
-    group.add_argument("--dialect", choices=("runway", "proxy"), help="wire dialect")
+    group.add_argument("--dialect", choices=[d.value for d in Dialect], help="wire dialect")
     group.add_argument(
         "--poll-interval",
         type=_positive,

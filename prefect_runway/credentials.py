@@ -2,10 +2,11 @@
 
 Example:
     ```python
+    import os
     from prefect_runway import RunwayCredentials
 
-    RunwayCredentials(api_key="key_...").save("runway")   # once
-    creds = RunwayCredentials.load("runway")               # in a flow
+    RunwayCredentials(api_key=os.environ["RUNWAYML_API_SECRET"]).save("runway", overwrite=True)
+    creds = RunwayCredentials.load("runway")   # in a flow
     with creds.get_client() as client:
         print(client.organization().credit_balance)
     ```
@@ -15,19 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, WithJsonSchema
 
 from prefect_runway.api.client import (
     DEFAULT_API_VERSION,
-    DEFAULT_BASE_URLS,
     DEFAULT_NOT_FOUND_GRACE,
     MIN_POLL_INTERVAL,
     AsyncRunwayClient,
     RunwayClient,
 )
+from prefect_runway.api.dialects import Dialect
 from prefect_runway.errors import RunwayAuthenticationError
 from prefect_runway.ledger.keys import normalize_base_url
 
@@ -45,14 +46,15 @@ class RunwayCredentials(CredentialsBlock):
     Attributes:
         api_key: The API secret (stored encrypted by Prefect, never logged).
         base_url: API root; the dialect's public URL when unset.
-        dialect: ``runway`` (official) or ``proxy``.
+        dialect: ``runway`` (official) or ``proxy``: given as the string, read as the
+            `Dialect` it names.
 
     Example:
         Load stored credentials and submit:
         ```python
         from prefect_runway import RunwayCredentials
 
-        creds = RunwayCredentials.load("BLOCK_NAME")
+        creds = RunwayCredentials.load("runway")  # a block saved earlier
         client = creds.get_client()
         ```
     """
@@ -74,8 +76,10 @@ class RunwayCredentials(CredentialsBlock):
             "to RUNWAYML_BASE_URL, then to the dialect's public URL."
         ),
     )
-    dialect: Literal["runway", "proxy"] = Field(
-        default="runway",
+    # The block's schema stays the string enum it always was (saved blocks, the UI's form).
+    dialect: Annotated[Dialect, WithJsonSchema({"enum": list(Dialect), "type": "string"})] = Field(
+        default=Dialect.RUNWAY,
+        title="Dialect",
         description="Wire dialect: 'runway' for the official API, 'proxy' for /runwayml resellers.",
     )
     api_version: str = Field(
@@ -134,7 +138,7 @@ class RunwayCredentials(CredentialsBlock):
     def resolved_base_url(self) -> str:
         """The API root in use: the field, else RUNWAYML_BASE_URL, else the dialect's default."""
         url = self.base_url or os.environ.get("RUNWAYML_BASE_URL")
-        return (url or DEFAULT_BASE_URLS[self.dialect]).rstrip("/")
+        return (url or self.dialect.default_base_url).rstrip("/")
 
     @property
     def account_fingerprint(self) -> str:

@@ -25,10 +25,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from prefect_runway.api.client import AsyncRunwayClient
-from prefect_runway.api.models import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
+from prefect_runway.api.dialects import Dialect
+from prefect_runway.api.limits import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
 from prefect_runway.errors import ImageRejectedError
 from prefect_runway.images import check_image
 from prefect_runway.ledger.engine import ImageJob, log
@@ -40,6 +41,9 @@ from prefect_runway.s3.objects import (
     sniffed_type,
 )
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 Transport = Literal["auto", "data_uri", "upload", "presigned_url"]
 
 
@@ -48,23 +52,26 @@ def data_uri_size(raw_bytes: int, content_type: str) -> int:
     return len(f"data:{content_type};base64,") + 4 * ((raw_bytes + 2) // 3)
 
 
-def size_limit(transport: Transport, dialect: str) -> int:
+def size_limit(transport: Transport, dialect: Dialect | str) -> int:
     """The largest image, in bytes, `transport` can carry with `dialect`."""
+    uploads = Dialect.of(dialect).uploads
     return {
         "data_uri": MAX_DATA_URI_CHARS * 3 // 4,
         "upload": MAX_UPLOAD_BYTES,
         "presigned_url": MAX_URL_IMAGE_BYTES,
-        "auto": MAX_UPLOAD_BYTES if dialect == "runway" else MAX_URL_IMAGE_BYTES,
+        "auto": MAX_UPLOAD_BYTES if uploads else MAX_URL_IMAGE_BYTES,
     }[transport]
 
 
-def choose_transport(size: int, content_type: str, transport: Transport, dialect: str) -> str:
+def choose_transport(
+    size: int, content_type: str, transport: Transport, dialect: Dialect | str
+) -> str:
     """The transport `auto` resolves to for an image (the others are returned as given)."""
     if transport != "auto":
         return transport
     if data_uri_size(size, content_type) <= MAX_DATA_URI_CHARS:
         return "data_uri"
-    return "upload" if dialect == "runway" else "presigned_url"
+    return "upload" if Dialect.of(dialect).uploads else "presigned_url"
 
 
 def to_data_uri(data: bytes, content_type: str, source: str) -> str:
@@ -83,7 +90,7 @@ def to_data_uri(data: bytes, content_type: str, source: str) -> str:
     return uri
 
 
-def precheck(obj: S3Image, transport: Transport, dialect: str) -> None:
+def precheck(obj: S3Image, transport: Transport, dialect: Dialect | str) -> None:
     """Reject what the listing already shows to be unusable, before any download.
 
     Raises:
@@ -101,7 +108,7 @@ def precheck(obj: S3Image, transport: Transport, dialect: str) -> None:
 
 
 def s3_image_job(
-    s3: Any,
+    s3: S3Client,
     obj: S3Image,
     transport: Transport = "auto",
     presign_seconds: int = 3600,
@@ -122,7 +129,11 @@ def s3_image_job(
 
     Example:
         ```python
-        jobs = (s3_image_job(s3, obj) for page in iter_s3_pages(s3, "b") for obj in page)
+        from prefect_runway.ledger.batch import submit_images
+        from prefect_runway.s3.objects import iter_s3_pages
+
+        pages = iter_s3_pages(s3, "stills", "in/")
+        jobs = [s3_image_job(s3, obj, model="gen4_turbo") for page in pages for obj in page]
         rows = await submit_images(creds, settings, jobs)
         ```
     """

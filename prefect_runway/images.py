@@ -22,32 +22,58 @@ Dimensions, as documented (Runway's inputs page and the SDK's docstrings):
 
 Example:
     ```python
+    from prefect_runway import sample_image
     from prefect_runway.images import check_image
 
-    info = check_image(data, "cat.png", model="gen4_turbo")   # ImageRejectedError if unusable
-    info.content_type, info.width, info.height                # 'image/png', 1280, 720
+    info = check_image(sample_image(), "cat.png", model="gen4_turbo")  # else ImageRejectedError
+    print(info.content_type, info.width, info.height)  # image/png and its size in pixels
     ```
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import warnings
 from dataclasses import dataclass, field
 
+from prefect_runway.api import limits
+from prefect_runway.api.models import parse_data_uri
 from prefect_runway.errors import ImageRejectedError
-from prefect_runway.s3.objects import sniff_image_type
 
-MAX_SIDE = 8000
+MAX_SIDE = limits.MAX_IMAGE_SIDE
 """Each side must be under this many pixels (Runway's inputs page, common error reasons)."""
 MIN_SIDE = 4
 """This package's floor: a side of fewer pixels is no picture (a 1x1 tracking pixel)."""
-ASPECT = (0.4, 2.5)
+ASPECT = limits.ASPECT_RATIO_RANGE
 """The width / height range documented for grok_imagine_1_5(_lite); warned for others."""
-MODEL_MIN_SIDE = {"h3_max": 256}
-MODEL_ASPECT = {"grok_imagine_1_5": ASPECT, "grok_imagine_1_5_lite": ASPECT}
+MODEL_MIN_SIDE = limits.MODEL_MIN_IMAGE_SIDE
+MODEL_ASPECT = limits.MODEL_ASPECT_RATIO
+SNIFF_BYTES = 16
+"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    """The image type by magic bytes: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/gif``.
+
+    The one sniffing of the client side (the S3 flow, the CLI, `check_image`); the emulator
+    has its own, pinned to the same verdicts by ``tests/test_contract.py``.
+
+    Example:
+        ```python
+        sniff_image_type(b"\\x89PNG\\r\\n\\x1a\\n...")  # 'image/png'
+        ```
+    """
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    return None
+
+
 _MODES = {"L", "RGB", "RGBA", "P", "LA"}
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
@@ -190,17 +216,17 @@ def _check_size(source: str, width: int, height: int, model: str | None) -> tupl
 
 
 def data_uri_bytes(uri: str, source: str) -> bytes:
-    """The bytes a ``data:...;base64,`` URI carries.
+    """The bytes a ``data:...;base64,`` URI carries (read by `parse_data_uri`).
 
     Raises:
-        ImageRejectedError: not base64, or not decodable.
+        ImageRejectedError: not a data URI, not base64, or not decodable.
     """
-    header, _, payload = uri.partition(",")
-    if not header.lower().endswith(";base64"):
+    parsed = parse_data_uri(uri)
+    if parsed is None or not parsed.is_base64:
         raise ImageRejectedError(f"{source}: the data URI is not base64-encoded")
     try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
+        return parsed.decode()
+    except ValueError:
         raise ImageRejectedError(f"{source}: the data URI's base64 is invalid") from None
 
 
@@ -211,7 +237,8 @@ def check_data_uri(uri: str, source: str, model: str | None = None) -> ImageInfo
         ImageRejectedError: as `check_image`, or the URI says ``image/png`` of a JPEG.
     """
     info = check_image(data_uri_bytes(uri, source), source, model)
-    declared = uri[5 : uri.find(";")].lower() if uri.find(";") > 5 else ""
+    parsed = parse_data_uri(uri)
+    declared = parsed.content_type if parsed is not None else ""
     if declared and declared not in (info.content_type, "image/jpg"):
         raise ImageRejectedError(
             f"{source} is labelled {declared} but its bytes are {info.content_type}"

@@ -44,13 +44,14 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
+from pydantic import BaseModel, ConfigDict
 
 from prefect_runway.api.models import (
     GenerationSettings,
@@ -74,6 +75,9 @@ from prefect_runway.errors import (
 from prefect_runway.images import check_data_uri
 from prefect_runway.ledger.engine import Engine, ImageJob, log
 from prefect_runway.ledger.keys import image_identity
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 # Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
 # plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
@@ -121,9 +125,7 @@ async def _submit(
         logger.info("Submitted Runway task %s", row.task_id)
     if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
         raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
-    if row._task is None:
-        raise row._exception or RunwayError(row.error or "submission failed")
-    return row._task
+    return row.raise_for_status()
 
 
 def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
@@ -441,13 +443,37 @@ def _did_you_mean(model: str | None) -> str:
     return f"; did you mean {close!r}?" if close and close != model else ""
 
 
+class DownloadedOutput(BaseModel):
+    """One stored output of a task (`download_task_output`): JSON-serializable, so a
+    persisted Prefect result holds it as ``{"location", "bytes", "sha256", "content_type"}``.
+
+    ``output["location"]`` reads a field as the dicts of earlier versions did, and
+    ``dict(output)`` gives that dict.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    location: str
+    """The local path or ``s3://bucket/key`` the video was stored at."""
+    bytes: int
+    """Its size, checked against the host's full length."""
+    sha256: str
+    """SHA-256 hex of its bytes (on S3 also in the object's ``sha256`` metadata)."""
+    content_type: str = "video/mp4"
+
+    def __getitem__(self, field: str) -> Any:
+        if field not in type(self).model_fields:
+            raise KeyError(field)
+        return getattr(self, field)
+
+
 @task(name="download-runway-output", retries=2, retry_delay_seconds=10)
 def download_task_output(
     credentials: RunwayCredentials,
     task_id: str,
     destination: str,
-    s3_client: Any = None,
-) -> list[dict[str, Any]]:
+    s3_client: S3Client | None = None,
+) -> list[DownloadedOutput]:
     """Stream a SUCCEEDED task's outputs to a local path or an ``s3://bucket/key`` URI.
 
     Videos are streamed through a temporary file, never held in memory, and checked against
@@ -466,7 +492,8 @@ def download_task_output(
             chain, ``AWS_ENDPOINT_URL`` honoured).
 
     Returns:
-        One record per output: ``{"location", "bytes", "sha256", "content_type"}``.
+        One `DownloadedOutput` per output: ``location``, ``bytes``, ``sha256``,
+        ``content_type`` (also readable as ``output["location"]``).
     """
     with credentials.get_client() as client:
         current = client.get_task(task_id)
@@ -474,16 +501,14 @@ def download_task_output(
             raise RunwayError(
                 f"Task {task_id} is {current.status.value}; only a SUCCEEDED task has outputs."
             )
-        records = []
+        records: list[DownloadedOutput] = []
         for index, _ in enumerate(current.output):
             target = _numbered(destination, index, len(current.output))
             with tempfile.TemporaryFile() as spool:
                 size, digest = _download_fresh(client, task_id, current, index, spool)
                 spool.seek(0)
                 _store(spool, target, s3_client, size, digest)
-            records.append(
-                {"location": target, "bytes": size, "sha256": digest, "content_type": "video/mp4"}
-            )
+            records.append(DownloadedOutput(location=target, bytes=size, sha256=digest))
             get_run_logger().info("Saved output of Runway task %s to %s", task_id, target)
     return records
 
@@ -507,7 +532,9 @@ def _numbered(destination: str, index: int, total: int) -> str:
     return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
 
 
-def _store(spool: Any, target: str, s3_client: Any, size: int, digest: str) -> None:
+def _store(
+    spool: Any, target: str, s3_client: S3Client | None, size: int, digest: str
+) -> None:
     if target.startswith("s3://"):
         import boto3
 
@@ -542,6 +569,7 @@ def _store(spool: Any, target: str, s3_client: Any, size: int, digest: str) -> N
 
 __all__ = [
     "BudgetExceededError",
+    "DownloadedOutput",
     "acancel_task",
     "aget_task",
     "asubmit_image_to_video",

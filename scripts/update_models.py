@@ -31,10 +31,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from prefect_runway.api import limits  # the published limits (the seed's range)
+
 TYPE_FILE = "src/runwayml/types/image_to_video_create_params.py"
 DEFAULT_SDK_VERSION = "5.24.0"
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "prefect_runway" / "rules.py"
+OUTPUT = ROOT / "prefect_runway" / "api" / "rules.py"  # prefect_runway/rules.py is an alias
 
 # Facts the SDK's type file does not hold, kept here and reviewed with the output.
 # credits: credits per second of output (1 credit = 0.01 USD); with audio where it matters.
@@ -103,7 +105,7 @@ RETIRED: dict[str, dict[str, Any]] = {
             "promptText": {"type": "string", "required": True, "max_length": 1000},
             "ratio": {"type": "enum", "values": ["1280:768", "768:1280"]},
             "duration": {"type": "enum", "values": [5, 10]},
-            "seed": {"type": "integer", "min": 0, "max": 4294967295},
+            "seed": {"type": "integer", "min": limits.MIN_SEED, "max": limits.MAX_SEED},
         },
         "positions": ["first", "last"],
         "position_required": True,
@@ -125,7 +127,7 @@ RETIRED: dict[str, dict[str, Any]] = {
                 "values": ["1280:720", "720:1280", "1080:1920", "1920:1080"],
             },
             "duration": {"type": "enum", "values": [8]},
-            "seed": {"type": "integer", "min": 0, "max": 4294967295},
+            "seed": {"type": "integer", "min": limits.MIN_SEED, "max": limits.MAX_SEED},
         },
         "positions": ["first"],
         "position_required": True,
@@ -231,7 +233,7 @@ def _spec(field: _Field) -> dict[str, Any]:
         if match:
             spec["min"], spec["max"] = int(match[1]), int(match[2])
     if field.wire == "seed":
-        spec.update(min=0, max=4294967295)
+        spec.update(min=limits.MIN_SEED, max=limits.MAX_SEED)
     if field.wire == "promptText":
         match = _PROMPT_LIMIT.search(field.doc)
         if match:

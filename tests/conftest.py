@@ -186,6 +186,8 @@ def pytest_terminal_summary(terminalreporter) -> None:
 def run_logs():
     """Messages logged by Prefect flow and task runs in this test (their run loggers do not
     always propagate to pytest's caplog)."""
+    import prefect.main  # noqa: F401  # sets up Prefect's logging, dropping handlers added before
+
     messages: list[str] = []
 
     class Collect(logging.Handler):

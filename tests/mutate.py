@@ -560,7 +560,7 @@ MUTATIONS = [
         "answer-unredacted",
         "a kept answer holds no URL signature or key",
         "prefect_runway/api/client.py",
-        'text = _URL_QUERY.sub(r"\\1?<redacted>", text)',
+        "text = _URL.sub(lambda m: redact_url(m.group(0)), text)",
         "pass",
         (OUTCOMES + "test_an_unreadable_answer_is_kept_redacted_and_truncated",),
     ),

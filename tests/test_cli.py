@@ -212,14 +212,23 @@ def test_submit_wait_reaches_succeeded(env, capsys):
     assert "\r" not in err and len(set(lines(err))) == len(lines(err))
 
 
-def test_status_of_a_cancelled_task_exits_1(env, capsys):
-    task_id = submit_one(env)
-    with RunwayClient(API_KEY, base_url=env.base_url) as client:
-        client.cancel_task(task_id)
+def test_status_of_a_cancelled_task_exits_1(monkeypatch, capsys):
+    # Long generations: DELETE cancels a running task, and deletes one that already ended.
+    with Emulator(api_key=API_KEY, generation_seconds=600) as env:
+        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+        monkeypatch.setenv("RUNWAYML_BASE_URL", env.base_url)
+        task_id = submit_one(env)
+        with RunwayClient(API_KEY, base_url=env.base_url) as client:
+            client.cancel_task(task_id)
+            assert client.get_task(task_id).status == "CANCELLED"
+        check_cancelled_status(task_id, capsys)
+
+
+def check_cancelled_status(task_id: str, capsys) -> None:
 
     assert main(["status", task_id]) == 1
     out, err = capsys.readouterr()
-    assert out == f"{task_id}\tCANCELLED\n"
+    assert out == f"{task_id}\tCANCELLED\n", err
     assert "CANCELLED" in err
 
     assert main(["status", task_id, "--wait", *FAST]) == 1

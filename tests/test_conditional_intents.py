@@ -94,7 +94,7 @@ def _assert_one_paid(rows: list[Any], emulator: Any, record: SubmissionRecord | 
     loser = next(r for r in rows if r.status == "failed")
     assert "Another runner wrote the record" in (loser.error or "")
     assert "nothing was submitted" in (loser.error or "") and loser.task_id is None
-    assert isinstance(loser._exception, RecordConflictError)
+    assert isinstance(loser.exception, RecordConflictError)
     assert record is not None and record.state == "submitted"
     assert record.task is not None and record.task.id == winner.task_id
 

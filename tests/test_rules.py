@@ -7,6 +7,7 @@ message before any network call.
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 
@@ -168,11 +169,20 @@ def test_generated_table_is_current_with_the_installed_sdk():
 
 
 def test_emulator_never_imports_the_client_validation():
-    emulator_dir = Path(__file__).parents[1] / "prefect_runway" / "emulator"
-    for path in emulator_dir.glob("*.py"):
+    """The emulator reads only the data modules (rules and limits) of the package."""
+    emulator_dir = Path(__file__).parents[1] / "prefect_runway" / "testing" / "emulator"
+    paths = sorted(emulator_dir.glob("*.py"))
+    assert len(paths) > 5
+    allowed = {"prefect_runway.api.rules", "prefect_runway.api.limits"}
+    for path in paths:
         text = path.read_text()
         assert "prefect_runway.api.models" not in text and "prefect_runway.api.client" not in text
         assert "from .. import" not in text and "from ..rules" not in text, path.name
+        imported = {name for name in re.findall(r"^\s*(?:from|import) (prefect_runway[\w.]*)",
+                                                text, re.M)}  # fmt: skip
+        imported |= {f"{base}.{name}" for base, name in re.findall(
+            r"^\s*from (prefect_runway[\w.]*) import (\w+)", text, re.M)}  # fmt: skip
+        assert imported <= allowed | {"prefect_runway.api"}, (path.name, imported - allowed)
 
 
 @pytest.mark.parametrize("model", sorted(VALID))

@@ -296,8 +296,8 @@ def test_download_lands_in_s3_with_content_type_and_size(credentials, emulator, 
         [record], [local] = run()
         head = s3.head_object(Bucket="videos", Key="out/cat.mp4")
     assert head["ContentType"] == "video/mp4"
-    assert head["ContentLength"] == record["bytes"] == Path(local["location"]).stat().st_size
-    assert record["sha256"] == local["sha256"]
+    assert head["ContentLength"] == record.bytes == Path(local.location).stat().st_size
+    assert record.sha256 == local.sha256 and record.location == "s3://videos/out/cat.mp4"
 
 
 @flow

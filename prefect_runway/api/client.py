@@ -2,7 +2,8 @@
 
 Both clients speak two dialects: ``runway`` (the official API at
 ``https://api.dev.runwayml.com``) and ``proxy`` (resellers that mount the same API under a
-``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``).
+``/runwayml`` prefix and may wrap answers in ``{code, message, request_id, data}``): one
+`prefect_runway.api.dialects.Dialect` each, which the client asks for what differs.
 
 Retries happen here only for transient failures, with exponential backoff and up to 50 %
 random jitter, bounded by ``max_retries``. 4xx answers fail at once.
@@ -32,12 +33,13 @@ Prefect run's logger inside a flow or task run (`prefect_runway.runlog`).
 
 Example:
     ```python
+    from prefect_runway import sample_image_data_uri
     from prefect_runway.api.client import RunwayClient
     from prefect_runway.api.models import ImageToVideoRequest
 
     with RunwayClient() as client:  # reads RUNWAYML_API_SECRET / RUNWAYML_BASE_URL
         task = client.image_to_video(ImageToVideoRequest(
-            prompt_image="https://example.com/cat.png", model="gen4_turbo",
+            prompt_image=sample_image_data_uri(), model="gen4_turbo",
             ratio="1280:720", duration=5))
         done = client.wait_for_task(task.id)
         print(done.output)
@@ -56,11 +58,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
+from prefect_runway.api.dialects import Dialect, failure_code, task_fields
 from prefect_runway.api.models import (
     ImageToVideoRequest,
     Organization,
@@ -92,11 +95,9 @@ from prefect_runway.runlog import log
 
 logger = logging.getLogger("prefect_runway.api.client")
 
-Dialect = Literal["runway", "proxy"]
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "runway": "https://api.dev.runwayml.com",
-    "proxy": "https://www.anyapi.vip/runwayml",
-}
+DEFAULT_BASE_URLS: dict[str, str] = {dialect.value: dialect.default_base_url for dialect in Dialect}
+"""Dialect name -> its public API root; derived from `Dialect.default_base_url`, kept for
+importers (the client asks the `Dialect`)."""
 DEFAULT_API_VERSION = "2024-11-06"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MIN_POLL_INTERVAL = 5.0
@@ -106,7 +107,6 @@ DEFAULT_NOT_FOUND_GRACE = 60.0
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,199}")
 """What a task ID can be: Runway's are UUIDs, proxies' short tokens; never a path."""
 
-_SUCCESS_CODES = {0, 200, "0", "200", "success", "SUCCESS", "ok", "OK"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 """Transport errors raised before any byte of the request left (httpx reports TLS handshake
 failures as `httpx.ConnectError`)."""
@@ -205,14 +205,6 @@ def _json_body(response: httpx.Response) -> tuple[Any, bool]:
         return None, False
 
 
-def _wrapped_code(body: Any) -> Any:
-    """A proxy's wrapped ``code`` when it says failure (an int when numeric), else None."""
-    if not isinstance(body, dict) or "code" not in body or body["code"] in _SUCCESS_CODES:
-        return None
-    code = body["code"]
-    return int(code) if isinstance(code, str) and code.strip().isdigit() else code
-
-
 def _created_task(response: httpx.Response, body: Any) -> SubmittedTask | None:
     """The task an answer to a create carries, read ID first; None when none is readable.
 
@@ -256,7 +248,7 @@ def classify_create(
     body, _ = _json_body(response)
     if _created_task(response, body) is not None:
         return CreateOutcome.CREATED
-    status, code = response.status_code, _wrapped_code(body)
+    status, code = response.status_code, failure_code(body)
     if response.is_success:
         refused = isinstance(code, int) and 400 <= code <= 499
         return CreateOutcome.NOT_CREATED if refused else CreateOutcome.UNKNOWN
@@ -270,15 +262,15 @@ def classify_create(
     return CreateOutcome.UNKNOWN
 
 
-_URL_QUERY = re.compile(r"(https?://[^\s\"'<>?]+)\?[^\s\"'<>]*")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
 _SECRETS = re.compile(r"(?i)(bearer\s+|key_)[A-Za-z0-9._~+/=-]+")
 
 
 def redact_answer(content: bytes) -> str:
-    """An answer's body for a person to read: URL query strings and key-like tokens
-    removed, at most 500 characters."""
+    """An answer's body for a person to read: every URL in it redacted by `redact_url`
+    (query strings and user info removed), key-like tokens removed, at most 500 characters."""
     text = content[: _ANSWER_CHARS * 4].decode("utf-8", "replace")
-    text = _URL_QUERY.sub(r"\1?<redacted>", text)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
     text = _SECRETS.sub(lambda m: m.group(1) + "<redacted>", text)
     if len(text) > _ANSWER_CHARS or len(content) > _ANSWER_CHARS * 4:
         text = text[:_ANSWER_CHARS] + f"... ({len(content)} bytes in all)"
@@ -305,7 +297,7 @@ def _parse(call: _Call, response: httpx.Response) -> Any:
         raise error
     if not response.is_success:
         raise _daily_limit_error(call, _error_from(response.status_code, body, response))
-    code = _wrapped_code(body)
+    code = failure_code(body)
     if code is not None:
         # A proxy's wrapped error, sometimes sent with HTTP 200.
         status = code if isinstance(code, int) and 400 <= code <= 599 else 400
@@ -363,7 +355,7 @@ class _ClientBase:
         api_key: str | None = None,
         *,
         base_url: str | None = None,
-        dialect: Dialect = "runway",
+        dialect: Dialect | str = Dialect.RUNWAY,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
         max_retries: int = 5,
@@ -378,14 +370,13 @@ class _ClientBase:
             raise RunwayAuthenticationError(
                 "No Runway API key: pass api_key or set RUNWAYML_API_SECRET."
             )
-        if dialect not in DEFAULT_BASE_URLS:
-            raise RunwayValidationError(
-                f"dialect {dialect!r} is not supported; use 'runway' or 'proxy'"
-            )
+        try:
+            self.dialect: Dialect = Dialect.of(dialect)
+        except ValueError as exc:
+            raise RunwayValidationError(str(exc)) from None
         self._api_key = api_key
-        self.dialect: Dialect = dialect
         self.base_url = (
-            base_url or os.environ.get("RUNWAYML_BASE_URL") or DEFAULT_BASE_URLS[dialect]
+            base_url or os.environ.get("RUNWAYML_BASE_URL") or self.dialect.default_base_url
         ).rstrip("/")
         self.api_version = api_version
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
@@ -401,7 +392,7 @@ class _ClientBase:
         self.not_found_grace = float(not_found_grace)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={self.dialect!r})"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, dialect={self.dialect.value!r})"
 
     def _interval(self, poll_interval: float | None) -> float:
         """The poll interval to use: at least 5 s against runwayml.com, even when per call."""
@@ -413,30 +404,20 @@ class _ClientBase:
 
     @staticmethod
     def _task(body: Any) -> Task:
-        """Read a task answer; a proxy's ``{code, data: {...}}`` wrapper is unwrapped.
+        """Read a task answer; a proxy's ``{code, data: {...}}`` envelope is unwrapped
+        (`prefect_runway.api.dialects.task_fields`).
 
         Raises:
             RunwayProtocolError: the answer is not a task (only this task's wait fails).
         """
-        if isinstance(body, dict) and isinstance(body.get("data"), dict) and "code" in body:
-            body = dict(body["data"])
-            if "id" not in body and "task_id" in body:
-                body["id"] = body["task_id"]
-            if "status" not in body and isinstance(body.get("task_status"), str):
-                body["status"] = body["task_status"].upper()
         try:
-            return Task.model_validate(body)
+            return Task.model_validate(task_fields(body))
         except ValidationError as exc:
             fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in exc.errors())
             raise RunwayProtocolError(f"Unreadable task answer (bad fields: {fields})") from None
 
     def _headers(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._api_key}",
-            "X-Runway-Version": self.api_version,
-            "Accept": "application/json",
-            "User-Agent": "prefect-runway",
-        }
+        return self.dialect.headers(self._api_key, self.api_version)
 
     def _http_options(self) -> dict[str, Any]:
         # Headers live on the httpx client, built once; httpx keeps them out of its reprs.
@@ -516,28 +497,27 @@ class _ClientBase:
             raise
 
     def _check_dialect(self, feature: str) -> None:
-        if self.dialect != "runway":
+        if not self.dialect.uploads:
             raise RunwayError(
-                f"{feature} needs the official dialect; this client uses {self.dialect!r} "
+                f"{feature} needs the official dialect; this client uses {self.dialect.value!r} "
                 f"({self.base_url})."
             )
 
     def _submit_call(self, request: ImageToVideoRequest) -> _Call:
         request.check_dialect(self.dialect)  # retired models: refused before any credit
         return _Call(
-            "POST", "/v1/image_to_video", request.to_wire(), is_submit=True,
-            daily_limit_429=self.dialect == "runway",
+            "POST", self.dialect.create_path, request.to_wire(), is_submit=True,
+            daily_limit_429=self.dialect.daily_limit_429,
         )  # fmt: skip
 
-    @staticmethod
-    def _task_path(task_id: str) -> str:
+    def _task_path(self, task_id: str) -> str:
         if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
             raise RunwayInvalidTaskIdError(
                 f"task_id {str(task_id)[:80]!r} is not a valid task ID (letters, digits and "
                 "._:~- only, up to 200 characters); nothing was asked of the API. Check where "
                 "the ID came from (a manifest row, a flow parameter)."
             )
-        return f"/v1/tasks/{task_id}"
+        return self.dialect.task_path(task_id)
 
     @staticmethod
     def _finish(task: Task) -> Task:
@@ -671,7 +651,8 @@ class RunwayClient(_ClientBase):
     Args:
         api_key: The API secret; defaults to ``RUNWAYML_API_SECRET``.
         base_url: Defaults to ``RUNWAYML_BASE_URL``, else the dialect's public URL.
-        dialect: ``"runway"`` (official) or ``"proxy"`` (``/runwayml`` resellers).
+        dialect: ``"runway"`` (official) or ``"proxy"`` (``/runwayml`` resellers), or the
+            `Dialect`; held as the `Dialect` (``client.dialect``).
         api_version: Sent as ``X-Runway-Version``.
         timeout: httpx timeout for each request.
         max_retries: Transient retries per call, after the first attempt.
@@ -682,8 +663,8 @@ class RunwayClient(_ClientBase):
 
     Example:
         ```python
-        with RunwayClient("key_...") as client:
-            print(client.get_task("0f7a...").status)
+        with RunwayClient() as client:  # or RunwayClient("key_...", base_url=...)
+            print(client.get_task(task_id).status)
         ```
     """
 
@@ -747,14 +728,14 @@ class RunwayClient(_ClientBase):
 
     def organization(self) -> Organization:
         """Credit balance, tier limits and today's usage."""
-        body, _ = self._send(_Call("GET", "/v1/organization"))
+        body, _ = self._send(_Call("GET", self.dialect.organization_path))
         return Organization.model_validate(body or {})
 
     def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
         """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""
         self._check_dialect("Ephemeral uploads")
         upload, _ = self._send(
-            _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
+            _Call("POST", self.dialect.uploads_path, {"filename": filename, "type": "ephemeral"})
         )
         try:
             response = self._bare.post(
@@ -863,7 +844,7 @@ class AsyncRunwayClient(_ClientBase):
     Example:
         ```python
         async with AsyncRunwayClient() as client:
-            results = await client.wait_for_tasks(["id1", "id2"], timeout=600)
+            results = await client.wait_for_tasks([task_id], timeout=600)
         ```
     """
 
@@ -925,14 +906,14 @@ class AsyncRunwayClient(_ClientBase):
 
     async def organization(self) -> Organization:
         """Credit balance, tier limits and today's usage."""
-        body, _ = await self._send(_Call("GET", "/v1/organization"))
+        body, _ = await self._send(_Call("GET", self.dialect.organization_path))
         return Organization.model_validate(body or {})
 
     async def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
         """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""
         self._check_dialect("Ephemeral uploads")
         upload, _ = await self._send(
-            _Call("POST", "/v1/uploads", {"filename": filename, "type": "ephemeral"})
+            _Call("POST", self.dialect.uploads_path, {"filename": filename, "type": "ephemeral"})
         )
         try:
             response = await self._bare.post(

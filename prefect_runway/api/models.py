@@ -29,6 +29,7 @@ import difflib
 import ipaddress
 import os
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Literal
@@ -39,25 +40,29 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 from typing_extensions import Self
 
+from . import limits
 from . import rules as _rules
+from .dialects import Dialect, envelope_data
 
-MAX_URL_LENGTH = 2048
-MAX_DATA_URI_CHARS = 5_242_880
+# Runway's input limits live in `prefect_runway.api.limits`; these names are kept for imports.
+MAX_URL_LENGTH = limits.MAX_URL_LENGTH
+MAX_DATA_URI_CHARS = limits.MAX_DATA_URI_CHARS
 """A data URI may be at most this many characters, the whole URI (about 3.9 MB of image)."""
 MAX_DATA_URI_BYTES = MAX_DATA_URI_CHARS
 """Deprecated name of `MAX_DATA_URI_CHARS`: the limit counts the URI's characters."""
-MAX_RUNWAY_URI_CHARS = 5000
-MAX_URL_IMAGE_BYTES = 16 * 1024 * 1024
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-MAX_PROMPT_UTF16_UNITS = 1000
-MAX_SEED = 4_294_967_295
-IMAGE_CONTENT_TYPES = ("image/jpeg", "image/png", "image/webp")
+MAX_RUNWAY_URI_CHARS = limits.MAX_RUNWAY_URI_CHARS
+MAX_URL_IMAGE_BYTES = limits.MAX_URL_IMAGE_BYTES
+MAX_UPLOAD_BYTES = limits.MAX_UPLOAD_BYTES
+MAX_PROMPT_UTF16_UNITS = limits.MAX_PROMPT_UTF16_UNITS
+MAX_SEED = limits.MAX_SEED
+IMAGE_CONTENT_TYPES = limits.IMAGE_CONTENT_TYPES
 
 
 class FieldRule(BaseModel):
@@ -201,21 +206,23 @@ def suggest_model(name: str) -> str | None:
     return folded[close[0]] if close else None
 
 
-def check_model(model: str, dialect: str) -> None:
+def check_model(model: str, dialect: Dialect | str) -> None:
     """Refuse, on the official dialect, a retired model (naming its replacement) or one the
     official API does not have (naming the closest: "did you mean"); proxies pass.
 
     Raises:
-        ValueError: the model was retired from, or is unknown to, the official API.
+        ValueError: the model was retired from, or is unknown to, the official API (or
+            `dialect` names no dialect).
     """
+    strict = Dialect.of(dialect).known_models_only
     rules = RETIRED_MODEL_RULES.get(model)
-    if rules is not None and dialect == "runway":
+    if rules is not None and strict:
         raise ValueError(
             f"model {model!r} was retired from Runway's official API "
             f"({rules.retired}); use {rules.replacement} instead, or a proxy that still "
             "serves it (dialect 'proxy')"
         )
-    if dialect == "runway" and model not in MODEL_RULES:
+    if strict and model not in MODEL_RULES:
         raise ValueError(unknown_model_message(model))
 
 
@@ -235,6 +242,62 @@ _DATA_URI = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class DataUri:
+    """A data URI, read: ``data:<type>/<subtype>[;name=value]...[;base64],<payload>``.
+
+    Attributes:
+        content_type: The media type, lower-cased (``image/png``).
+        parameters: The ``name=value`` parameters before the encoding, as written.
+        is_base64: Whether the last parameter is ``base64`` (lower case), as Runway needs.
+        payload: Everything after the first comma, not decoded.
+    """
+
+    content_type: str
+    parameters: tuple[str, ...]
+    is_base64: bool
+    payload: str
+
+    def decode(self) -> bytes:
+        """The bytes the payload carries (strict base64: no whitespace, padding required).
+
+        Raises:
+            ValueError: the URI is not base64-encoded, or its payload is not valid base64.
+        """
+        if not self.is_base64:
+            raise ValueError("the data URI is not base64-encoded")
+        try:
+            return base64.b64decode(self.payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the data URI does not hold valid base64 data") from None
+
+
+def parse_data_uri(uri: str) -> DataUri | None:
+    """Read a data URI the one way this package reads them; None when `uri` is not one.
+
+    The one reading for the request checks, the image checks (`prefect_runway.images`) and
+    the cache key (`prefect_runway.ledger.keys`). The emulator has its own, pinned equal by
+    ``tests/test_contract.py``.
+
+    Example:
+        ```python
+        parse_data_uri("data:image/png;base64,iVBORw0KGgo=").content_type  # 'image/png'
+        parse_data_uri("https://example.com/cat.png")                     # None
+        ```
+    """
+    match = _DATA_URI.match(uri)
+    if match is None:
+        return None
+    params = match["params"].split(";")[1:]  # the text before the first ";" is empty
+    is_base64 = bool(params) and params[-1] == limits.DATA_URI_ENCODING
+    return DataUri(
+        content_type=match["type"].lower(),
+        parameters=tuple(params[:-1] if is_base64 else params),
+        is_base64=is_base64,
+        payload=match["data"],
+    )
+
+
 def utf16_length(text: str) -> int:
     """Length of `text` in UTF-16 code units, the way Runway counts `promptText`.
 
@@ -251,7 +314,11 @@ def _allowed(values: tuple[Any, ...] | list[Any]) -> str:
 
 
 def redact_url(url: str) -> str:
-    """Drop the query string and fragment of a URL: presigned URLs carry credentials there.
+    """Keep ``scheme://host[:port]/path`` of a URL: user info, query and fragment go
+    (presigned URLs carry credentials in the query); a data URI keeps only its header.
+
+    The one redaction of URLs in messages; the emulator's ``safe_url`` gives the same
+    without the ``?<redacted>`` marker (pinned by ``tests/test_contract.py``).
 
     Example:
         ```python
@@ -262,13 +329,23 @@ def redact_url(url: str) -> str:
     if url.startswith("data:"):
         head = url.split(",", 1)[0]
         return f"{head},<{max(len(url) - len(head) - 1, 0)} chars>"
-    parts = urlsplit(url)
-    base = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}{parts.path}"
-    return base + ("?<redacted>" if parts.query else "")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:  # a port that is no number 0-65535: shown as written
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+    else:
+        host = f"[{host}]" if ":" in host else host
+        netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path}" + ("?<redacted>" if parts.query else "")
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-ALLOW_LOOPBACK_ENV = "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS"
+LOOPBACK_HOSTS = limits.LOOPBACK_HOSTS
+ALLOW_LOOPBACK_ENV = limits.ALLOW_LOOPBACK_ENV
 
 
 def _loopback_allowed() -> bool:
@@ -278,18 +355,19 @@ def _loopback_allowed() -> bool:
 def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     """Check one image reference the way Runway will, and return it unchanged.
 
-    Accepts an HTTPS URL on a domain host (no IP literal, at most 2048 characters), a base64
-    data URI of a JPEG, PNG or WebP image of at most 5,242,880 characters (the whole URI), or
-    a ``runway://`` upload URI of at most 5,000 characters. With
-    ``PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS=1`` (local runs against the emulator and moto
-    only; Runway itself never accepts them), http URLs on 127.0.0.1/localhost pass too.
+    Accepts an HTTPS URL on a domain host (a name with a dot, no IP literal, at most 2048
+    characters), a base64 data URI of a JPEG, PNG or WebP image of at most 5,242,880
+    characters (the whole URI), or a ``runway://`` upload URI of at most 5,000 characters
+    (`prefect_runway.api.limits`). With ``PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS=1`` (local runs
+    against the emulator and moto only; Runway itself never accepts them), http and https
+    URLs on 127.0.0.1, localhost and [::1] pass too.
 
     Raises:
         ValueError: naming the field, the (redacted) value and what is allowed.
     """
     if not isinstance(uri, str) or not uri:
         raise ValueError(f"{field} must be a non-empty string")
-    if uri.startswith("runway://"):
+    if uri.startswith(f"{limits.UPLOAD_URI_SCHEME}://"):
         if len(uri) <= len("runway://"):
             raise ValueError(f"{field} {uri!r} is not a valid runway:// upload URI")
         if len(uri) > MAX_RUNWAY_URI_CHARS:
@@ -301,19 +379,24 @@ def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     if uri.startswith("data:"):
         return _check_data_uri(uri, field)
     shown = redact_url(uri)
-    parts = urlsplit(uri)
-    if _loopback_allowed() and parts.hostname in LOOPBACK_HOSTS:
-        return uri  # local runs only: S3 (moto) and the emulator on this machine
-    if parts.scheme != "https":
-        raise ValueError(
-            f"{field} {shown!r} must be an https:// URL, a data:image/...;base64 URI or a "
-            f"runway:// upload URI (got scheme {parts.scheme or 'none'!r})"
-        )
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError on a port that is no number 0-65535
+    except ValueError:
+        raise ValueError(f"{field} {shown!r} is not a valid URL") from None
     if len(uri) > MAX_URL_LENGTH:
         raise ValueError(
             f"{field} URL is {len(uri)} characters long; Runway accepts at most {MAX_URL_LENGTH}"
         )
-    host = parts.hostname or ""
+    loopback = host in LOOPBACK_HOSTS
+    if loopback and parts.scheme in limits.LOOPBACK_SCHEMES and _loopback_allowed():
+        return uri  # local runs only: S3 (moto) and the emulator on this machine
+    if parts.scheme not in limits.URL_SCHEMES:
+        raise ValueError(
+            f"{field} {shown!r} must be an https:// URL, a data:image/...;base64 URI or a "
+            f"runway:// upload URI (got scheme {parts.scheme or 'none'!r})"
+        )
     if not host:
         raise ValueError(f"{field} {shown!r} has no host")
     try:
@@ -323,21 +406,28 @@ def check_image_uri(uri: str, field: str = "prompt_image") -> str:
     else:
         raise ValueError(
             f"{field} {shown!r} uses an IP address host ({host}); Runway requires a domain name"
+            + (f" (loopback URLs need {ALLOW_LOOPBACK_ENV}=1, local runs only)" * loopback)
+        )
+    if "." not in host.strip("."):
+        raise ValueError(
+            f"{field} {shown!r} has no domain host ({host}); Runway requires "
+            f"{limits.URL_HOST_RULE}"
+            + (f" (loopback URLs need {ALLOW_LOOPBACK_ENV}=1, local runs only)" * loopback)
         )
     return uri
 
 
 def _check_data_uri(uri: str, field: str) -> str:
-    match = _DATA_URI.match(uri)
-    if not match:
+    parsed = parse_data_uri(uri)
+    if parsed is None:
         raise ValueError(f"{field} {redact_url(uri)!r} is not a valid data URI")
-    content_type = match["type"].lower()
+    content_type = parsed.content_type
     if content_type not in IMAGE_CONTENT_TYPES:
         raise ValueError(
             f"{field} data URI has content type {content_type!r}; "
             f"use one of {_allowed(IMAGE_CONTENT_TYPES)}"
         )
-    if ";base64" not in match["params"]:
+    if not parsed.is_base64:
         raise ValueError(
             f"{field} data URI must be base64-encoded (data:{content_type};base64,...)"
         )
@@ -348,9 +438,11 @@ def _check_data_uri(uri: str, field: str) -> str:
             "upload or a URL for larger images"
         )
     try:
-        base64.b64decode(match["data"], validate=True)
-    except (binascii.Error, ValueError):
+        data = parsed.decode()
+    except ValueError:
         raise ValueError(f"{field} data URI does not hold valid base64 data") from None
+    if not data:
+        raise ValueError(f"{field} data URI holds no image data (an empty payload)")
     return uri
 
 
@@ -502,6 +594,12 @@ def _check_positions(model: str, rules: ModelRules | None, images: list[PromptIm
         )
     if rules is None:
         return  # a proxy's own model: the server decides the rest
+    most = limits.MAX_KEYFRAME_IMAGES if rules.position_required else limits.MAX_PROMPT_IMAGES
+    if len(images) > most:
+        raise ValueError(
+            f"prompt_image holds {len(images)} images; {model} takes at most {most}"
+            + (" (a first and a last frame)" if rules.position_required else "")
+        )
     if None in positions and rules.position_required:
         raise ValueError(
             f"prompt_image position None (a reference image) is not supported by {model}; "
@@ -574,8 +672,10 @@ class GenerationSettings(_WireModel):
     @field_validator("seed")
     @classmethod
     def _check_seed(cls, value: int | None) -> int | None:
-        if value is not None and not 0 <= value <= MAX_SEED:
-            raise ValueError(f"seed {value} is out of range; use an integer 0..{MAX_SEED}")
+        if value is not None and not limits.MIN_SEED <= value <= MAX_SEED:
+            raise ValueError(
+                f"seed {value} is out of range; use an integer {limits.MIN_SEED}..{MAX_SEED}"
+            )
         return value
 
     @field_validator("duration")
@@ -602,7 +702,7 @@ class GenerationSettings(_WireModel):
             _check_rules(self, rules, self.to_wire())
         return self
 
-    def check_dialect(self, dialect: str) -> Self:
+    def check_dialect(self, dialect: Dialect | str) -> Self:
         """Refuse, on the official dialect, a retired model (naming its replacement) or a model
         the official API does not have (with the closest name: "did you mean").
 
@@ -614,8 +714,10 @@ class GenerationSettings(_WireModel):
 
         Example:
             ```python
-            GenerationSettings(model="veo3", ratio="1280:720").check_dialect("runway")
-            # ValueError: model 'veo3' was retired from Runway's official API ...
+            try:
+                GenerationSettings(model="veo3", ratio="1280:720").check_dialect("runway")
+            except ValueError as exc:
+                print(exc)  # model 'veo3' was retired from Runway's official API ...
             ```
         """
         check_model(self.model, dialect)
@@ -672,8 +774,8 @@ class GenerationSettings(_WireModel):
         """A validated request for `prompt_image` with these settings."""
         image = (
             prompt_image
-            if isinstance(prompt_image, str)
-            else [item.model_dump(by_alias=True, exclude_none=True) for item in prompt_image]
+            if isinstance(prompt_image, str)  # position None kept: a reference stays one
+            else [{"uri": item.uri, "position": item.position} for item in prompt_image]
         )
         return ImageToVideoRequest.model_validate({**self.settings_wire(), "promptImage": image})
 
@@ -693,6 +795,23 @@ class ImageToVideoRequest(GenerationSettings):
     prompt_image: str | list[PromptImage] = Field(
         validation_alias=AliasChoices("prompt_image", "promptImage")
     )
+
+    @field_validator("prompt_image", mode="before")
+    @classmethod
+    def _read_positions(cls, value: Any, info: ValidationInfo) -> Any:
+        """Read a wire list as Runway does: an image without a ``position`` is a reference
+        image for the models whose positions are optional (seedance2*, hailuo3, wan3*,
+        kling_4). For the others a missing position still means ``first``, as
+        `PromptImage`'s default, and what is sent carries it."""
+        model = info.data.get("model")
+        rules = rules_for(model) if isinstance(model, str) else None
+        if not isinstance(value, list) or rules is None or rules.position_required:
+            return value
+        return [
+            {**item, "position": None} if isinstance(item, dict) and "position" not in item
+            else item
+            for item in value
+        ]  # fmt: skip
 
     @field_validator("prompt_image")
     @classmethod
@@ -864,8 +983,7 @@ class SubmittedTask(BaseModel):
         """
         if not isinstance(body, dict):
             raise ValueError(f"expected a JSON object, got {type(body).__name__}")
-        data = body.get("data")
-        inner = data if isinstance(data, dict) else {}
+        inner = envelope_data(body) or {}  # a proxy's {code, data: {...}}
         task_id = next(
             (found for found in map(_task_id, (inner.get("task_id"), inner.get("id"),
              inner.get("taskId"))) if found),

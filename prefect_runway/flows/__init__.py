@@ -6,6 +6,7 @@ file, e.g. ``prefect_runway/flows/s3_image_to_video.py:s3_image_to_video`` from 
 
 Example:
     ```python
+    # not run: serve() runs until stopped
     from prefect_runway.flows import s3_image_to_video
 
     s3_image_to_video.serve(name="nightly", cron="0 2 * * *", parameters={"bucket": "stills"})

@@ -33,8 +33,10 @@ fields, whichever run saw it first; a task still running never gets one.
 
 Example:
     ```python
-        from prefect_runway.flows.collect_videos import collect_videos
+    import asyncio
+    from prefect_runway.flows import collect_videos, s3_image_to_video
 
+    asyncio.run(s3_image_to_video("stills", "in/"))  # writes s3://stills/in/runway-manifest.json
     result = asyncio.run(collect_videos("s3://stills/videos/",
                                         manifest_uri="s3://stills/in/runway-manifest.json"))
     print(result.collected, "copied now,", result.pending, "still generating")
@@ -50,7 +52,7 @@ import sys
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
@@ -93,6 +95,9 @@ from prefect_runway.s3.manifest import (
     read_manifest,
 )
 from prefect_runway.tasks import download_task_output
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 VIDEOS_KEY = "runway-videos"
 COLLECT_SUMMARY_KEY = "runway-collect"
@@ -366,7 +371,7 @@ class Claims:
         manifest: The batch's manifest as ``(bucket, key)``, if any.
     """
 
-    def __init__(self, s3: Any, output_prefix: str, holder: str, seconds: float,
+    def __init__(self, s3: S3Client, output_prefix: str, holder: str, seconds: float,
                  manifest: tuple[str, str] | None = None) -> None:  # fmt: skip
         self.s3 = s3
         self.bucket, prefix = split_s3_uri(output_prefix.rstrip("/") + "/x")
@@ -549,7 +554,7 @@ def collect_video(
         record = _existing_copy(claims.s3, destination)  # a run that died before its marker
         if record is None:
             record = download_task_output.fn(credentials, item.task_id, destination,
-                                             s3_client=claims.s3)[0]  # fmt: skip
+                                             s3_client=claims.s3)[0].model_dump()  # fmt: skip
     except BaseException:
         claims.release(item.task_id)  # the next try (this run's or another's) may claim it
         raise
@@ -788,7 +793,7 @@ async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
                            exc)  # fmt: skip
 
 
-def _existing_copy(s3: Any, uri: str) -> dict[str, Any] | None:
+def _existing_copy(s3: S3Client, uri: str) -> dict[str, Any] | None:
     """The record of a complete video already at `uri` (its SHA-256 from the object's
     metadata, else hashed from S3; never downloaded from Runway again)."""
     from botocore.exceptions import ClientError

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from prefect_runway.api.dialects import Dialect
+from prefect_runway.api.limits import MAX_SEED
 from prefect_runway.api.models import (
-    MAX_SEED,
     MODEL_RULES,
     GenerationSettings,
     check_model,
@@ -106,7 +107,7 @@ def batch_key(base: str, where: S3Location | str) -> str:
     return f"{base}-{slug}"[:MAX_KEY_CHARS].rstrip("-") if slug else base
 
 
-def generation_settings(dialect: str | None = None, **fields: Any) -> GenerationSettings:
+def generation_settings(dialect: Dialect | str | None = None, **fields: Any) -> GenerationSettings:
     """`GenerationSettings` from flow parameters, failing with one clear line per problem
     (no pydantic boilerplate) before anything is listed or paid; with `dialect`, a retired or
     unknown model is refused too (`GenerationSettings.check_dialect`).

@@ -9,6 +9,7 @@ a day) finishes in 20 ticks without holding a worker between them.
 
 Example:
     ```python
+    # not run: serve() runs until stopped
     from prefect_runway.flows.drive_batch import drive_batch
 
     drive_batch.serve(name="stills-daily", cron="0 3 * * *",

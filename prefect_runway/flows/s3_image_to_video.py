@@ -94,6 +94,19 @@ class BatchResult(BaseModel):
         return [row.task_id for row in self.rows if row.task_id]
 
 
+class BatchPlan(BaseModel):
+    """What `plan_batch` counts, before anything is downloaded or paid."""
+
+    listed: int
+    """Objects under the prefix (folder markers and manifests left out)."""
+    new: int
+    """Images this run would pay for (today's quota allowing)."""
+    deferred: int
+    """Images past today's quota: left for a later day, not counted in `new`."""
+    estimated_credits: float | None
+    """What the `new` images should cost; None when the model's price is unknown."""
+
+
 @task(name="plan-runway-batch")
 async def plan_batch(
     credentials: RunwayCredentials,
@@ -103,7 +116,7 @@ async def plan_batch(
     resubmit: bool = False,
     remaining_today: int | None = None,
     resubmit_unknown: bool = False,
-) -> dict[str, Any]:
+) -> BatchPlan:
     """Count the images a run would pay for, from the listing and the ledger alone: nothing
     is downloaded or submitted. With `resubmit`, every usable image counts; unknown outcomes
     count only with `resubmit_unknown` (else they are held); unreadable records (failing
@@ -135,7 +148,7 @@ async def plan_batch(
     new -= deferred
     price = settings.estimated_credits()
     credits = 0.0 if new == 0 else (None if price is None else new * price)
-    return {"listed": listed, "new": new, "deferred": deferred, "estimated_credits": credits}
+    return BatchPlan(listed=listed, new=new, deferred=deferred, estimated_credits=credits)
 
 
 @task(name="submit-s3-images")
@@ -238,14 +251,14 @@ async def s3_image_to_video(
         credentials, settings, where, transport, resubmit, limits.remaining_today,
         resubmit_unknown,
     )  # fmt: skip
-    check_budget(plan["estimated_credits"], budget_credits, limits.balance, model=model)
+    check_budget(plan.estimated_credits, budget_credits, limits.balance, model=model)
     concurrency = concurrency or limits.concurrency or 4
-    credits = plan["estimated_credits"]
+    credits = plan.estimated_credits
     logger.info(
         "%d objects under s3://%s/%s, %d to submit (%s), %d deferred to later days (daily "
         "limit), %d at a time",
-        plan["listed"], bucket, prefix, plan["new"],
-        "price unknown" if credits is None else f"~{credits:g} credits", plan["deferred"],
+        plan.listed, bucket, prefix, plan.new,
+        "price unknown" if credits is None else f"~{credits:g} credits", plan.deferred,
         concurrency,
     )  # fmt: skip
 

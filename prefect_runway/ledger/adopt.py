@@ -10,6 +10,7 @@ duplicate), and every later run treats the image as paid.
 
 Example:
     ```python
+    # not run: needs a record whose outcome is unknown (README, "Ways out that cost nothing")
     from prefect_runway.ledger.adopt import adopt
 
     record = await adopt(creds, "runway-i2v-3f2a...", "0f7a1c2e-...")   # a key or a path

@@ -9,11 +9,12 @@ back without fetching any image.
 
 Example:
     ```python
+    from prefect_runway import GenerationSettings, sample_image_data_uri
     from prefect_runway.ledger.batch import ImageJob, submit_images
-    from prefect_runway.api.models import GenerationSettings
 
+    images = [sample_image_data_uri()]  # https:// URLs, data URIs or runway:// uploads
     rows = await submit_images(creds, GenerationSettings(model="gen4_turbo", ratio="1280:720"),
-                               [ImageJob(source=url, identity=url, image=url) for url in urls])
+                               [ImageJob(source=uri, identity=uri, image=uri) for uri in images])
     ```
 """
 

@@ -30,11 +30,14 @@ records are written without an intent, which is exactly what a paid call cannot 
 
 Example:
     ```python
+    from prefect_runway import GenerationSettings, sample_image_data_uri
     from prefect_runway.ledger.engine import Engine, ImageJob
 
+    image = sample_image_data_uri()
+    settings = GenerationSettings(model="gen4_turbo", ratio="1280:720")
     async with creds.get_async_client() as client:
         engine = await Engine.create(creds, client)
-        row = await engine.submit(ImageJob(source=url, identity=url, image=url), settings)
+        row = await engine.submit(ImageJob(source="cat", identity=image, image=image), settings)
         print(row.status, row.task_id)
     ```
 """
@@ -142,6 +145,34 @@ class SubmissionRow(BaseModel):
     def paid(self) -> bool:
         """True when this run created a Runway task (recorded or not)."""
         return self.status in ("submitted", "unrecorded")
+
+    @property
+    def task(self) -> SubmittedTask | None:
+        """The task this row stands for (submitted now, or the cached one), with its
+        ``request_fingerprint`` set; None when no task is known."""
+        return self._task
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that ended the row (``failed``, ``rejected``, ``unknown``,
+        ``unrecorded``), or None; `error` is its message."""
+        return self._exception
+
+    def raise_for_status(self) -> SubmittedTask:
+        """The row's task; without one, raise the row's exception (a `RunwayError` with
+        `error` as its message when the row holds none).
+
+        An ``unrecorded`` row has its task and returns it: check `status` to fail on it.
+
+        Example:
+            ```python
+            row = await engine.submit(job, settings)
+            submitted = row.raise_for_status()
+            ```
+        """
+        if self._task is None:
+            raise self._exception or RunwayError(self.error or "submission failed")
+        return self._task
 
 
 class DailyQuota:

@@ -30,7 +30,12 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from prefect_runway.api.models import GenerationSettings, ImageToVideoRequest, PromptImage
+from prefect_runway.api.models import (
+    GenerationSettings,
+    ImageToVideoRequest,
+    PromptImage,
+    parse_data_uri,
+)
 
 KEY_PREFIX = "runway-i2v-"
 # Signing schemes, each recognised by the parameters it always carries, and the parameters it
@@ -140,7 +145,8 @@ def image_identity(prompt_image: str | list[PromptImage]) -> str:
             return image_identity(prompt_image[0].uri)  # the same image as the plain string
         return "|".join(f"{img.position}={image_identity(img.uri)}" for img in prompt_image)
     if prompt_image.startswith("data:"):
-        payload = prompt_image.split(",", 1)[1]
+        parsed = parse_data_uri(prompt_image)  # the request checks' own reading of the URI
+        payload = parsed.payload if parsed is not None else prompt_image.split(",", 1)[1]
         return content_identity(base64.b64decode(payload))
     if prompt_image.startswith("runway://"):
         return prompt_image

@@ -20,6 +20,7 @@ clients are bound to the loop that first used them. Waiting is done off the even
 
 Example:
     ```python
+    # not run: needs a Redis server at that address
     from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
 
     locks = RedisSubmissionLockManager("redis://redis.internal:6379/0")

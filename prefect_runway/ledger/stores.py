@@ -20,11 +20,10 @@ profile, instance role; ``AWS_ENDPOINT_URL`` for an S3-compatible store).
 
 Example:
     ```python
-    from prefect_aws import S3Bucket
     from prefect_runway.ledger.records import Ledger
 
-    ledger = Ledger(S3Bucket.load("runway-records"))   # or Ledger("s3://my-bucket/records/")
-    record = await ledger.read("runway-i2v-1f2e...")
+    ledger = Ledger("s3://stills/records/")  # or a prefect-aws block: Ledger(S3Bucket.load(...))
+    record = await ledger.read("runway-i2v-1f2e")  # None: nothing was ever submitted for it
     ```
 """
 

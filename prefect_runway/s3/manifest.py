@@ -36,8 +36,7 @@ Versions 1 and 2 are read as they are (no ``generations``); every write is versi
 Example:
     ```python
     import boto3
-    from prefect_runway.errors import ManifestError
-from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
+    from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
 
     s3 = boto3.client("s3")
     merge_manifest(s3, "stills", "in/runway-manifest.json",
@@ -54,11 +53,14 @@ import random
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_runway.errors import ManifestError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MANIFEST_VERSION = 3
 COLLECTION_FIELDS = (
@@ -422,7 +424,7 @@ def as_row(row: BaseModel | Mapping[str, Any]) -> ManifestRow:
     return ManifestRow.model_validate(data)
 
 
-def read_manifest(s3: Any, bucket: str, key: str) -> Manifest | None:
+def read_manifest(s3: S3Client, bucket: str, key: str) -> Manifest | None:
     """Read a manifest; None when it does not exist yet.
 
     Raises:
@@ -432,7 +434,7 @@ def read_manifest(s3: Any, bucket: str, key: str) -> Manifest | None:
 
 
 def merge_manifest(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     key: str,
     rows: Iterable[BaseModel | Mapping[str, Any]],
@@ -465,8 +467,8 @@ def merge_manifest(
 
     Example:
         ```python
-        merge_manifest(None, "stills", "in/runway-manifest.json", result.rows,
-                       settings=settings.to_wire(), flow_run_id=str(flow_run.id))
+        rows = [ManifestRow(source="s3://stills/in/cat.png", status="submitted", task_id=task_id)]
+        merge_manifest(s3, "stills", "in/runway-manifest.json", rows, settings=settings.to_wire())
         ```
     """
     from botocore.exceptions import ClientError
@@ -484,7 +486,7 @@ def merge_manifest(
             updates, settings=settings, flow_run_id=flow_run_id,
             collector_flow_run_id=collector_flow_run_id, source=f"s3://{bucket}/{prefix}",
         )  # fmt: skip
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             s3.put_object(
                 Bucket=bucket, Key=key, Body=merged.to_json_bytes(),
@@ -510,7 +512,7 @@ def merge_manifest(
     )
 
 
-def _read(s3: Any, bucket: str, key: str) -> tuple[Manifest | None, str | None]:
+def _read(s3: S3Client, bucket: str, key: str) -> tuple[Manifest | None, str | None]:
     from botocore.exceptions import ClientError
 
     try:

@@ -14,7 +14,7 @@ Example:
     import boto3
     from prefect_runway.s3.objects import iter_s3_pages
 
-    for page in iter_s3_pages(boto3.client("s3"), "my-bucket", "stills/"):
+    for page in iter_s3_pages(boto3.client("s3"), "stills", "in/"):
         for obj in page:
             print(obj.uri, obj.size)
     ```
@@ -24,11 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from prefect_runway.errors import ImageRejectedError, ImageSourceError
+from prefect_runway.images import SNIFF_BYTES as SNIFF_BYTES  # re-exported: lives in images
+from prefect_runway.images import sniff_image_type as sniff_image_type
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MANIFEST_NAME = "runway-manifest.json"
 PRESIGNED_URL_CAVEAT = (
@@ -36,29 +41,6 @@ PRESIGNED_URL_CAVEAT = (
     "HEAD: the API may refuse them. Prefer images up to 3.7 MB (sent inline) or the official "
     "dialect's uploads."
 )
-SNIFF_BYTES = 16
-"""Bytes enough to tell JPEG, PNG, WebP and GIF apart."""
-
-
-def sniff_image_type(head: bytes) -> str | None:
-    """The image type by magic bytes: ``image/jpeg``, ``image/png``, ``image/webp``, ``image/gif``.
-
-    Example:
-        ```python
-        sniff_image_type(b"\\x89PNG\\r\\n\\x1a\\n...")  # 'image/png'
-        ```
-    """
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
-
-
 @dataclass(frozen=True)
 class S3Image:
     """One listed S3 object (not yet known to be an image).
@@ -87,7 +69,7 @@ class S3Image:
 
 
 def iter_s3_pages(
-    s3: Any, bucket: str, prefix: str = "", page_size: int = 1000
+    s3: S3Client, bucket: str, prefix: str = "", page_size: int = 1000
 ) -> Iterator[list[S3Image]]:
     """List a prefix page by page with boto3's paginator: never the whole listing at once.
 
@@ -139,7 +121,7 @@ def sniffed_type(obj: S3Image, head: bytes) -> str:
     return content_type
 
 
-def presigned_url(s3: Any, obj: S3Image, content_type: str, seconds: int = 3600) -> str:
+def presigned_url(s3: S3Client, obj: S3Image, content_type: str, seconds: int = 3600) -> str:
     """A presigned GET URL of `obj` that serves `content_type` (even if it was stored as
     ``binary/octet-stream``)."""
     url: str = s3.generate_presigned_url(
@@ -150,7 +132,7 @@ def presigned_url(s3: Any, obj: S3Image, content_type: str, seconds: int = 3600)
     return url
 
 
-def read_object(s3: Any, obj: S3Image, byte_range: str | None = None) -> bytes:
+def read_object(s3: S3Client, obj: S3Image, byte_range: str | None = None) -> bytes:
     """The bytes of `obj` (or a ``bytes=a-b`` range of them), only if its ETag is unchanged.
 
     Raises:
@@ -162,12 +144,14 @@ def read_object(s3: Any, obj: S3Image, byte_range: str | None = None) -> bytes:
     return _read(s3, obj, byte_range)
 
 
-def _read(s3: Any, obj: S3Image, byte_range: str | None) -> bytes:
-    kwargs = {"Bucket": obj.bucket, "Key": obj.key, "IfMatch": f'"{obj.etag}"'}
-    if byte_range:
-        kwargs["Range"] = byte_range
+def _read(s3: S3Client, obj: S3Image, byte_range: str | None) -> bytes:
+    match = f'"{obj.etag}"'
     try:
-        return s3.get_object(**kwargs)["Body"].read()
+        if byte_range:
+            answer = s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=match, Range=byte_range)
+        else:
+            answer = s3.get_object(Bucket=obj.bucket, Key=obj.key, IfMatch=match)
+        return answer["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
             raise ImageSourceError(

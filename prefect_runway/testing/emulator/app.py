@@ -30,8 +30,9 @@ class Emulator:
         proxy_submit_shape: Proxy submit answer: ``"wrapped"``, ``"state"`` or ``"plain"``.
         proxy_not_found_seconds: Proxy only: a new task answers 404 for this long.
         fetch_urls: HEAD-check image URLs like Runway does.
-        allow_http_loopback: Accept (and HEAD-check) ``http://127.0.0.1`` and
-            ``http://localhost`` image URLs, for local runs with moto or a test server.
+        allow_http_loopback: Accept (and HEAD-check) http and https image URLs on
+            ``127.0.0.1``, ``localhost`` and ``[::1]`` (``limits.LOOPBACK_HOSTS``), for local
+            runs with moto or a test server.
         credit_balance: Starting credit balance.
         faults: Fault injection settings.
         output_url_ttl: Seconds until an output URL's ``exp`` passes (then 403).

@@ -141,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-http-loopback",
         action="store_true",
-        help="accept http://127.0.0.1 and localhost image URLs, e.g. moto's (default: off)",
+        help="accept http(s) image URLs on 127.0.0.1, localhost and [::1], e.g. moto's "
+        "(default: off)",
     )
     p.add_argument(
         "--no-fetch-urls",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import httpx
 
+from prefect_runway.api import limits as LIMITS  # data only: the published input limits
+
 from .validation import safe_url
 
-MAX_URL_IMAGE_BYTES = 16 * 1024 * 1024
-IMAGE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+MAX_URL_IMAGE_BYTES = LIMITS.MAX_URL_IMAGE_BYTES
+IMAGE_CONTENT_TYPES = frozenset(LIMITS.IMAGE_CONTENT_TYPES)
 HEAD_TIMEOUT_SECONDS = 5.0
 
 
@@ -15,7 +17,8 @@ def check_image_url(client: httpx.Client, url: str) -> str | None:
     """HEAD an image URL the way Runway does and judge the answer.
 
     Redirects are not followed (a 3xx is a failure). The answer must be 2xx with an image
-    ``Content-Type`` (JPEG, PNG or WebP) and a ``Content-Length`` of at most 16 MB.
+    ``Content-Type`` (JPEG, PNG or WebP) and a ``Content-Length`` of at most 16 MB
+    (``limits.MAX_URL_IMAGE_BYTES``).
 
     Args:
         client: The HTTP client to send the HEAD with.
@@ -50,6 +53,6 @@ def check_image_url(client: httpx.Client, url: str) -> str | None:
     if length > MAX_URL_IMAGE_BYTES:
         return (
             f"Image at {shown} is {length} bytes; the limit for image URLs is "
-            f"{MAX_URL_IMAGE_BYTES} bytes (16 MB)."
+            f"{MAX_URL_IMAGE_BYTES} bytes ({MAX_URL_IMAGE_BYTES // LIMITS.MB} MB)."
         )
     return None

@@ -5,7 +5,10 @@ from __future__ import annotations
 import email.parser
 import email.policy
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+from prefect_runway.api import limits as LIMITS  # data only: the published input limits
+
+MB = LIMITS.MB
+MAX_UPLOAD_BYTES = LIMITS.MAX_UPLOAD_BYTES
 
 
 def parse_form(content_type: str, body: bytes) -> dict[str, bytes]:
@@ -39,7 +42,12 @@ def parse_form(content_type: str, body: bytes) -> dict[str, bytes]:
 
 
 def sniff_image(data: bytes) -> str | None:
-    """Return ``image/jpeg``, ``image/png`` or ``image/webp`` from magic bytes, else None."""
+    """Return ``image/jpeg``, ``image/png`` or ``image/webp`` from magic bytes, else None.
+
+    The emulator's own sniffing (it may not import the client's ``sniff_image_type``); a GIF
+    is None here, as is any type outside ``limits.IMAGE_CONTENT_TYPES``. Pinned to the
+    client's verdicts by ``tests/test_contract.py``.
+    """
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -25,7 +25,7 @@ import httpx
 from .faults import Faults
 from .fetch import check_image_url
 from .mp4 import VIDEO_MP4
-from .multipart import MAX_UPLOAD_BYTES, parse_form, sniff_image
+from .multipart import MAX_UPLOAD_BYTES, MB, parse_form, sniff_image
 from .state import DailyLimitExceeded, EmulatorState, Task, iso_utc
 from .validation import ValidatedSubmit, validate_submit
 
@@ -36,8 +36,9 @@ PROXY_PREFIX = "/runwayml"
 _TASK_PATH = re.compile(r"/v1/tasks/([^/]+)")
 _VIDEO_PATH = re.compile(r"/_emulator/videos/([^/]+)\.mp4")
 _UPLOAD_PATH = re.compile(r"/_emulator/uploads/([0-9a-f]+)")
-_MULTIPART_OVERHEAD = 1024 * 1024
-MAX_JSON_BYTES = 32 * 1024 * 1024
+_MULTIPART_OVERHEAD = MB
+MAX_JSON_BYTES = 32 * MB
+"""The emulator's own cap on a JSON body (not a Runway limit; a data URI is at most 5 MB)."""
 
 
 @dataclass
@@ -651,7 +652,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _set_faults(self) -> None:
         try:
-            data = json.loads(self._read_body(limit=1024 * 1024))
+            data = json.loads(self._read_body(limit=MB))
             if not isinstance(data, dict):
                 raise ValueError("faults must be a JSON object")
             faults = Faults.from_mapping(data)
@@ -666,7 +667,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if method == "POST":
             try:
-                data = json.loads(self._read_body(limit=1024 * 1024) or b"{}")
+                data = json.loads(self._read_body(limit=MB) or b"{}")
                 if not isinstance(data, dict) or set(data) - {"advance_seconds"}:
                     raise ValueError('expected {"advance_seconds": <seconds >= 0>}')
                 seconds = data.get("advance_seconds", 0)
@@ -732,7 +733,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except OverflowError:
             self.close_connection = True
-            self._error(400, "File is larger than the 200 MB upload limit.", api=False)
+            self._error(
+                400, f"File is larger than the {MAX_UPLOAD_BYTES // MB} MB upload limit.", api=False
+            )
             return
         if not state.upload_exists(token):
             self._error(404, "Not found", api=False)
@@ -751,7 +754,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "Upload 'key' field does not match the upload URL.", api=False)
             return
         if len(data) > MAX_UPLOAD_BYTES:
-            self._error(400, "File is larger than the 200 MB upload limit.", api=False)
+            self._error(
+                400, f"File is larger than the {MAX_UPLOAD_BYTES // MB} MB upload limit.", api=False
+            )
             return
         if sniff_image(data) is None:
             self._error(400, "Uploaded file is not a JPEG, PNG or WebP image.", api=False)
