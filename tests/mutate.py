@@ -944,6 +944,14 @@ MUTATIONS = [
         "            pass",
         (COLLECT + "test_collect_puts_every_video_in_s3_and_updates_the_manifest",),
     ),
+    Mutation(
+        "failed-task-cost-dropped",
+        "a FAILED task's final cost reaches the collector with its failure",
+        "prefect_runway/api/client.py",
+        "            failure_code=task.failure_code,\n            cost=cost,",
+        "            failure_code=task.failure_code,",
+        (COLLECT + "test_collect_puts_every_video_in_s3_and_updates_the_manifest",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(
