@@ -642,7 +642,7 @@ MUTATIONS = [
         "unknown-model-allowed",
         "a model the official API does not have is refused before anything is sent",
         "prefect_runway/api/models.py",
-        'if dialect == "runway" and model not in MODEL_RULES:',
+        "if strict and model not in MODEL_RULES:",
         "if False:",
         (CHECKS + "test_a_retired_or_misspelt_model_is_refused_by_the_task_before_any_record",
          CHECKS + "test_the_cli_refuses_it_before_reading_any_input"),
