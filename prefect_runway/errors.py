@@ -247,6 +247,7 @@ class RunwayTaskFailedError(RunwayError):
         task_id: The task.
         status: ``FAILED`` or ``CANCELLED``.
         failure_code: Runway's code, e.g. ``SAFETY.INPUT.TEXT`` or ``INTERNAL.BAD_OUTPUT.CODE01``.
+        cost: The credits the API says the task cost, when its answer had a ``cost``.
     """
 
     def __init__(
@@ -256,12 +257,14 @@ class RunwayTaskFailedError(RunwayError):
         task_id: str,
         status: str,
         failure_code: str | None = None,
+        cost: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(message, **kwargs)
         self.task_id = task_id
         self.status = status
         self.failure_code = failure_code
+        self.cost = cost
 
     @property
     def retryable(self) -> bool:
@@ -270,11 +273,22 @@ class RunwayTaskFailedError(RunwayError):
 
 
 class RunwayTaskTimeoutError(RunwayError):
-    """A task did not finish within the wait's timeout. The task itself goes on."""
+    """A task did not finish within the wait's timeout. The task itself goes on.
 
-    def __init__(self, message: str, *, task_id: str, **kwargs: Any) -> None:
+    Attributes:
+        task_id: The task.
+        missing_seconds: How long its last polls answered 404 without a break (None: its
+            last poll read it, or failed otherwise). A collector adds it up across runs to
+            find a lost task.
+    """
+
+    def __init__(
+        self, message: str, *, task_id: str, missing_seconds: float | None = None,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(message, **kwargs)
         self.task_id = task_id
+        self.missing_seconds = missing_seconds
 
 
 class RunwayUnknownOutcomeError(RunwayError):

@@ -367,6 +367,8 @@ async def _show_progress(
         logger.warning("Could not update the progress artifact: %s", exc)
 
 
+# The sync face of `await_for_tasks`: a deliberate mirror of its signature (Prefect tasks
+# cannot share one), running the same coroutine.
 @task(name="wait-for-runway-tasks")
 def wait_for_tasks(
     credentials: RunwayCredentials,

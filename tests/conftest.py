@@ -155,18 +155,22 @@ def lock_calls(monkeypatch):
 
 
 # The slow lane (`make test-all`, which CI runs): whole programs in subprocesses (the demo,
-# the docs as pasted, deployments with a worker, two hosts, the built wheel, a first run on a
-# busy machine) and the long reliability runs. `make test` is the rest, in a few minutes.
+# the docs as pasted, deployments with a worker, two hosts, the built wheel, every flow module's
+# --help, a first run on a busy machine), the fault-injection runs of tests/reliability/, the
+# SDK's generated tests, the docstring examples and the multi-day batches. `make test` is the
+# rest: every module's own tests, in under five minutes.
+SLOW_DIRS = {"reliability", "sdk"}
 SLOW_FILES = {
     "test_demo.py", "test_docs.py", "test_deployments.py", "test_multihost.py", "test_wheel.py",
-    "test_reliability.py",
+    "test_first_run.py", "test_deferral.py",
 }
-SLOW_TESTS = {"test_a_first_run_on_a_busy_machine_does_not_time_out"}
+SLOW_TESTS = {"test_example_runs_as_written"}
 
 
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
-        if item.path.name in SLOW_FILES or item.originalname in SLOW_TESTS:
+        if (item.path.parent.name in SLOW_DIRS or item.path.name in SLOW_FILES
+                or item.originalname in SLOW_TESTS):  # fmt: skip
             item.add_marker(pytest.mark.slow)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import json
 import threading
+import time
 
 import pytest
 
@@ -24,6 +26,8 @@ from tests.conftest import API_KEY, BUCKET
 from tests.test_flows import fill, read_artifact, read_events
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
+# The module, not the flow of the same name that the package exports.
+collector_module = importlib.import_module("prefect_runway.flows.collect_videos")
 
 MANIFEST = f"s3://{BUCKET}/in/runway-manifest.json"
 VIDEOS = f"s3://{BUCKET}/videos/"
@@ -47,6 +51,12 @@ def submit(prefix: str = "in/", **kwargs):
 def collect(**kwargs):
     kwargs.setdefault("manifest_uri", MANIFEST)
     return asyncio.run(collect_videos(output_prefix=VIDEOS, **kwargs))
+
+
+def claim_objects(s3) -> list[str]:
+    """The keys of the collector's claim objects under the output prefix."""
+    found = s3.list_objects_v2(Bucket=BUCKET, Prefix="videos/.runway-claims/")
+    return sorted(item["Key"] for item in found.get("Contents", []))
 
 
 def manifest_rows(s3) -> dict[str, dict]:
@@ -75,14 +85,17 @@ def test_collect_puts_every_video_in_s3_and_updates_the_manifest(s3, runway):
         assert hashlib.sha256(body).hexdigest() == row["output_sha256"]
         assert row["final_status"] == "SUCCEEDED" and key.startswith("videos/")
         assert row["status"] == "submitted" and row["collected_task_id"] == row["task_id"]
+        assert row["credits"] == row["estimated_credits"] == 25  # the API's final cost
     [failed] = [r for r in result.rows if r.final_status != "SUCCEEDED"]
     assert failed.final_status == "FAILED" and failed.failure_code == "SAFETY.INPUT.TEXT"
+    assert failed.credits == 0  # a failed generation's final cost, as the API said
     table = json.loads(asyncio.run(read_artifact(batch_key(VIDEOS_KEY, VIDEOS))).data)
     assert {r["task_id"] for r in table} == set(batch.task_ids + failing.task_ids)
     ids = set(batch.task_ids + failing.task_ids)
     events = asyncio.run(read_events("runway.generation.", ids, expected=7))
     names = sorted(e["event"] for e in events)
     assert names == ["runway.generation.failed"] + ["runway.generation.succeeded"] * 6
+    assert claim_objects(s3) == []  # every task is recorded finished: no claim is left
 
 
 def test_runs_over_days_copy_what_finished_and_each_video_once(s3, slow_runway):
@@ -148,16 +161,26 @@ def test_fail_on_errors_fails_the_run_after_writing_the_manifest(s3, runway):
     assert all("copy to S3 failed" in r["failure"] for r in manifest_rows(s3).values())
 
 
-def test_a_lost_manifest_write_does_not_download_again(s3, runway):
+def test_a_lost_manifest_write_does_not_download_again(s3, runway, monkeypatch):
     fill(s3, 3, bad=False)
-    submit()
-    before = s3.get_object(Bucket=BUCKET, Key="in/runway-manifest.json")["Body"].read()
-    collect(wait_seconds=30)
+    batch = submit()
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("the run stopped before its manifest write")
+
     # As if the run had stopped after the copies and before its manifest write.
-    s3.put_object(Bucket=BUCKET, Key="in/runway-manifest.json", Body=before)
+    real = collector_module.merge_manifest
+    monkeypatch.setattr(collector_module, "merge_manifest", stopped)
+    with pytest.raises(RuntimeError, match="stopped before"):
+        collect(wait_seconds=30)
+    assert len(claim_objects(s3)) == 3  # the done markers are the only record: kept
+    monkeypatch.setattr(collector_module, "merge_manifest", real)
     again = collect()  # recorded from the claims' done markers: nothing copied again
     assert again.collected == 0 and again.succeeded == 3 and runway.stats()["downloads"] == 3
     assert all(r["output_sha256"] for r in manifest_rows(s3).values())
+    assert claim_objects(s3) == []  # recorded in the manifest now: the markers are gone
+    events = asyncio.run(read_events("runway.generation.", set(batch.task_ids), expected=3))
+    assert sorted(e["payload"]["task_id"] for e in events) == sorted(batch.task_ids)
 
 
 def test_collector_and_submission_runs_at_once_keep_every_row(s3, runway):
@@ -193,3 +216,75 @@ def test_task_ids_without_manifest_and_nothing_to_collect(s3, runway):
     batch = submit(write_manifest=False)
     result = collect(manifest_uri=None, task_ids=batch.task_ids, wait_seconds=30)
     assert result.collected == 1 and result.rows[0].output and result.manifest_uri is None
+
+
+def grace_credentials(emu, seconds: float):
+    """Credentials for `emu` whose not-found grace is `seconds` (a setting a person sets)."""
+    from pydantic import SecretStr
+
+    from prefect_runway import RunwayCredentials
+
+    return RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url,
+                             not_found_grace=seconds)  # fmt: skip
+
+
+def test_a_deleted_task_is_missing_then_lost_across_runs(s3, slow_runway):
+    from prefect_runway.api.client import RunwayClient
+
+    fill(s3, 2, bad=False)
+    batch = submit()
+    gone, alive = batch.task_ids
+    with RunwayClient(API_KEY, base_url=slow_runway.base_url) as client:
+        client.cancel_task(gone)  # cancels it (it was still running) ...
+        client.cancel_task(gone)  # ... then deletes it: from now on it answers 404
+    creds = grace_credentials(slow_runway, 2.0)
+    first = collect(credentials_block=creds)  # one 404 is no verdict, even with no wait
+    assert (first.pending, first.lost, first.failed, first.errors) == (2, 0, 0, 0)
+    rows = {r.task_id: r for r in first.rows}
+    assert rows[gone].missing_since is not None and rows[gone].final_status is None
+    assert rows[alive].missing_since is None
+    table = json.loads(asyncio.run(read_artifact(batch_key(VIDEOS_KEY, VIDEOS))).data)
+    states = {r["task_id"]: (r["state"], bool(r["missing_since"])) for r in table}
+    assert states == {gone: ("missing", True), alive: ("pending", False)}
+
+    time.sleep(2.5)  # the 404s have now lasted longer than the grace, across two runs
+    second = collect(credentials_block=creds)
+    assert (second.pending, second.lost, second.failed) == (1, 1, 0)
+    lost = next(r for r in second.rows if r.task_id == gone)
+    assert lost.final_status == "LOST" and lost.finished and not lost.collected
+    assert gone in str(lost.failure) and "404" in str(lost.failure)
+    assert "grace of 2s" in str(lost.failure)
+    assert lost.missing_since == rows[gone].missing_since  # the first 404 seen, kept
+    summary = asyncio.run(read_artifact(batch_key(COLLECT_SUMMARY_KEY, VIDEOS))).data
+    assert "| lost |" in summary and "| 0 | 0 | 1 | 0 | 0 | 1 |" in summary
+    table = json.loads(asyncio.run(read_artifact(batch_key(VIDEOS_KEY, VIDEOS))).data)
+    assert {r["task_id"]: r["state"] for r in table} == {gone: "LOST", alive: "pending"}
+    [event] = asyncio.run(read_events("runway.generation.", {gone}, expected=1))
+    assert event["event"] == "runway.generation.failed"
+    assert event["payload"]["status"] == "LOST"
+
+    third = collect(credentials_block=creds)  # a verdict stands: not polled, not told again
+    assert (third.already_collected, third.lost, third.pending) == (1, 1, 1)
+    assert claim_objects(s3) == []
+    with pytest.raises(BatchFailedError, match="1 are lost"):
+        collect(credentials_block=creds, fail_on_errors=True)
+
+
+def test_a_404_blip_clears_and_is_never_lost(s3, slow_runway):
+    fill(s3, 1, bad=False)
+    [task_id] = submit().task_ids
+    creds = grace_credentials(slow_runway, 1.0)
+    slow_runway.set_faults(Faults(get_script=("404",)))  # the next poll only
+    first = collect(credentials_block=creds)
+    assert first.pending == 1 and first.rows[0].missing_since is not None
+    time.sleep(1.5)  # longer than the grace since that 404
+    second = collect(credentials_block=creds)  # it answers normally: the mark is cleared
+    assert (second.pending, second.lost) == (1, 0) and second.rows[0].missing_since is None
+    assert manifest_rows(s3)[second.rows[0].key]["missing_since"] is None
+    slow_runway.set_faults(Faults(get_script=("404",)))  # another blip, a new first 404
+    third = collect(credentials_block=creds)
+    assert (third.pending, third.lost) == (1, 0) and third.rows[0].final_status is None
+    slow_runway.advance_clock(MINUTES_10)
+    last = collect(credentials_block=creds)
+    assert last.collected == 1 and last.rows[0].missing_since is None
+    assert last.rows[0].task_id == task_id and slow_runway.stats()["downloads"] == 1

@@ -203,3 +203,25 @@ def test_a_rerun_keeps_the_transport_of_its_generation(s3):
     merge_manifest(s3, BUCKET, KEY, [submitted("a", "t1", "cached")])  # transport None
     [row] = stored(s3)["rows"]
     assert (row["status"], row["transport"]) == ("cached", "url")
+
+
+def test_the_ledgers_history_becomes_generations_in_order_never_twice(s3):
+    from prefect_runway.ledger.records import TaskAttempt
+
+    history = [TaskAttempt(attempt=i, task_id=f"t{i}", estimated_credits=25) for i in (1, 2, 3)]
+    first = SubmissionRow(source=src("a"), status="submitted", task_id="t1", cache_key="k",
+                          history=history[:1])  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [first])
+    # t2's manifest write was lost; t3's run knows it from the ledger's record.
+    third = SubmissionRow(source=src("a"), status="submitted", task_id="t3", cache_key="k",
+                          history=history)  # fmt: skip
+    merge_manifest(s3, BUCKET, KEY, [third])
+    failed = SubmissionRow(source=src("a"), status="failed", error="refused", cache_key="k",
+                           history=history)  # a resubmission refused: no task, same history
+    manifest = merge_manifest(s3, BUCKET, KEY, [failed])
+    [row] = manifest.rows
+    assert row.task_id == "t3" and row.attempt_status == "failed"
+    assert [g.task_id for g in row.generations] == ["t1", "t2"]  # oldest first, t3 not twice
+    assert all(g.cache_key == "k" and g.estimated_credits == 25 for g in row.generations)
+    assert row.generations[0].replaced_at is not None
+    assert "history" not in stored(s3)["rows"][0]  # the generations are its view of it

@@ -524,16 +524,19 @@ class _ClientBase:
         """Return a SUCCEEDED task; raise for FAILED and CANCELLED."""
         if task.status is TaskStatus.SUCCEEDED:
             return task
+        cost = task.cost.credits if task.cost is not None else None
         if task.status is TaskStatus.CANCELLED:
             raise RunwayTaskFailedError(
-                f"Task {task.id} was cancelled.", task_id=task.id, status=task.status.value
-            )
+                f"Task {task.id} was cancelled.", task_id=task.id, status=task.status.value,
+                cost=cost,
+            )  # fmt: skip
         code = task.failure_code or "UNKNOWN"
         raise RunwayTaskFailedError(
             f"Task {task.id} failed ({code}): {task.failure or 'no reason given'}",
             task_id=task.id,
             status=task.status.value,
             failure_code=task.failure_code,
+            cost=cost,
         )
 
     @staticmethod
@@ -623,7 +626,12 @@ class _Patience:
         if backoff:  # a long backoff still polls once more, on the deadline
             delay = min(delay, max(remaining, self.interval))
         if delay > remaining:
-            raise RunwayTaskTimeoutError(self._timeout_message(), task_id=self.task_id)
+            missing = (
+                None if self.missing_since is None else time.monotonic() - self.missing_since
+            )
+            raise RunwayTaskTimeoutError(
+                self._timeout_message(), task_id=self.task_id, missing_seconds=missing
+            )
         return delay
 
     def _timeout_message(self) -> str:

@@ -14,7 +14,11 @@ Each run:
 - claims each video before copying it (a conditional create of
   ``<output prefix>.runway-claims/<task ID>.json``, see `Claims`), so runs that overlap copy
   it once; a published video's claim becomes a done marker that later runs record it from
-  (a run that stopped before its manifest write downloads nothing again);
+  (a run that stopped before its manifest write downloads nothing again), deleted once the
+  manifest records the task finished;
+- finds lost tasks: a task's first 404 is kept in the manifest (``missing_since``), a normal
+  answer clears it, and 404s lasting longer than the credentials' ``not_found_grace``, across
+  runs, make the generation ``LOST`` (final, counted, told once);
 - publishes only complete videos: checked against their full length, uploaded to a temporary
   key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
@@ -69,6 +73,7 @@ from prefect_runway.errors import (
     BatchFailedError,
     RunwayError,
     RunwayTaskFailedError,
+    RunwayTaskLostError,
     RunwayTaskTimeoutError,
     RunwayValidationError,
 )
@@ -81,6 +86,7 @@ from prefect_runway.flows.common import (
     refuse_output_inside_input,
     run_flow,
 )
+from prefect_runway.s3 import manifest as manifests
 from prefect_runway.s3.manifest import (
     FINAL_STATUSES,
     Manifest,
@@ -109,8 +115,11 @@ class CollectResult(BaseModel):
         collected: Videos copied by this run.
         already_collected: Rows skipped because an earlier run finished them (video copied,
             or the generation failed).
-        pending: Tasks still PENDING, THROTTLED or RUNNING.
+        pending: Tasks still PENDING, THROTTLED or RUNNING (or answering 404 for less than
+            the not-found grace: see the rows' ``missing_since``).
         failed: Generations that ended FAILED or CANCELLED (this run or earlier).
+        lost: Generations that are LOST: their task answered 404 (not found) for longer
+            than the credentials' ``not_found_grace``, across runs (this run or earlier).
         errors: Rows this run could not handle (a copy or a poll failed); retried next run.
         deferred: Manifest rows not submitted yet (status ``deferred``, e.g. over the daily
             limit): nothing to collect for them until a submission run picks them up.
@@ -125,6 +134,7 @@ class CollectResult(BaseModel):
     failed: int
     errors: int
     deferred: int = 0
+    lost: int = 0
     manifest_uri: str | None
     rows: list[ManifestRow]
 
@@ -224,7 +234,7 @@ async def collect_videos(
                                    if "/" in key else "")  # fmt: skip
     known = {t for row in manifest.rows for t in row.task_ids}
     extra = [ManifestRow(task_id=t) for t in dict.fromkeys(task_ids or []) if t not in known]
-    rows = [row for row in manifest.rows if row.task_id] + extra
+    rows = [row for row in manifest.rows if row.task_ids] + extra
     items = _work(rows, generations)
     todo = [item for item in items if not item.finished]
     logger.info(
@@ -235,30 +245,36 @@ async def collect_videos(
     credentials = await load_credentials(credentials_block)
     run_id = str(flow_run.id) if flow_run.id else uuid.uuid4().hex
     claims = Claims(s3, output_prefix, holder=f"{run_id}:{uuid.uuid4().hex[:8]}",
-                    seconds=claim_seconds)  # fmt: skip
-    outcomes, copies = await _stream(
+                    seconds=claim_seconds,
+                    manifest=split_s3_uri(manifest_uri) if manifest_uri else None)  # fmt: skip
+    outcomes, copies, answered = await _stream(
         credentials, claims, output_prefix, todo, wait_seconds, download_retries
     )
-    updates, events, held = _record(claims, todo, outcomes, copies)
+    updates, events, pending = _record(
+        claims, todo, outcomes, copies, answered, credentials.not_found_grace
+    )
 
     if manifest_uri:
         bucket, key = split_s3_uri(manifest_uri)
         manifest = merge_manifest(s3, bucket, key, updates, collector_flow_run_id=run_id)
+        claims.clean(manifest)  # recorded in the manifest now: their claims are not needed
     else:
         manifest = manifest.with_rows(updates)
-    for update, outcome in events:  # failed generations; each video's event went with it
+    for update, outcome in events:  # failed or lost generations; each video's went with it
         _emit(update, outcome)
     await _note_in_ledger(todo, updates)
     final = [row for row in manifest.rows if row.task_id]
-    earlier = [g for r in final for g in r.generations] if generations == "all" else []
-    pending = held + sum(isinstance(outcomes[i.task_id], RunwayTaskTimeoutError) for i in todo)
+    earlier = [g for r in manifest.rows for g in r.generations] if generations == "all" else []
+    ended = [(r.collected, r.finished, r.final_status) for r in final] + [
+        (g.collected, g.finished, g.final_status) for g in earlier
+    ]
     result = CollectResult(
-        succeeded=sum(row.collected for row in final) + sum(g.collected for g in earlier),
+        succeeded=sum(collected for collected, _, _ in ended),
         collected=sum(1 for c in copies.values() if c.get("new")),
         already_collected=len(items) - len(todo),
         pending=pending,
-        failed=sum(row.finished and not row.collected for row in final)
-        + sum(g.finished and not g.collected for g in earlier),
+        failed=sum(done and not got and status != "LOST" for got, done, status in ended),
+        lost=sum(done and status == "LOST" for _, done, status in ended),
         errors=sum(1 for u in updates if u.failure and u.final_status in (None, "SUCCEEDED")),
         deferred=sum(row.status == "deferred" and not row.task_id for row in manifest.rows),
         manifest_uri=manifest_uri,
@@ -274,15 +290,15 @@ async def collect_videos(
         )  # fmt: skip
     logger.info(
         "%s: %d videos copied now, %d earlier, %d still generating, %d failed generations, "
-        "%d copy errors. Table: artifact '%s'",
+        "%d lost, %d copy errors. Table: artifact '%s'",
         output_prefix, result.collected, result.already_collected, result.pending,
-        result.failed, result.errors, videos_key,
+        result.failed, result.lost, result.errors, videos_key,
     )  # fmt: skip
-    if fail_on_errors and (result.failed or result.errors):
+    if fail_on_errors and (result.failed or result.errors or result.lost):
         raise BatchFailedError(
-            f"{result.failed} generations failed and {result.errors} rows could not be copied "
-            f"(see the '{videos_key}' artifact); the manifest is written, a rerun copies only "
-            "what is missing."
+            f"{result.failed} generations failed, {result.lost} are lost and {result.errors} "
+            f"rows could not be copied (see the '{videos_key}' artifact); the manifest is "
+            "written, a rerun copies only what is missing."
         )
     return result
 
@@ -296,6 +312,7 @@ class Work(BaseModel):
     finished: bool
     cache_key: str | None = None
     estimated_credits: float | None = None
+    missing_since: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -315,11 +332,15 @@ def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
         if generations == "all":
             items += [Work(source=row.source, task_id=g.task_id, current=False,
                            finished=g.finished, cache_key=g.cache_key,
-                           estimated_credits=g.estimated_credits)
+                           estimated_credits=g.estimated_credits,
+                           missing_since=g.missing_since)
                       for g in row.generations]  # fmt: skip
-        items.append(Work(source=row.source, task_id=str(row.task_id), current=True,
-                          finished=row.finished, cache_key=row.cache_key,
-                          estimated_credits=row.estimated_credits))  # fmt: skip
+        if row.task_id:
+            mine = row.collected_task_id == row.task_id
+            items.append(Work(source=row.source, task_id=row.task_id, current=True,
+                              finished=row.finished, cache_key=row.cache_key,
+                              estimated_credits=row.estimated_credits,
+                              missing_since=row.missing_since if mine else None))  # fmt: skip
     return list({item.task_id: item for item in items}.values())
 
 
@@ -329,24 +350,38 @@ class Claims:
     A run copies a video only after creating its claim with a conditional PUT
     (``IfNoneMatch="*"``): of two runs at once, exactly one gets it. A claim names its
     holder and expires after `seconds` (a run that died mid-copy), when another run may take
-    it over (``IfMatch`` on the ETag read). Once the video is published the claim becomes a
-    *done* marker holding its location, size and SHA-256: later runs record it from there,
-    download nothing and emit no second event.
+    it over (``IfMatch`` on the ETag read). Once the video is published (or the task ended
+    without one) the claim becomes a *done* marker holding its location, size and SHA-256
+    (or final state): later runs record it from there, download nothing and emit no second
+    event.
+
+    With a manifest, a done marker is deleted once the manifest records its task as finished
+    (`clean`): from then on the manifest is the record. So that no run copies or tells a task
+    twice after its marker is gone, a run that creates a claim reads the manifest again
+    before it copies: a task the manifest already records finished is treated as done, and
+    the new claim deleted. (The manifest is written before the marker is deleted, and read
+    after the claim is created, so S3's read-after-write consistency makes this exact.)
+    Without a manifest the markers are the only record and stay.
 
     Args:
         s3: A boto3 S3 client.
         output_prefix: ``s3://bucket/prefix/`` of the videos.
         holder: This run's name in its claims.
         seconds: How long a claim holds.
+        manifest: The batch's manifest as ``(bucket, key)``, if any.
     """
 
-    def __init__(self, s3: S3Client, output_prefix: str, holder: str, seconds: float) -> None:
+    def __init__(self, s3: S3Client, output_prefix: str, holder: str, seconds: float,
+                 manifest: tuple[str, str] | None = None) -> None:  # fmt: skip
         self.s3 = s3
         self.bucket, prefix = split_s3_uri(output_prefix.rstrip("/") + "/x")
         self.prefix = prefix[:-1] + CLAIMS_FOLDER
         self.holder = holder
         self.seconds = seconds
+        self.manifest = manifest
         self.etags: dict[str, str] = {}
+        self.done_ids: set[str] = set()
+        """Tasks whose done marker this run wrote or read: deleted by `clean`."""
 
     def where(self, task_id: str) -> str:
         """The claim object's key."""
@@ -360,8 +395,23 @@ class Claims:
             (``{"state": "done", ...}``) or another live run's claim (``"claimed"``).
 
         Raises:
-            RuntimeError: the claim could not be read or written (nothing is copied).
+            RuntimeError: the claim could not be read or written, or the manifest could not
+                be read (nothing is copied).
         """
+        found = self._take(task_id)
+        if found is not None or self.manifest is None:
+            return found
+        try:
+            recorded = _finished_in(manifests.read_manifest(self.s3, *self.manifest), task_id)
+        except BaseException:
+            self.release(task_id)  # fail closed: nothing is copied or told on a failed read
+            raise
+        if recorded is None:
+            return None
+        self.delete(task_id)  # an earlier run finished and recorded it: nothing to do
+        return {"state": "done", **recorded}
+
+    def _take(self, task_id: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
         key = self.where(task_id)
@@ -377,6 +427,7 @@ class Claims:
         found = self.s3.get_object(Bucket=self.bucket, Key=key)
         claim = json.loads(found["Body"].read())
         if claim.get("state") == "done":
+            self.done_ids.add(task_id)
             return dict(claim)
         expires = datetime.fromisoformat(claim.get("expires_at", "1970-01-01T00:00:00+00:00"))
         if claim.get("holder") != self.holder and expires > datetime.now(timezone.utc):
@@ -410,7 +461,23 @@ class Claims:
             if not _conflict(exc):
                 raise
             return False
+        self.done_ids.add(task_id)
         return True
+
+    def delete(self, task_id: str) -> None:
+        """Delete `task_id`'s claim object. Never raises: a claim left behind is only
+        clutter (it still says done, or expires)."""
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=self.where(task_id))
+        except Exception as exc:
+            get_run_logger().warning("Could not delete the claim %s (%s); it is only clutter",
+                                     self.where(task_id), type(exc).__name__)  # fmt: skip
+
+    def clean(self, manifest: Manifest) -> None:
+        """Delete the done markers of tasks that `manifest` (as written) records finished."""
+        for task_id in sorted(self.done_ids):
+            if _finished_in(manifest, task_id) is not None:
+                self.delete(task_id)
 
     def release(self, task_id: str) -> None:
         """Give up this run's claim (its copy failed): it expires now, so any run may take
@@ -434,6 +501,24 @@ class Claims:
         return json.dumps(data, default=str).encode()
 
 
+def _finished_in(manifest: Manifest | None, task_id: str) -> dict[str, Any] | None:
+    """What `manifest` records for `task_id` once it is finished (its video's location, size
+    and SHA-256, or the state it ended in); None while it is not."""
+    for row in manifest.rows if manifest is not None else []:
+        found: ManifestRow | manifests.Generation | None = None
+        if row.task_id == task_id and row.finished:
+            found = row
+        for generation in row.generations:
+            if generation.task_id == task_id and generation.finished:
+                found = generation
+        if found is not None and found.output:
+            return {"location": found.output, "bytes": found.output_bytes,
+                    "sha256": found.output_sha256}  # fmt: skip
+        if found is not None:
+            return {"final_status": found.final_status}
+    return None
+
+
 def _conflict(exc: Any) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -452,6 +537,10 @@ def collect_video(
     """
     logger = get_run_logger()
     found = claims.take(item.task_id)
+    if found is not None and found.get("state") == "done" and not found.get("location"):
+        logger.warning("Runway task %s SUCCEEDED, but another run recorded it as %s; nothing "
+                       "copied", item.task_id, found.get("final_status"))  # fmt: skip
+        return {"held": f"recorded {found.get('final_status')} by another run"}
     if found is not None and found.get("state") == "done":
         logger.info("Video of %s was copied by another run to %s", item.task_id,
                     found.get("location"))  # fmt: skip
@@ -488,21 +577,22 @@ async def _stream(
     todo: list[Work],
     wait_seconds: float,
     download_retries: int,
-) -> tuple[dict[str, Task | RunwayError], dict[str, dict[str, Any]]]:
+) -> tuple[dict[str, Task | RunwayError], dict[str, dict[str, Any]], set[str]]:
     """Wait for the tasks, starting each video's copy as soon as its task SUCCEEDED.
 
     Returns:
         Each task's outcome (the SUCCEEDED task, or the error it ended with;
-        `RunwayTaskTimeoutError` means still running) and each started copy's record (or
-        ``{"error": exception}``).
+        `RunwayTaskTimeoutError` means still running), each started copy's record (or
+        ``{"error": exception}``), and the tasks that answered a poll normally.
     """
     if not todo:
-        return {}, {}
+        return {}, {}, set()
     logger = get_run_logger()
     by_id = {item.task_id: item for item in todo}
     copy = collect_video.with_options(retries=download_retries, retry_delay_seconds=1)
     futures: dict[str, Any] = {}
     ended: set[str] = set()
+    answered: set[str] = set()
     progress = await acreate_progress_artifact(
         progress=0.0, description=f"Runway videos: 0 of {len(todo)} generations finished"
     )
@@ -510,6 +600,7 @@ async def _stream(
 
     async def on_update(task_state: Task) -> None:
         nonlocal last_update
+        answered.add(task_state.id)  # a normal answer: any 404 mark of it is cleared
         if not task_state.is_terminal or task_state.id in ended:
             return
         ended.add(task_state.id)
@@ -529,7 +620,7 @@ async def _stream(
     async with credentials.get_async_client() as client:
         outcomes = await client.wait_for_tasks(
             list(by_id), timeout=max(wait_seconds, 0.0),
-            not_found_grace=min(wait_seconds, 10.0), on_update=on_update,
+            not_found_grace=credentials.not_found_grace, on_update=on_update,
         )  # fmt: skip
     for task_id, outcome in outcomes.items():  # any SUCCEEDED task the callback missed
         if isinstance(outcome, Task) and task_id not in futures:
@@ -549,7 +640,7 @@ async def _stream(
             error = future.result(raise_on_failure=False)
             copies[task_id] = {"error": error if isinstance(error, BaseException)
                                else RuntimeError(str(error))}  # fmt: skip
-    return outcomes, copies
+    return outcomes, copies, answered
 
 
 def _record(
@@ -557,58 +648,121 @@ def _record(
     todo: list[Work],
     outcomes: dict[str, Task | RunwayError],
     copies: dict[str, dict[str, Any]],
+    answered: set[str],
+    grace: float,
 ) -> tuple[list[ManifestRow], list[tuple[ManifestRow, RunwayError]], int]:
-    """Manifest updates for what ended; failed generations whose event this run emits (it
-    holds their done marker); how many videos another run is copying."""
+    """Manifest updates for what ended (or went missing, or answered again); failed or lost
+    generations whose event this run emits (it holds their done marker); how many tasks are
+    still pending (generating, answering 404 within the grace, or being copied by another
+    run)."""
     logger = get_run_logger()
     updates: list[ManifestRow] = []
     events: list[tuple[ManifestRow, RunwayError]] = []
-    held = 0
+    pending = 0
+    now = datetime.now(timezone.utc)
     for item in todo:
         task_id = item.task_id
         outcome = outcomes[task_id]
         # Keyed by source; the collected task is named, so a merge never gives this
         # generation's result to another one (a resubmission that landed meanwhile).
         base: dict[str, Any] = {"source": item.source, "collected_task_id": task_id,
-                                "collected_at": datetime.now(timezone.utc)}  # fmt: skip
+                                "collected_at": now}  # fmt: skip
         if item.source is None:
             base["task_id"] = task_id
+        missing = getattr(outcome, "missing_seconds", None)
+        if isinstance(outcome, (RunwayTaskTimeoutError, RunwayTaskLostError)) and (
+            missing is not None
+        ):
+            # 404s without a break until this run stopped: added to the ones earlier runs
+            # saw, unless this run read the task in between (a blip, over).
+            since = now - timedelta(seconds=missing)
+            if item.missing_since is not None and task_id not in answered:
+                since = min(since, item.missing_since)
+            gone = (now - since).total_seconds()
+            if isinstance(outcome, RunwayTaskTimeoutError) and gone < grace:
+                pending += 1
+                logger.warning(
+                    "Runway task %s answered 404 (not found) since %s (%.0fs); it is lost if "
+                    "that lasts past the not-found grace of %gs", task_id,
+                    since.isoformat(timespec="seconds"), gone, grace,
+                )  # fmt: skip
+                updates.append(ManifestRow(**base, missing_since=since))
+                continue
+            reason = (
+                f"Task {task_id} is lost: it answered 404 (not found) on every poll for "
+                f"{gone:.0f}s (since {since.isoformat(timespec='seconds')}, across collector "
+                f"runs), past the not-found grace of {grace:g}s. It was deleted, made with "
+                "another API key or base URL, or never created; nothing more is collected "
+                "for it (raise the credentials' not_found_grace for a proxy slow to know "
+                "new tasks)."
+            )
+            lost = RunwayTaskLostError(reason, task_id=task_id, missing_seconds=gone,
+                                       status_code=404)  # fmt: skip
+            update = ManifestRow(**base, final_status="LOST", output=None, failure=reason,
+                                 failure_code="LOST", missing_since=since)  # fmt: skip
+            logger.warning("Runway task %s: %s", task_id, reason)
+            updates.append(update)
+            _tell_once(claims, task_id, update, lost, events)
+            continue
         if isinstance(outcome, RunwayTaskTimeoutError):
-            continue  # still generating: nothing to record
+            pending += 1
+            if item.missing_since is not None and task_id in answered:  # a 404 blip, over
+                updates.append(ManifestRow(**base, missing_since=None))
+            continue  # still generating: nothing else to record
         copy = copies.get(task_id, {})
+        cost = outcome.cost.credits if isinstance(outcome, Task) and outcome.cost else None
+        if isinstance(outcome, RunwayTaskFailedError):
+            cost = outcome.cost
+        if cost is not None:  # the API's final figure, whatever the task ended as
+            base["credits"] = cost
         if isinstance(outcome, Task) and "held" in copy:
-            held += 1
+            pending += 1
             continue  # another run is copying it and records it
         if isinstance(outcome, Task) and "location" in copy:
             update = ManifestRow(**base, final_status="SUCCEEDED", output=copy["location"],
                                  output_bytes=copy["bytes"], output_sha256=copy["sha256"],
-                                 failure=None, failure_code=None)  # fmt: skip
+                                 failure=None, failure_code=None, missing_since=None)  # fmt: skip
         elif isinstance(outcome, Task):
             reason = f"copy to S3 failed, retried next run: {copy.get('error')}"
             logger.warning("Runway task %s: %s", task_id, reason)
-            update = ManifestRow(**base, final_status="SUCCEEDED", output=None, failure=reason)
+            update = ManifestRow(**base, final_status="SUCCEEDED", output=None, failure=reason,
+                                 missing_since=None)  # fmt: skip
         elif isinstance(outcome, RunwayTaskFailedError):
             update = ManifestRow(
                 **base, final_status=outcome.status, output=None, failure=str(outcome),
-                failure_code=outcome.failure_code,
+                failure_code=outcome.failure_code, missing_since=None,
             )  # fmt: skip
             logger.warning("Runway task %s: %s", task_id, outcome)
-            found = claims.take(task_id)  # one event per task, whichever run sees it first
-            if found is None and claims.done(task_id, {"final_status": outcome.status}):
-                events.append((update.model_copy(update={"task_id": task_id}), outcome))
+            _tell_once(claims, task_id, update, outcome, events)
         else:
             reason = f"could not check the task, retried next run: {outcome}"
             logger.warning("Runway task %s: %s", task_id, reason)
             update = ManifestRow(**base, failure=reason)
         updates.append(update)
-    return updates, events, held
+    return updates, events, pending
+
+
+def _tell_once(
+    claims: Claims,
+    task_id: str,
+    update: ManifestRow,
+    outcome: RunwayError,
+    events: list[tuple[ManifestRow, RunwayError]],
+) -> None:
+    """Queue the event of a task that ended without a video, if this run is the one that
+    turns its claim into a done marker (one event per task, whichever run sees it first)."""
+    status = str(update.final_status)
+    found = claims.take(task_id)
+    if found is None and claims.done(task_id, {"final_status": status}):
+        events.append((update.model_copy(update={"task_id": task_id}), outcome))
 
 
 async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
-    """Write each ended task's final state (and, once SUCCEEDED, its estimate as its cost) into
-    its attempt in the ledger's history, under the key's lock as submissions write. Only a
-    note: a failure is a WARNING and changes nothing else."""
+    """Write each ended task's final state and cost (the API's final figure, else its estimate
+    once SUCCEEDED) into its attempt in the ledger's history, under the key's lock as
+    submissions write. Only a note: a failure is a WARNING and changes nothing else."""
     ended = {u.collected_task_id: u.final_status for u in updates if u.final_status}
+    costs = {u.collected_task_id: u.credits for u in updates if u.credits is not None}
     items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
     if not items:
         return
@@ -624,7 +778,9 @@ async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
     holder = uuid.uuid4().hex
     for item in items:
         key, status = str(item.cache_key), str(ended[item.task_id])
-        credits = item.estimated_credits if status == "SUCCEEDED" else None
+        credits = costs.get(item.task_id)  # the API's figure, else the estimate if SUCCEEDED
+        if credits is None and status == "SUCCEEDED":
+            credits = item.estimated_credits
         try:
             await locks.aacquire_lock(key, holder, hold_timeout=config.lock_timeout())
             try:
@@ -692,7 +848,9 @@ def _state(row: ManifestRow) -> str:
         return "collected"
     if row.finished:
         return str(row.final_status)
-    return "error" if row.failure else "pending"
+    if row.failure:
+        return "error"
+    return "missing" if row.missing_since and row.collected_task_id == row.task_id else "pending"
 
 
 async def _publish(result: CollectResult, finished_now: set[str], output_prefix: str) -> None:
@@ -702,6 +860,9 @@ async def _publish(result: CollectResult, finished_now: set[str], output_prefix:
             "state": _state(r),
             "task_id": r.task_id,
             "failure": r.failure or "",
+            "missing_since": r.missing_since.isoformat(timespec="seconds")
+            if r.missing_since and r.collected_task_id == r.task_id
+            else "",
             "new": r.key in finished_now,
             "output": r.output or "",
             "bytes": r.output_bytes or "",
@@ -718,10 +879,10 @@ async def _publish(result: CollectResult, finished_now: set[str], output_prefix:
     )
     markdown = f"""# Runway videos
 
-| copied now | finished earlier | still generating | failed generations | copy errors |
-|---|---|---|---|---|
+| copied now | finished earlier | still generating | failed generations | copy errors | lost |
+|---|---|---|---|---|---|
 | {result.collected} | {result.already_collected} | {result.pending} | {result.failed} | \
-{result.errors} |
+{result.errors} | {result.lost} |
 
 {result.succeeded} of {len(result.rows)} videos are in S3; {result.deferred} images are not \
 submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`

@@ -448,6 +448,7 @@ def _write_manifest(
     )  # fmt: skip
 
 
+
 async def _publish(result: BatchResult, where: S3Location) -> None:
     bucket, prefix = where.bucket, where.prefix
     table = [

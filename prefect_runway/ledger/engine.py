@@ -53,7 +53,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from prefect.logging import get_logger
-from pydantic import BaseModel, PrivateAttr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway import settings as config
 from prefect_runway.api.client import AsyncRunwayClient
@@ -131,6 +131,10 @@ class SubmissionRow(BaseModel):
     lost_responses: int = 0
     error: str | None = None
     cache_key: str | None = None
+    history: list[TaskAttempt] = Field(default_factory=list)
+    """Every task the ledger's record of `cache_key` knows, oldest first (this row's task
+    included once it has one): the manifest lists each as a generation, so no later run,
+    setting or lost manifest write hides a paid task ID."""
     stops_batch: bool = False
     """True when the failure would fail every other image too (the key was refused, or the
     API cannot be reached): a batch stops at the first such row (`prefect_runway.ledger.batch`)."""
@@ -273,6 +277,7 @@ class Engine:
         self, job: ImageJob, settings: GenerationSettings, key: str, row: SubmissionRow
     ) -> SubmissionRow:
         earlier = await self.ledger.read(key)
+        row.history = _history(earlier)
         if earlier is not None and self._answered(earlier):
             return _cached(row, earlier)
         if earlier is not None and earlier.state == "rejected" and not self.resubmit:
@@ -288,6 +293,7 @@ class Engine:
         renewal = asyncio.create_task(self._renew(key, holder, lost_lock))
         try:
             earlier = await self.ledger.read(key)  # under the lock: another run may have paid
+            row.history = _history(earlier)
             if earlier is not None and self._answered(earlier):
                 return _cached(row, earlier)
             if earlier is not None and earlier.state == "rejected" and not self.resubmit:
@@ -454,6 +460,7 @@ class Engine:
                 ),
             }
         )
+        row.history = outcome.history  # kept on the row even if the write below fails
         try:
             await self.ledger.replace(outcome)
         except RecordWriteError as exc:

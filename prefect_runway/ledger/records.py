@@ -69,8 +69,11 @@ class TaskAttempt(BaseModel):
         possible_duplicate: Another paid task may exist beside it (a lost answer, or an
             unknown earlier outcome).
         lost_responses: Answers lost while creating it.
-        final_status: SUCCEEDED, FAILED or CANCELLED once a collector saw it end.
-        credits: What it cost, once known (its estimate when it SUCCEEDED).
+        final_status: SUCCEEDED, FAILED or CANCELLED once a collector saw it end (LOST once it
+            answered 404 past the not-found grace).
+        credits: What it cost, once known: the API's final ``cost`` when its answer had one
+            (0 for a failed or cancelled task, on the emulator), else its estimate when it
+            SUCCEEDED.
     """
 
     attempt: int

@@ -446,14 +446,9 @@ def is_host_local(folder: Path) -> bool:
 
 def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
     """Temporary file + fsync + rename (or hard link, to create only where nothing is)."""
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / key
-    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    temporary = _fsynced_temporary(folder, key, data)
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         if exclusive:
             try:
                 os.link(temporary, target)  # fails if a record exists: create-if-absent
@@ -463,11 +458,7 @@ def _write_local(folder: Path, key: str, data: bytes, exclusive: bool) -> None:
             os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # the rename itself survives a host crash
-    finally:
-        os.close(directory)
+    _fsync_folder(folder)
 
 
 def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
@@ -478,14 +469,9 @@ def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
     read again, compared, and renamed over. Every conditional replace takes that lock, so
     two of them never both see the same old bytes.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / key
-    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    temporary = _fsynced_temporary(folder, key, data)
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         with open(folder / ".replace.guard", "a") as guard:
             fcntl.flock(guard, fcntl.LOCK_EX)
             try:
@@ -497,6 +483,26 @@ def _swap_local(folder: Path, key: str, data: bytes, expected: bytes) -> None:
             os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+    _fsync_folder(folder)
+
+
+def _fsynced_temporary(folder: Path, key: str, data: bytes) -> Path:
+    """`data` in a new temporary file beside the record of `key`, on disk (fsynced)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the folder's last rename or link survive a host crash."""
     directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)

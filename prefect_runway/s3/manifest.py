@@ -24,6 +24,8 @@ Merge rules, row by row (the manifest is a view of the ledger: no writer hides a
 - collection fields whose ``collected_task_id`` is not the row's task ID (a collector that
   read the row before a resubmission, or one collecting earlier generations) go to that
   task's generation, never to the current one;
+- a writer's own ``generations`` (a submission run's: every task the ledger's record of the
+  source's key holds) are merged in, so a task whose manifest write was lost still appears;
 - a run that made no task (``failed``, ``rejected``, ``deferred``, ``unknown``) never
   overwrites a row that has one: its outcome goes to ``attempt_status``/``attempt_error``;
 - the same task again (a rerun) never erases a submission field with an unset value
@@ -70,6 +72,8 @@ COLLECTION_FIELDS = (
     "failure",
     "failure_code",
     "collected_at",
+    "missing_since",
+    "credits",
 )
 SUBMISSION_FIELDS = (
     "status",
@@ -85,7 +89,10 @@ SUBMISSION_FIELDS = (
 """What describes one generation's submission: kept with it when a later one replaces it."""
 NO_TASK_STATUSES = ("failed", "rejected", "deferred", "unknown")
 """Outcomes of a run that made no task: never written over a row that has one."""
-FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
+FINAL_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED", "LOST")
+"""Final states of a generation: Runway's three, and ``LOST`` (the collector's verdict on a
+task that answered 404 for longer than the not-found grace, across runs)."""
+ENDED_WITHOUT_VIDEO = ("FAILED", "CANCELLED", "LOST")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "OperationAborted"}
 _UNSUPPORTED_CODES = {"NotImplemented", "InvalidArgument"}
 
@@ -119,6 +126,8 @@ class Generation(BaseModel):
     failure: str | None = None
     failure_code: str | None = None
     collected_at: datetime | None = None
+    missing_since: datetime | None = None
+    credits: float | None = None
     replaced_at: datetime | None = Field(
         default=None, description="When a later generation became the source's current one."
     )
@@ -130,8 +139,8 @@ class Generation(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """True when nothing is left to do for it: copied, failed or cancelled."""
-        return self.collected or self.final_status in ("FAILED", "CANCELLED")
+        """True when nothing is left to do for it: copied, failed, cancelled or lost."""
+        return self.collected or self.final_status in ENDED_WITHOUT_VIDEO
 
 
 class ManifestRow(BaseModel):
@@ -169,7 +178,9 @@ class ManifestRow(BaseModel):
         default=None, description="The task the collection fields describe."
     )
     final_status: str | None = Field(
-        default=None, description="SUCCEEDED, FAILED or CANCELLED once the task ended."
+        default=None,
+        description="SUCCEEDED, FAILED or CANCELLED once the task ended; LOST once it answered "
+        "404 for longer than the not-found grace, across collector runs.",
     )
     output: str | None = Field(default=None, description="s3:// URI of the copied video.")
     output_bytes: int | None = None
@@ -179,6 +190,16 @@ class ManifestRow(BaseModel):
     )
     failure_code: str | None = None
     collected_at: datetime | None = None
+    missing_since: datetime | None = Field(
+        default=None,
+        description="When a collector first saw the task answer 404 (cleared by a normal "
+        "answer); past the not-found grace the generation is LOST.",
+    )
+    credits: float | None = Field(
+        default=None,
+        description="What the task cost, in credits, as the API's answer said once it ended "
+        "(SUCCEEDED, FAILED or CANCELLED).",
+    )
     superseded_outputs: list[str] = Field(default_factory=list)
     generations: list[Generation] = Field(
         default_factory=list,
@@ -215,11 +236,12 @@ class ManifestRow(BaseModel):
 
     @property
     def finished(self) -> bool:
-        """True when nothing is left to do for this row's task: copied, failed or cancelled."""
+        """True when nothing is left to do for this row's task: copied, failed, cancelled or
+        lost."""
         return self.collected or (
             bool(self.task_id)
             and self.collected_task_id == self.task_id
-            and self.final_status in ("FAILED", "CANCELLED")
+            and self.final_status in ENDED_WITHOUT_VIDEO
         )
 
     @property
@@ -247,9 +269,6 @@ class ManifestRow(BaseModel):
             changes.pop("task_id")
         new_task = changes.get("task_id", self.task_id)
         generations = list(self.generations)
-        for earlier in update.generations:  # a writer's own earlier generations: merged in
-            generations = _put_generation(generations, earlier.task_id, earlier.model_dump(
-                exclude_unset=True))  # fmt: skip
         collected_for = changes.get("collected_task_id", new_task)
         if collected_for is not None and collected_for != new_task:
             # A collector's result for a task that is not (or no longer) current: it goes to
@@ -285,6 +304,10 @@ class ManifestRow(BaseModel):
                 data["collected_task_id"] = (
                     new_task if restored.final_status or restored.output else None
                 )
+        for earlier in update.generations:  # a writer's earlier tasks (the ledger's history):
+            if earlier.task_id != new_task:  # merged in, after the one just replaced
+                generations = _put_generation(generations, earlier.task_id, earlier.model_dump(
+                    exclude_unset=True))  # fmt: skip
         if self.task_id and (new_task == self.task_id or restored is not None):
             # A generation known already (a rerun, a cache hit): an unset value in the update
             # never erases a field it has (transport, seed, ...).
@@ -375,10 +398,29 @@ def as_row(row: BaseModel | Mapping[str, Any]) -> ManifestRow:
     """A manifest row from a submission row (any pydantic model) or a mapping.
 
     Only the fields the row carries are set, so merging it leaves the collector's fields alone.
+    A submission row's ``history`` (every task the ledger's record of its key holds) becomes
+    its ``generations``, less the row's own task: the manifest is a view of the ledger, so a
+    task whose manifest write was lost reappears with the next write.
+
+    Example:
+        >>> row = as_row({"source": "s3://b/a.png", "status": "cached", "task_id": "t2",
+        ...               "cache_key": "k", "history": [{"attempt": 1, "task_id": "t1"},
+        ...                                             {"attempt": 2, "task_id": "t2"}]})
+        >>> [g.task_id for g in row.generations], "history" in (row.model_extra or {})
+        (['t1'], False)
     """
     if isinstance(row, ManifestRow):
         return row
     data = row.model_dump(mode="json") if isinstance(row, BaseModel) else dict(row)
+    history = data.pop("history", None) or []
+    if history:
+        data["generations"] = [
+            {"task_id": a["task_id"], "cache_key": data.get("cache_key"),
+             **({"estimated_credits": a["estimated_credits"]}
+                if a.get("estimated_credits") is not None else {}),
+             **({"possible_duplicate": True} if a.get("possible_duplicate") else {})}
+            for a in history if a["task_id"] != data.get("task_id")
+        ]  # fmt: skip
     return ManifestRow.model_validate(data)
 
 

@@ -81,6 +81,12 @@ def videos_in_s3(s3) -> dict[str, bytes]:
     return found
 
 
+def claims_in_s3(s3) -> list[str]:
+    """The collector's claim objects left under videos/."""
+    found = s3.list_objects_v2(Bucket=BUCKET, Prefix="videos/.runway-claims/")
+    return sorted(item["Key"] for item in found.get("Contents", []))
+
+
 def events_for(task_ids: set[str], expected: int, settle: float = 1.5) -> list[dict]:
     """The `runway.generation.*` events about `task_ids`, read back from the Prefect API once
     at least `expected` arrived and no new one for `settle` seconds (they are delivered
@@ -148,6 +154,39 @@ def test_two_collectors_started_at_once_copy_and_tell_each_video_once(s3, runway
     manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
     assert manifest is not None and all(r.collected for r in manifest.rows)
     assert again.succeeded == 6 and runway.stats()["downloads"] == 6
+    told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
+    assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
+    assert claims_in_s3(s3) == []  # every video is recorded in the manifest: no claim left
+
+
+def test_a_collector_that_read_the_rows_before_another_finished_them_copies_nothing(
+    s3, runway, uploads, monkeypatch
+):  # fmt: skip
+    """The late run reads the same unfinished rows, then waits until the other run has
+    copied every video, written the manifest and deleted its claims: it finds no claim, and
+    must still copy and tell nothing."""
+    fill(s3, 4, bad=False)
+    batch = submit()
+    read, go = threading.Event(), threading.Event()
+    main = threading.current_thread()
+
+    def late_run_waits() -> None:
+        if threading.current_thread() is not main:
+            read.set()
+            assert go.wait(120)
+
+    held_after_reading(monkeypatch, late_run_waits)
+    results = {}
+    late = threading.Thread(target=lambda: results.update(late=collect(wait_seconds=30)))
+    late.start()
+    assert read.wait(120)  # the late run holds the same 4 unfinished rows
+    early = collect(wait_seconds=30)
+    assert early.collected == 4 and claims_in_s3(s3) == []  # recorded, claims deleted
+    go.set()
+    late.join(timeout=180)
+    assert results["late"].collected == 0 and results["late"].succeeded == 4
+    assert runway.stats()["downloads"] == 4 and len(uploads) == 4 == len(videos_in_s3(s3))
+    assert claims_in_s3(s3) == []
     told = by_task(events_for(set(batch.task_ids), len(batch.task_ids)))
     assert told == {t: ["runway.generation.succeeded"] for t in batch.task_ids}
 
@@ -294,3 +333,56 @@ def test_each_video_is_copied_as_soon_as_its_task_finishes(s3, monkeypatch, uplo
         emu.advance_clock(MINUTES_10)
         collector.join(timeout=120)
         assert results["run"].collected == 2 and emu.stats()["downloads"] == 2 == len(uploads)
+
+
+def test_every_paid_task_of_a_source_is_in_the_manifest_and_collected_once(s3, runway, uploads):
+    """Seed 1, seed 2 on the same prefix, then a deliberate resubmission: three paid tasks
+    per image, all in the manifest, each video copied exactly once."""
+    fill(s3, 3, bad=False)
+    runs = [submit(seed=1), submit(seed=2), submit(seed=2, resubmit=True)]
+    per_source = {row.source: [] for row in runs[0].rows}
+    for run in runs:
+        for row in run.rows:
+            per_source[row.source].append(row.task_id)
+    assert all(len(set(ids)) == 3 for ids in per_source.values())
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    assert {r.source: r.task_ids for r in manifest.rows} == per_source  # oldest first
+    everything = collect(wait_seconds=30, generations="all")
+    assert everything.collected == 9 and everything.succeeded == 9
+    assert runway.stats()["downloads"] == 9 == len(uploads) == len(set(uploads))
+    assert len(videos_in_s3(s3)) == 9
+    assert collect(generations="all").collected == 0 and runway.stats()["downloads"] == 9
+    every = [t for ids in per_source.values() for t in ids]
+    told = by_task(events_for(set(every), len(every)))
+    assert told == {t: ["runway.generation.succeeded"] for t in every}
+
+
+def test_a_resubmission_whose_manifest_write_was_lost_stays_in_the_manifest(
+    s3, runway, monkeypatch
+):
+    """The manifest is a view of the ledger: a task the ledger holds reappears in the
+    manifest with the next run's write, even after a write was lost in between."""
+    flow_module = importlib.import_module("prefect_runway.flows.s3_image_to_video")
+    fill(s3, 2, bad=False)
+    first = submit()
+    real = flow_module.merge_manifest
+
+    def lost_write(*args, **kwargs):
+        raise RuntimeError("S3 went away")
+
+    monkeypatch.setattr(flow_module, "merge_manifest", lost_write)
+    with pytest.raises(Exception, match="could not be written"):
+        submit(resubmit=True)  # paid again; the ledger has the tasks, the manifest not
+    monkeypatch.setattr(flow_module, "merge_manifest", real)
+    third = submit(resubmit=True)
+    ledger = asyncio.run(Ledger.default())
+    manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
+    assert manifest is not None
+    for row in manifest.rows:
+        record = asyncio.run(ledger.read(str(row.cache_key)))
+        assert record is not None and len(record.attempts) == 3
+        assert row.task_ids == [a.task_id for a in record.attempts]  # the lost one too
+        assert row.task_id in third.task_ids and row.task_ids[0] in first.task_ids
+    everything = collect(wait_seconds=30, generations="all")
+    assert everything.collected == 6 and runway.stats()["downloads"] == 6

@@ -72,7 +72,12 @@ class ValidatedSubmit:
 
 
 def safe_url(url: str) -> str:
-    """Return ``scheme://host[:port]/path`` of a URL: no user info, query or fragment."""
+    """Return ``scheme://host[:port]/path`` of a URL: no user info, query or fragment.
+
+    A deliberate twin of the client's ``redact_url`` (the emulator never imports the client,
+    so that one wrong reading cannot pass on both sides); tests/test_contract.py pins the two
+    to the same output.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
