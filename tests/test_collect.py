@@ -20,10 +20,11 @@ from prefect_runway.flows.collect_videos import COLLECT_SUMMARY_KEY, VIDEOS_KEY,
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
 from prefect_runway.s3.manifest import ManifestRow, merge_manifest, read_manifest
-from prefect_runway.testing.emulator import Emulator, Faults
+from prefect_runway.testing.emulator import Faults
 from prefect_runway.testing.emulator.samples import png
+from tests._support.prefect_api import read_artifact, read_events
+from tests._support.s3 import fill
 from tests.conftest import API_KEY, BUCKET
-from tests.test_flows import fill, read_artifact, read_events
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 # The module, not the flow of the same name that the package exports.
@@ -35,13 +36,10 @@ MINUTES_10 = 600
 
 
 @pytest.fixture
-def slow_runway(monkeypatch):
+def slow_runway(make_emulator):
     """Ten-minute generations, two at a time: only the emulator's clock makes them finish."""
-    with Emulator(api_key=API_KEY, concurrency=2, generation_seconds=MINUTES_10,
-                  output_url_ttl=3600) as emu:  # fmt: skip
-        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
-        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        yield emu
+    return make_emulator(env=True, concurrency=2, generation_seconds=MINUTES_10,
+                         output_url_ttl=3600)  # fmt: skip
 
 
 def submit(prefix: str = "in/", **kwargs):

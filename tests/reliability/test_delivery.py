@@ -25,8 +25,9 @@ from prefect_runway.ledger.records import Ledger
 from prefect_runway.s3.manifest import read_manifest
 from prefect_runway.testing.emulator import Emulator, Faults
 from prefect_runway.testing.emulator.mp4 import VIDEO_MP4
-from tests.conftest import API_KEY, BUCKET, wait_until
-from tests.test_flows import fill
+from tests._support.processes import wait_until
+from tests._support.s3 import fill
+from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 # The modules, not the flow and task functions of the same names that the packages export.
@@ -53,13 +54,10 @@ def uploads(monkeypatch):
 
 
 @pytest.fixture
-def slow_runway(monkeypatch):
+def slow_runway(make_emulator):
     """Ten-minute generations, four at a time: only the emulator's clock makes them end."""
-    with Emulator(api_key=API_KEY, concurrency=4, generation_seconds=MINUTES_10,
-                  output_url_ttl=3600) as emu:  # fmt: skip
-        monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
-        monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
-        yield emu
+    return make_emulator(env=True, concurrency=4, generation_seconds=MINUTES_10,
+                         output_url_ttl=3600)  # fmt: skip
 
 
 def submit(**kwargs):
