@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -166,3 +168,17 @@ def test_the_emulator_takes_only_the_api_facts_from_the_package(name):
     taken = {m for m in _imports(name, module_level=False) if _named(m, {"prefect_runway"})}
     wrong = sorted(m for m in taken if not _named(m, {own}) and m not in EMULATOR_MAY_IMPORT)
     assert wrong == [], f"{name} imports {wrong}"
+
+
+def test_importing_the_package_loads_none_of_its_layers_until_a_name_is_used():
+    code = (
+        "import sys, prefect_runway\n"
+        "top = ('prefect', 'boto3', 'botocore', 'moto', 'redis', 'httpx')\n"
+        "layers = ('prefect_runway.api', 'prefect_runway.ledger', 'prefect_runway.testing')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in top or m.startswith(layers)))\n"
+        "prefect_runway.RunwayClient\n"
+        "print('prefect' in sys.modules, 'boto3' in sys.modules, 'httpx' in sys.modules)\n"
+        "print(set(dir(prefect_runway)) >= set(prefect_runway.__all__))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.splitlines() == ["[]", "False False True", "True"], done.stderr
