@@ -353,6 +353,7 @@ def test_r6_no_key_and_no_presigned_signature_anywhere(s3, monkeypatch, prefect_
     table = asyncio.run(read_artifact(batch_key(TABLE_KEY, f"{BUCKET}/p/"))).data
     summary = asyncio.run(read_artifact(batch_key(SUMMARY_KEY, f"{BUCKET}/p/"))).data
     assert all(row.task_id in table for row in result.rows)
-    text = caplog.text + table + summary + json.dumps([r.model_dump(mode="json") for r in result.rows])
+    rows = json.dumps([r.model_dump(mode="json") for r in result.rows])
+    text = caplog.text + table + summary + rows
     for needle in needles:
         assert needle not in text
