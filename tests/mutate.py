@@ -36,7 +36,7 @@ FLOWS = "tests/test_flows.py::"
 MULTIHOST = "tests/test_multihost.py::"
 INTENTS = "tests/test_conditional_intents.py::"
 SETTINGS = "tests/test_settings.py::"
-IMAGES = "tests/test_imagecheck.py::"
+IMAGES = "tests/test_images.py::"
 OUTCOMES = "tests/reliability/test_create_outcomes.py::"
 CHECKS = "tests/reliability/test_checks_before_paying.py::"
 ADOPT = "tests/reliability/test_adopt.py::"
@@ -445,7 +445,7 @@ MUTATIONS = [
         "prefect_runway/ledger/keys.py",
         "dropped = signing_params([name for name, _ in query])",
         'dropped = signing_params([name for name, _ in query]) | {"token"}',
-        ("tests/test_identity.py::"
+        ("tests/test_keys.py::"
          "test_lone_parameters_named_like_signatures_are_part_of_the_address",),
     ),  # fmt: skip
     Mutation(

@@ -2,7 +2,7 @@
 
 Each unusable input goes through the single-image task (as a data URI) and the CLI (as a file
 and as a data URI) against the emulator over loopback HTTP: each is rejected with its reason
-and the emulator sees 0 POSTs. (The S3 flow's own check is `transport.s3_image_job`, the same
+and the emulator sees 0 POSTs. (The S3 flow's own check is `delivery.s3_image_job`, the same
 function, exercised by tests/test_flows.py.)
 """
 
@@ -133,7 +133,7 @@ def test_the_cli_rejects_bad_files_and_data_uris_without_a_post(
 async def test_the_s3_flow_rejects_undecodable_images_without_a_post(
     credentials, emulator, s3, tmp_path
 ):
-    """The flow's job (`transport.s3_image_job`): rejected rows, the good image still paid."""
+    """The flow's job (`delivery.s3_image_job`): rejected rows, the good image still paid."""
     from prefect_runway.api.models import GenerationSettings
     from prefect_runway.delivery import s3_image_job
     from prefect_runway.ledger.engine import Engine
