@@ -57,6 +57,10 @@ class RenewableLockManager(Protocol):
     """Prefect's `LockManager` protocol as the engine uses it, plus `renew_lock`: exclusive
     locks that expire unless their holder renews them. `SubmissionLockManager` (lock files)
     and `prefect_runway.ledger.redis_locks.RedisSubmissionLockManager` (Redis) implement it.
+
+    The two managers repeat these signatures one for one, and each has sync/async twins
+    (``acquire_lock``/``aacquire_lock``, ``wait_for_lock``/``await_for_lock``): deliberate
+    mirrors, their bodies one call of `poll_until` / `apoll_until`.
     """
 
     hold_timeout: float
