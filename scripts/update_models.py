@@ -512,6 +512,8 @@ def parse_endpoint_file(source: str, params_name: str) -> dict[str, Any]:
             if key is not None and name == key:
                 continue
             spec = _spec(field)
+            if _name(field.type) in ("SequenceNotStr", "Sequence", "List"):
+                spec = {"type": "array"} | ({"required": True} if field.required else {})
             if spec.get("type") == "image":  # promptImage: a URI or frames, not image_to_video's
                 spec = {"type": "string_or_array"} | ({"required": True} if field.required else {})
             nested = _nested(field, classes)

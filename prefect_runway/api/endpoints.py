@@ -1562,7 +1562,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
                 "sdk_class": "RecraftV4_1Flash",
                 "fields": {
                     "backgroundColor": {"type": "string"},
-                    "colors": {"type": "object"},
+                    "colors": {"type": "array"},
                     "outputCount": {"type": "integer"},
                     "outputFormat": {"type": "enum", "values": ["webp", "png"]},
                     "promptText": {"type": "string", "required": True},
@@ -1593,7 +1593,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
                 "sdk_class": "RecraftV4_1Vector",
                 "fields": {
                     "backgroundColor": {"type": "string"},
-                    "colors": {"type": "object"},
+                    "colors": {"type": "array"},
                     "promptText": {"type": "string", "required": True},
                     "ratio": {
                         "type": "enum",
@@ -2057,7 +2057,7 @@ ENDPOINTS: dict[str, dict[str, Any]] = {
                     "outputFormat": {"type": "enum", "values": ["wav", "mp3", "ogg_opus"]},
                     "pitchRate": {"type": "integer"},
                     "promptText": {"type": "string", "required": True},
-                    "referenceAudios": {"type": "object"},
+                    "referenceAudios": {"type": "array"},
                     "sampleRate": {
                         "type": "enum",
                         "values": [8000, 16000, 24000, 32000, 44100, 48000],
