@@ -1,4 +1,9 @@
-"""Validation of ``POST /v1/image_to_video`` bodies, written from Runway's documented rules.
+"""Validation of task-creating bodies, written from Runway's documented rules.
+
+``validate_submit`` reads ``POST /v1/image_to_video`` (its frames, prices, retired models);
+``validate_task`` every other task endpoint of ``prefect_runway/api/endpoints.py`` (generated
+data: per path, the variants a ``model`` or ``mode`` selects, their required fields, types,
+allowed values and ranges), and checks media URIs against the same limits.
 
 The emulator validates independently of any client so that client-side checks can be tested
 against it: per-model *facts* come from the one rules table (``prefect_runway/api/rules.py``, plain
