@@ -413,34 +413,6 @@ def update_readme(table: dict[str, dict[str, Any]], path: Path = README) -> bool
     return True
 
 
-def fetch_type_file(version: str) -> str:
-    """Download the ``runwayml`` sdist of `version` with pip and return its type file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                "-q",
-                "-d",
-                tmp,
-                f"runwayml=={version}",
-            ],
-            check=True,
-        )
-        sdist = next(Path(tmp).glob("runwayml-*.tar.gz"))
-        with tarfile.open(sdist) as archive:
-            member = next(m for m in archive.getmembers() if m.name.endswith(TYPE_FILE))
-            handle = archive.extractfile(member)
-            if handle is None:
-                raise SystemExit(f"{TYPE_FILE} not found in {sdist.name}")
-            return handle.read().decode()
-
-
 def format_module(path: Path) -> None:
     """Format the written module with the repository's formatter (ruff, a dev dependency).
 
@@ -453,19 +425,197 @@ def format_module(path: Path) -> None:
         print(f"warning: {path} left unformatted ({exc}); run `ruff format {path}`")
 
 
+# -- every task endpoint ---------------------------------------------------------------------
+
+ENDPOINTS_OUTPUT = ROOT / "prefect_runway" / "api" / "endpoints.py"
+
+# Facts the type files do not hold, per task endpoint (type file, relative to
+# src/runwayml/types/ -> facts). output: what a finished task's ``output`` holds (video, image or
+# audio URLs); estimate: the create answer carries ``estimatedCost`` (avatar_videos sends none);
+# routing: the Model Router's answer (``routing`` instead of a top-level estimate);
+# credits: a flat budget per task (not Runway's price list: the answer's estimate is the figure).
+ENDPOINT_FACTS: dict[str, dict[str, Any]] = {
+    "text_to_video_create_params.py": {"output": "video", "credits": 60},
+    "video_to_video_create_params.py": {"output": "video", "credits": 60},
+    "text_to_image_create_params.py": {"output": "image", "credits": 5},
+    "image_upscale_create_params.py": {"output": "image", "credits": 10},
+    "video_upscale_create_params.py": {"output": "video", "credits": 40},
+    "video_to_hdr_create_params.py": {"output": "video", "credits": 40},
+    "video_to_audio_create_params.py": {"output": "audio", "credits": 10},
+    "character_performance_create_params.py": {"output": "video", "credits": 25},
+    "text_to_speech_create_params.py": {"output": "audio", "credits": 2},
+    "sound_effect_create_params.py": {"output": "audio", "credits": 2},
+    "voice_isolation_create_params.py": {"output": "audio", "credits": 2},
+    "voice_dubbing_create_params.py": {"output": "audio", "credits": 10},
+    "speech_to_speech_create_params.py": {"output": "audio", "credits": 2},
+    "generate/video_create_params.py": {"output": "video", "credits": 60, "routing": True},
+    "generate/image_create_params.py": {"output": "image", "credits": 5, "routing": True},
+    "generate/audio_create_params.py": {"output": "audio", "credits": 2, "routing": True},
+    "recipe_ad_localization_params.py": {"output": "video", "credits": 100},
+    "recipe_marketing_stock_image_params.py": {"output": "image", "credits": 20},
+    "recipe_multi_shot_video_params.py": {"output": "video", "credits": 150},
+    "recipe_product_ad_params.py": {"output": "video", "credits": 150},
+    "recipe_product_campaign_image_params.py": {"output": "image", "credits": 20},
+    "recipe_product_swap_params.py": {"output": "image", "credits": 20},
+    "recipe_product_ugc_params.py": {"output": "video", "credits": 150},
+    "avatar_video_create_params.py": {"output": "video", "credits": 30, "estimate": False},
+}
+
+
+def endpoint_path(type_file: str) -> str:
+    """The API path of a task endpoint's type file (the SDK's resources name the same paths)."""
+    if type_file.startswith("generate/"):
+        return "/v1/generate/" + type_file.split("/")[1].removesuffix("_create_params.py")
+    if type_file.startswith("recipe_"):
+        return "/v1/recipes/" + type_file.removeprefix("recipe_").removesuffix("_params.py")
+    name = type_file.removesuffix("_create_params.py")
+    return "/v1/" + ("avatar_videos" if name == "avatar_video" else name)
+
+
+def _params_name(type_file: str) -> str:
+    stem = type_file.split("/")[-1].removesuffix(".py")
+    return "".join(part.capitalize() for part in stem.split("_"))
+
+
+def _nested(field: _Field, classes: dict[str, dict[str, _Field]]) -> dict[str, Any] | None:
+    """Required and literal-valued members of a field typed as one of the file's classes."""
+    node = field.type
+    iterable = isinstance(node, ast.Subscript) and _name(node) == "Iterable"
+    name = "" if iterable else _name(node)
+    members = classes.get(name) if name else None
+    if not members:
+        return None
+    return {f.wire: _spec(f) for f in members.values()}
+
+
+def parse_endpoint_file(source: str, params_name: str) -> dict[str, Any]:
+    """Read one task endpoint's variants (per model, per mode, or one) from its type file."""
+    tree = ast.parse(source)
+    classes = _classes(tree)
+    members = [params_name]
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and _name(node.target) == params_name:
+            if isinstance(node.value, ast.Subscript):
+                members = [_name(arg) for arg in _args(node.value)]
+    if members == [params_name] and params_name not in classes:
+        raise ValueError(f"{params_name} not found in its type file")
+    key = None
+    for candidate in ("model", "mode"):
+        if all(candidate in classes[m] for m in members):
+            key = candidate
+            break
+    variants: dict[str, Any] = {}
+    for class_name in members:
+        fields = classes[class_name]
+        specs: dict[str, Any] = {}
+        for name, field in fields.items():
+            if key is not None and name == key:
+                continue
+            spec = _spec(field)
+            if _name(field.type) in ("SequenceNotStr", "Sequence", "List"):
+                spec = {"type": "array"} | ({"required": True} if field.required else {})
+            if spec.get("type") == "image":  # promptImage: a URI or frames, not image_to_video's
+                spec = {"type": "string_or_array"} | ({"required": True} if field.required else {})
+            nested = _nested(field, classes)
+            if nested:
+                spec["fields"] = dict(sorted(nested.items()))
+            specs[field.wire] = spec
+        value = "*"
+        if key is not None:
+            values = _literal(fields[key].type) or []
+            if len(values) != 1:
+                raise ValueError(f"{class_name}: {key} is not a single Literal")
+            value = str(values[0])
+        variants[value] = {"sdk_class": class_name, "fields": dict(sorted(specs.items()))}
+    return {"discriminator": key, "variants": variants}
+
+
+def build_endpoints(sources: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every task endpoint but image_to_video (``MODELS`` holds it), keyed by API path."""
+    missing = sorted(set(ENDPOINT_FACTS) - set(sources))
+    if missing:
+        raise SystemExit(f"type files missing from the sdist: {missing}")
+    table: dict[str, dict[str, Any]] = {}
+    for type_file, facts in ENDPOINT_FACTS.items():
+        parsed = parse_endpoint_file(sources[type_file], _params_name(type_file))
+        table[endpoint_path(type_file)] = {
+            "type_file": type_file,
+            "output": facts["output"],
+            "estimate": facts.get("estimate", True),
+            "routing": facts.get("routing", False),
+            "credits": facts["credits"],
+            **parsed,
+        }
+    return table
+
+
+def render_endpoints(table: dict[str, Any], version: str) -> str:
+    """The text of the generated endpoints module."""
+    body = pprint.pformat(table, width=96, sort_dicts=False)
+    return (
+        '"""Every task endpoint but image-to-video (client and emulator), from runwayml '
+        f"{version}.\n\n"
+        "Do not edit by hand: run ``make update-models`` and review the diff. Per API path: the\n"
+        "SDK type file, what a finished task outputs, whether the create answer carries an\n"
+        "estimate or the Model Router's ``routing``, a flat credit budget (``update_models.py``'s\n"
+        "ENDPOINT_FACTS, not Runway's price list), and the variants the body's ``discriminator``\n"
+        "field (``model``, ``mode`` or none: ``*``) selects, each with its fields' specs.\n"
+        '"""\n\n'
+        "from typing import Any\n\n"
+        f'SDK_VERSION = "{version}"\n\n'
+        f"ENDPOINTS: dict[str, dict[str, Any]] = {body}\n"
+    )
+
+
+def fetch_type_files(version: str) -> dict[str, str]:
+    """Download the ``runwayml`` sdist of `version` and return its ``types/`` files by path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+             "-q", "-d", tmp, f"runwayml=={version}"],
+            check=True,
+        )  # fmt: skip
+        sdist = next(Path(tmp).glob("runwayml-*.tar.gz"))
+        return read_type_files(sdist)
+
+
+def read_type_files(sdist: Path) -> dict[str, str]:
+    """The ``src/runwayml/types/`` files of an sdist, keyed by their path below that folder."""
+    files: dict[str, str] = {}
+    with tarfile.open(sdist) as archive:
+        for member in archive.getmembers():
+            _, sep, rel = member.name.partition("/src/runwayml/types/")
+            handle = archive.extractfile(member) if sep and rel.endswith(".py") else None
+            if handle is not None:
+                files[rel] = handle.read().decode()
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate the rules module; returns the exit code."""
+    """Regenerate the rules and endpoints modules; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--version", default=DEFAULT_SDK_VERSION, help="runwayml SDK version")
     parser.add_argument("--source", type=Path, help="a local image_to_video_create_params.py")
+    parser.add_argument("--sdist", type=Path, help="a local runwayml sdist (.tar.gz)")
     args = parser.parse_args(argv)
-    source = args.source.read_text() if args.source else fetch_type_file(args.version)
+    if args.source:
+        files = {"image_to_video_create_params.py": args.source.read_text()}
+    elif args.sdist:
+        files = read_type_files(args.sdist)
+    else:
+        files = fetch_type_files(args.version)
+    source = files["image_to_video_create_params.py"]
     table = build_table(parse_type_file(source))
     OUTPUT.write_text(render(table, RETIRED, args.version, "client and emulator"))
     format_module(OUTPUT)
     print(f"wrote {OUTPUT} ({len(table)} models)")
     if update_readme(table):
         print(f"updated the model table in {README}")
+    if len(files) > 1:
+        endpoints = build_endpoints(files)
+        ENDPOINTS_OUTPUT.write_text(render_endpoints(endpoints, args.version))
+        format_module(ENDPOINTS_OUTPUT)
+        print(f"wrote {ENDPOINTS_OUTPUT} ({len(endpoints)} endpoints)")
     return 0
 
 

@@ -6,7 +6,7 @@
 - ``prefect_runway/api/`` imports nothing of the layers above it (the ledger, S3, flows,
   tasks, credentials) nor Prefect;
 - the emulator (``prefect_runway/testing/emulator/``) takes from the package only the API's
-  facts: ``prefect_runway.api.rules`` and ``prefect_runway.api.limits``.
+  facts: ``prefect_runway.api.rules``, ``.endpoints`` and ``.limits`` (generated or plain data).
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prefect_runway"
-EMULATOR_MAY_IMPORT = {"prefect_runway.api.rules", "prefect_runway.api.limits"}
+EMULATOR_MAY_IMPORT = {
+    "prefect_runway.api.rules", "prefect_runway.api.endpoints", "prefect_runway.api.limits",
+}  # fmt: skip
 API_MAY_NOT_IMPORT = (
     "prefect_runway.ledger", "prefect_runway.s3", "prefect_runway.flows",
     "prefect_runway.tasks", "prefect_runway.credentials", "prefect",

@@ -18,6 +18,8 @@ import runwayml
 from prefect_runway.testing.emulator import Emulator
 
 SDK_API_KEY = "My API Key"
+SDK_TASK_ID = "182bd5e5-6e1a-4fe4-a799-aa6d9a6ab26e"
+"""The task ID ``test_tasks.py`` polls and deletes (the SDK's mock server knows every ID)."""
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +54,16 @@ async def async_client(request: pytest.FixtureRequest,
                                       _strict_response_validation=strict,
                                       http_client=http_client) as sdk:
         yield sdk
+
+
+@pytest.fixture(autouse=True)
+def sdk_task(request: pytest.FixtureRequest) -> None:
+    """A task of the ID the tasks tests name, created afresh before each of them (the previous
+    test may have deleted it); other tests create their own."""
+    if request.node.cls is None or request.node.cls.__name__ not in ("TestTasks",
+                                                                     "TestAsyncTasks"):
+        return
+    emulator = request.getfixturevalue("sdk_emulator")
+    emulator.add_task("/v1/text_to_video", {"model": "gen4.5", "promptText": "x",
+                                            "ratio": "1280:720", "duration": 5},
+                      task_id=SDK_TASK_ID)

@@ -3,12 +3,14 @@
 The repository holds only code this project wrote, so the SDK's tests are not copied in: the
 runwayml sdist of ``prefect_runway.api.rules.SDK_VERSION`` (the version the rules table was
 generated from, and the dev extra pins) is downloaded once with ``pip download``, checked
-against the sha256 that ``uv.lock`` records for it, and the three files the emulator is tested
-with are extracted beside it:
+against the sha256 that ``uv.lock`` records for it, and the files the emulator is tested with
+are extracted beside it (``FILES``):
 
-    tests/api_resources/test_image_to_video.py   the image-to-video endpoint, every model
-    tests/api_resources/test_organization.py     the organization endpoints
-    tests/utils.py                               their helper (``assert_matches_type``)
+    tests/api_resources/test_<resource>.py   every task resource (``RESOURCES``), every model
+    tests/api_resources/generate/test_*.py   the Model Router's three task endpoints
+    tests/api_resources/test_tasks.py        polling and deleting a task
+    tests/api_resources/test_organization.py the organization endpoints
+    tests/utils.py                           their helper (``assert_matches_type``)
 
 The cache lives in the virtualenv (``.venv/.sdk-tests/<version>/``: it goes with the
 environment that pins the SDK), or ``~/.cache/prefect-runway/sdk-tests/<version>/`` outside
@@ -42,9 +44,21 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "runwayml_sdk_tests"
 # The sdist's files, relative to its tests/ folder, and the test modules among them.
+RESOURCES = (
+    "image_to_video", "text_to_video", "video_to_video", "text_to_image", "image_upscale",
+    "video_upscale", "video_to_hdr", "video_to_audio", "character_performance",
+    "text_to_speech", "sound_effect", "voice_isolation", "voice_dubbing", "speech_to_speech",
+    "generate.test_video", "generate.test_image", "generate.test_audio", "recipes",
+    "avatar_videos", "tasks", "organization",
+)  # every task resource, the tasks resource (poll, delete) and the organization
+TEST_MODULES = tuple(
+    f"api_resources.{name}" if name.startswith("generate.") else f"api_resources.test_{name}"
+    for name in RESOURCES
+)
 FILES = ("__init__.py", "utils.py", "api_resources/__init__.py",
-         "api_resources/test_image_to_video.py", "api_resources/test_organization.py")
-TEST_MODULES = ("api_resources.test_image_to_video", "api_resources.test_organization")
+         "api_resources/generate/__init__.py",
+         *(name.removeprefix("api_resources.").replace(".", "/").join(("api_resources/", ".py"))
+           for name in TEST_MODULES))  # fmt: skip
 
 
 class Unavailable(Exception):

@@ -1,4 +1,9 @@
-"""A local emulator of Runway's image-to-video API, over real HTTP on loopback.
+"""A local emulator of Runway's task API, over real HTTP on loopback.
+
+Image-to-video and every other task endpoint of ``prefect_runway/api/endpoints.py``
+(text-to-video, text-to-image, the audio endpoints, the Model Router, recipes, avatar videos,
+...) share one task machine, credit balance, daily limit and fault injection; their outputs are
+small valid MP4, PNG or WAV files by the endpoint's kind.
 
 It is hand-written because no maintained fake of the Runway API exists. It implements the wire
 contract (official dialect under ``/v1``, proxy dialect under ``/runwayml/v1``) independently of

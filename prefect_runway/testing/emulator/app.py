@@ -10,6 +10,7 @@ from typing import Any
 from .faults import Faults
 from .server import PROXY_PREFIX, EmulatorHTTPServer, ServerConfig
 from .state import EmulatorState
+from .validation import validate_task
 
 DIALECTS = ("runway", "proxy")
 PROXY_SUBMIT_SHAPES = ("wrapped", "state", "plain")
@@ -215,6 +216,29 @@ class Emulator:
     def daily_limit(self) -> int | None:
         """Maximum creates per model in any rolling 24 hours (None: no limit)."""
         return self._state.daily_limit
+
+    def add_task(self, path: str, body: dict[str, Any], task_id: str | None = None) -> str:
+        """Create a task as ``POST <path>`` would, without HTTP, under `task_id` if given:
+        for tests that poll or cancel an ID they name (the SDK's generated tests do).
+
+        Args:
+            path: A task endpoint other than image-to-video, e.g. ``/v1/text_to_video``.
+            body: Its body (validated as the endpoint validates it).
+            task_id: The ID to use (replacing a task of that ID); None: a new UUID.
+
+        Returns:
+            The task's ID.
+
+        Raises:
+            ValueError: the body is invalid or the credit balance is too low.
+        """
+        result = validate_task(path, body, self._state.upload_ready)
+        if isinstance(result, list):
+            raise ValueError("; ".join(issue.message for issue in result))
+        task = self._state.create_task(body, result, task_id=task_id)
+        if task is None:
+            raise ValueError("not enough credits")
+        return task.id
 
     def tasks(self) -> list[dict[str, Any]]:
         """Return snapshots of all tasks: ``id``, ``status``, ``body``, ``created_at``, ..."""

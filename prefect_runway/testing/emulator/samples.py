@@ -36,3 +36,16 @@ def png(width: int = 64, height: int = 36, rgb: tuple[int, int, int] = (40, 90, 
 
 GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"  # noqa: E501
 """A 1x1 GIF: a real image format Runway refuses."""
+
+
+def wav(seconds: float = 0.25, rate: int = 8000) -> bytes:
+    """A valid mono 16-bit PCM WAV of silence (every audio task's output in the emulator)."""
+    frames = b"\x00\x00" * int(seconds * rate)
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(frames)) + frames
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+WAV = wav()
+"""The audio every audio task outputs."""

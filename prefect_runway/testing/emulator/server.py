@@ -26,8 +26,15 @@ from .faults import Faults
 from .fetch import check_image_url
 from .mp4 import VIDEO_MP4
 from .multipart import MAX_UPLOAD_BYTES, MB, parse_form, sniff_image
+from .samples import WAV, png
 from .state import DailyLimitExceeded, EmulatorState, Task, iso_utc
-from .validation import ValidatedSubmit, validate_submit
+from .validation import (
+    TASK_ENDPOINTS,
+    ValidatedSubmit,
+    ValidatedTask,
+    validate_submit,
+    validate_task,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +42,10 @@ RUNWAY_VERSION = "2024-11-06"
 PROXY_PREFIX = "/runwayml"
 _TASK_PATH = re.compile(r"/v1/tasks/([^/]+)")
 _VIDEO_PATH = re.compile(r"/_emulator/videos/([^/]+)\.mp4")
+_MEDIA_PATH = re.compile(r"/_emulator/(images|audio)/([^/]+?)(?:-(\d+))?\.(png|wav)")
+IMAGE_PNG = png(64, 64)
+"""Every image task's output: a small valid PNG."""
+
 _UPLOAD_PATH = re.compile(r"/_emulator/uploads/([0-9a-f]+)")
 _MULTIPART_OVERHEAD = MB
 MAX_JSON_BYTES = 32 * MB
@@ -280,6 +291,8 @@ class _Handler(BaseHTTPRequestHandler):
         api_path = path[len(prefix) :]
         if api_path == "/v1/image_to_video":
             self._endpoint(method, ("POST",), self._submit)
+        elif api_path in TASK_ENDPOINTS:
+            self._endpoint(method, ("POST",), lambda m: self._submit(m, api_path))
         elif api_path == "/v1/organization":
             self._endpoint(method, ("GET",), self._organization)
         elif api_path == "/v1/organization/usage":
@@ -334,7 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- API endpoints ------------------------------------------------------------------------
 
-    def _submit(self, method: str) -> None:
+    def _submit(self, method: str, api_path: str | None = None) -> None:
+        """Create a task: image-to-video (`api_path` None) or any other task endpoint."""
         state = self.server.state
         cfg = self.server.config
         try:
@@ -369,15 +383,19 @@ class _Handler(BaseHTTPRequestHandler):
             state.reject("validation")
             self._error(400, "Invalid JSON body.")
             return
-        result = validate_submit(
-            body, state.upload_ready, cfg.allow_http_loopback, dialect=cfg.dialect
-        )
-        if not isinstance(result, ValidatedSubmit):
+        result: ValidatedSubmit | ValidatedTask | list[Any]
+        if api_path is None:
+            result = validate_submit(
+                body, state.upload_ready, cfg.allow_http_loopback, dialect=cfg.dialect
+            )
+        else:
+            result = validate_task(api_path, body, state.upload_ready, cfg.allow_http_loopback)
+        if isinstance(result, list):
             state.reject("validation")
             issues = [i.to_dict() for i in result]
             self._error(400, "Validation of body failed", issues=issues)
             return
-        if cfg.fetch_urls:
+        if cfg.fetch_urls and isinstance(result, ValidatedSubmit):  # image URLs only
             for url in result.urls_to_fetch:
                 problem = check_image_url(self.server.http, url)
                 if problem is not None:
@@ -484,6 +502,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _submit_payload(self, task: Task) -> dict[str, Any]:
         cfg = self.server.config
         if cfg.dialect == "runway":
+            if task.routing:
+                return {"id": task.id, "routing": self._routing(task)}
+            if not task.estimate:
+                return {"id": task.id}
             return {"id": task.id, "estimatedCost": {"credits": task.credits}}
         if cfg.proxy_submit_shape == "wrapped":
             stamp = int(task.created_wall)
@@ -507,6 +529,41 @@ class _Handler(BaseHTTPRequestHandler):
                 "video": None,
             }
         return {"id": task.id}
+
+    def _routing(self, task: Task) -> dict[str, Any]:
+        """The Model Router's account of its choice (``/v1/generate/*``): a fixed model."""
+        given = task.body.get("input")
+        given = given if isinstance(given, dict) else {}
+        resolved: dict[str, Any]
+        if task.output == "video":
+            resolved = {"duration": given.get("duration", 5), "ratio": "1280:720",
+                        "resolution": given.get("resolution", "720p")}  # fmt: skip
+        elif task.output == "image":
+            resolved = {"aspectRatio": given.get("aspectRatio", "1:1"), "ratio": "1024:1024",
+                        "resolution": given.get("resolution", "1k")}  # fmt: skip
+        else:
+            resolved = {"type": "speech" if given.get("voice") else "audio",
+                        "voice": "preset" if given.get("voice") else "none"}  # fmt: skip
+        return {
+            "configId": str(task.body.get("configId", "")),
+            "estimatedCost": {"credits": task.credits},
+            "model": task.model,
+            "provider": "runway",
+            "resolvedInput": resolved,
+            "resolvedSettings": {"optimizeFor": "quality", "priceCeiling": None},
+        }
+
+    def _outputs(self, task: Task, exp: int) -> list[str]:
+        """The finished task's output URLs, by the kind its endpoint makes."""
+        root = self._root_url()
+        if task.output == "image":
+            return [
+                f"{root}/_emulator/images/{task.id}-{n}.png?exp={exp}"
+                for n in range(task.output_count)
+            ]
+        if task.output == "audio":
+            return [f"{root}/_emulator/audio/{task.id}.wav?exp={exp}"]
+        return [f"{root}/_emulator/videos/{task.id}.mp4?exp={exp}"]
 
     def _task(self, method: str, task_id: str) -> None:
         state = self.server.state
@@ -564,7 +621,7 @@ class _Handler(BaseHTTPRequestHandler):
             payload["progress"] = round(min(max(progress, 0.0), 1.0), 4)
         elif status == "SUCCEEDED":
             exp = int(self.server.state.clock.time() + self.server.config.output_url_ttl)
-            payload["output"] = [f"{self._root_url()}/_emulator/videos/{task.id}.mp4?exp={exp}"]
+            payload["output"] = self._outputs(task, exp)
             payload["cost"] = {"credits": task.credits}
         elif status == "FAILED":
             payload["failure"] = f"Generation failed ({task.fail_code})."
@@ -640,6 +697,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._clock(method)
         elif (match := _VIDEO_PATH.fullmatch(path)) is not None and method in ("GET", "HEAD"):
             self._video(match.group(1), query, head_only=method == "HEAD")
+        elif (match := _MEDIA_PATH.fullmatch(path)) is not None and method in ("GET", "HEAD"):
+            image = match.group(1) == "images"
+            if image != (match.group(4) == "png"):
+                self._error(404, "Not found", api=False)
+            else:
+                media = (IMAGE_PNG, "image/png") if image else (WAV, "audio/wav")
+                self._video(match.group(2), query, head_only=method == "HEAD", media=media)
         elif (
             (match := _UPLOAD_PATH.fullmatch(path)) is not None
             and method == "POST"
@@ -679,7 +743,14 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         self._json(200, {"offset_seconds": state.clock.offset, "now": iso_utc(state.clock.time())})
 
-    def _video(self, task_id: str, query: str, head_only: bool) -> None:
+    def _video(
+        self,
+        task_id: str,
+        query: str,
+        head_only: bool,
+        media: tuple[bytes, str] = (VIDEO_MP4, "video/mp4"),
+    ) -> None:
+        """Serve a finished task's output (a video, or the image or audio of `media`)."""
         exp_values = parse_qs(query).get("exp", [])
         try:
             exp = int(exp_values[0]) if exp_values else None
@@ -698,24 +769,27 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             truncation = state.draw_download_truncation()
             if truncation is not None:
-                self._truncated_video(sized=truncation == "sized")
+                self._truncated_video(sized=truncation == "sized", media=media)
                 return
             state.count("downloads")
-        self._send(200, VIDEO_MP4, content_type="video/mp4", head_only=head_only)
+        self._send(200, media[0], content_type=media[1], head_only=head_only)
 
-    def _truncated_video(self, sized: bool) -> None:
-        """Half the video, then a closed connection: with the full Content-Length announced
+    def _truncated_video(
+        self, sized: bool, media: tuple[bytes, str] = (VIDEO_MP4, "video/mp4")
+    ) -> None:
+        """Half the output, then a closed connection: with the full Content-Length announced
         (`sized`) or with none, so only the connection's close ends the body."""
         self.close_connection = True
         self.send_response(200)
-        self.send_header("Content-Type", "video/mp4")
+        data, content_type = media
+        self.send_header("Content-Type", content_type)
         if sized:
-            self.send_header("Content-Length", str(len(VIDEO_MP4)))
+            self.send_header("Content-Length", str(len(data)))
         else:
             self.send_header("Connection", "close")
         self.end_headers()
         try:
-            self.wfile.write(VIDEO_MP4[: len(VIDEO_MP4) // 2])
+            self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()
         except OSError:
             pass

@@ -18,7 +18,7 @@ from typing import Any
 
 from .clock import Clock
 from .faults import Faults
-from .validation import MODELS, ValidatedSubmit
+from .validation import MODELS, ValidatedSubmit, ValidatedTask
 
 SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
 """Faults answered before any task exists (``5xx`` is drawn as its status, e.g. ``"503"``)."""
@@ -63,6 +63,11 @@ class Task:
     ends_at: float | None = None
     cancelled_at: float | None = None
     settled: bool = False
+    endpoint: str = "image_to_video"
+    output: str = "video"
+    output_count: int = 1
+    estimate: bool = True
+    routing: bool = False
 
     def status(self, now: float) -> str:
         """Return the Runway status at ``now`` (the scheduler must have advanced to ``now``)."""
@@ -402,8 +407,13 @@ class EmulatorState:
 
     # -- tasks --------------------------------------------------------------------------------
 
-    def create_task(self, body: dict[str, Any], submit: ValidatedSubmit) -> Task | None:
-        """Charge credits and create a task.
+    def create_task(
+        self,
+        body: dict[str, Any],
+        submit: ValidatedSubmit | ValidatedTask,
+        task_id: str | None = None,
+    ) -> Task | None:
+        """Charge credits and create a task (under `task_id` when given, else a new UUID).
 
         Returns:
             The new task, or None when the credit balance is too low (counted as rejected).
@@ -426,7 +436,7 @@ class EmulatorState:
             if fail_code is None and self._rng.random() < self._faults.rate_task_failure:
                 fail_code = self._faults.failure_code
             task = Task(
-                id=str(uuid.uuid4()),
+                id=task_id or str(uuid.uuid4()),
                 body=body,
                 model=submit.model,
                 credits=submit.credits,
@@ -435,6 +445,12 @@ class EmulatorState:
                 ready_at=now + self.pending_seconds,
                 fail_code=fail_code,
             )
+            if isinstance(submit, ValidatedTask):
+                task.endpoint = submit.endpoint
+                task.output = submit.output
+                task.output_count = submit.output_count
+                task.estimate = submit.estimate
+                task.routing = submit.routing
             self.credit_balance -= submit.credits
             self._tasks[task.id] = task
             self._waiting.append(task)

@@ -1,4 +1,9 @@
-"""Validation of ``POST /v1/image_to_video`` bodies, written from Runway's documented rules.
+"""Validation of task-creating bodies, written from Runway's documented rules.
+
+``validate_submit`` reads ``POST /v1/image_to_video`` (its frames, prices, retired models);
+``validate_task`` every other task endpoint of ``prefect_runway/api/endpoints.py`` (generated
+data: per path, the variants a ``model`` or ``mode`` selects, their required fields, types,
+allowed values and ranges), and checks media URIs against the same limits.
 
 The emulator validates independently of any client so that client-side checks can be tested
 against it: per-model *facts* come from the one rules table (``prefect_runway/api/rules.py``, plain
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from prefect_runway.api import endpoints as ENDPOINTS  # data only: every other task endpoint
 from prefect_runway.api import limits as LIMITS  # data only: the published input limits
 from prefect_runway.api import rules as RULES  # data only: the facts, not the client's checks
 
@@ -458,6 +464,210 @@ def validate_submit(
         model=known_model,
         duration=final_duration,
         credits=int(per_second * final_duration),
+        urls_to_fetch=v.urls,
+        fail_code=fail_code,
+    )
+
+
+# -- every other task endpoint --------------------------------------------------------------
+
+TASK_ENDPOINTS: dict[str, dict[str, Any]] = ENDPOINTS.ENDPOINTS
+"""API path -> the endpoint's facts (``prefect_runway/api/endpoints.py``, generated data)."""
+
+_MEDIA_DATA_LIMITS = {
+    "video": LIMITS.MAX_VIDEO_DATA_URI_CHARS,
+    "audio": LIMITS.MAX_AUDIO_DATA_URI_CHARS,
+}
+ROUTED_MODEL = {"video": "gen4.5", "image": "gen4_image", "audio": "eleven_v3"}
+"""The model the emulator's Model Router (``/v1/generate/*``) always picks, per output."""
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "boolean": (bool,),
+    "number": (int, float),
+    "array": (list,),
+    "object": (dict,),
+    "string_or_array": (str, list),
+}
+
+
+@dataclass
+class ValidatedTask:
+    """A task-endpoint body that passed validation: what the emulator needs for its task."""
+
+    endpoint: str
+    model: str
+    credits: int
+    output: str
+    output_count: int = 1
+    estimate: bool = True
+    routing: bool = False
+    urls_to_fetch: list[str] = field(default_factory=list)
+    fail_code: str | None = None
+
+
+class _TaskValidator(_Validator):
+    """The generic reading: required fields, types, allowed values, ranges and media URIs."""
+
+    def check_media_uri(self, path: list[str | int], uri: object) -> None:
+        name = ".".join(str(p) for p in path)
+        if isinstance(uri, str) and uri.startswith("data:"):
+            kind = uri[5:].split("/", 1)[0].lower()
+            limit = _MEDIA_DATA_LIMITS.get(kind)
+            if limit is not None:  # video and audio: their own, larger data-URI limit
+                if ";base64," not in uri.split(",", 1)[0] + ",":
+                    self.issue(path, f"{name} data URI must be base64-encoded.")
+                elif len(uri) > limit:
+                    self.issue(
+                        path,
+                        f"{name} data URI is {len(uri)} characters; the limit is {limit} "
+                        f"characters for {kind}.",
+                    )
+                return
+        self.check_uri(path, uri)
+
+    def check_spec(
+        self, where: str, path: list[str | int], spec: dict[str, Any], value: object
+    ) -> None:
+        key = str(path[-1])
+        name = ".".join(str(p) for p in path)
+        kind = spec["type"]
+        if kind == "enum":
+            if not any(value == v and type(value) is type(v) for v in spec["values"]):
+                allowed = ", ".join(str(v) for v in spec["values"])
+                self.issue(
+                    path,
+                    f"{name} {_describe(value)} is not supported by {where}; "
+                    f"expected one of {allowed}.",
+                )
+            return
+        if kind in ("integer", "integer_or_auto"):
+            if kind == "integer_or_auto" and value == "auto":
+                return
+            if not _is_int(value):
+                extra = " or 'auto'" if kind == "integer_or_auto" else ""
+                self.issue(path, f"{name} must be an integer{extra}, got {_describe(value)}.")
+                return
+            assert isinstance(value, int)
+            low, high = spec.get("min"), spec.get("max")
+            if (low is not None and value < low) or (high is not None and value > high):
+                self.issue(
+                    path, f"{name} {value} is out of range for {where}; expected {low} to {high}."
+                )
+            return
+        expected = _TYPES.get(kind)
+        if expected is not None and (
+            not isinstance(value, expected) or (kind == "number" and isinstance(value, bool))
+        ):
+            shown = kind.replace("_", " ")
+            article = "an" if shown[0] in "aeio" else "a"
+            self.issue(path, f"{name} must be {article} {shown}, got {_describe(value)}.")
+            return
+        if isinstance(value, str):
+            if key == "uri" or key.endswith("Uri") or key in ("promptVideo", "promptImage"):
+                self.check_media_uri(path, value)
+            elif key == "promptText" and spec.get("max_length") is not None:
+                units = prompt_text_units(value)
+                if units > spec["max_length"]:
+                    self.issue(
+                        path,
+                        f"{name} is {units} UTF-16 code units long; the limit is "
+                        f"{spec['max_length']}.",
+                    )
+        elif isinstance(value, dict):
+            nested = spec.get("fields")
+            if nested:
+                self.check_fields(where, path, nested, value)
+            elif isinstance(value.get("uri"), str):
+                self.check_media_uri([*path, "uri"], value["uri"])
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict) and "uri" in item:
+                    self.check_media_uri([*path, index, "uri"], item["uri"])
+                elif isinstance(item, str) and key.startswith("reference"):
+                    self.check_media_uri([*path, index], item)
+
+    def check_fields(
+        self,
+        where: str,
+        path: list[str | int],
+        specs: dict[str, dict[str, Any]],
+        body: dict[str, Any],
+    ) -> None:
+        for key, spec in specs.items():
+            value = body.get(key)
+            if value is None:
+                if spec.get("required"):
+                    shown = ".".join(str(p) for p in [*path, key])
+                    self.issue([*path, key], f"{shown} is required for {where}.")
+                continue
+            self.check_spec(where, [*path, key], spec, value)
+
+
+def validate_task(
+    path: str,
+    body: dict[str, Any],
+    upload_ready: Callable[[str], bool],
+    allow_http_loopback: bool = False,
+) -> ValidatedTask | list[Issue]:
+    """Validate the body of a task endpoint other than image-to-video.
+
+    Args:
+        path: The API path (``/v1/text_to_video``, a key of `TASK_ENDPOINTS`).
+        body: The decoded JSON object.
+        upload_ready: Tells whether an upload token's file has been received.
+        allow_http_loopback: Accept http and https URLs on loopback hosts.
+
+    Returns:
+        A :class:`ValidatedTask` when the body is valid, else the list of issues.
+    """
+    endpoint = TASK_ENDPOINTS[path]
+    name = path.removeprefix("/v1/")
+    v = _TaskValidator(upload_ready, allow_http_loopback)
+    key: str | None = endpoint["discriminator"]
+    variants: dict[str, dict[str, Any]] = endpoint["variants"]
+    chosen: object = "*"
+    where = name
+    if key is not None:
+        chosen = body.get(key)
+        if chosen is None:
+            v.issue([key], f"{key} is required.")
+            return v.issues
+        if not isinstance(chosen, str) or chosen not in variants:
+            v.issue(
+                [key],
+                f"{key} {_describe(chosen)} is not supported by {name}; expected one of "
+                f"{', '.join(variants)}.",
+            )
+            return v.issues
+        where = f"{key} {chosen}" if key == "model" else f"{name} {key} {chosen}"
+    assert isinstance(chosen, str)
+    v.check_fields(where, [], variants[chosen]["fields"], body)
+    if v.issues:
+        return v.issues
+    count = body.get("outputCount", 1)
+    output_count = count if _is_int(count) and 1 <= count <= 4 else 1
+    fail_code = None
+    text = body.get("promptText")
+    if not isinstance(text, str) and isinstance(body.get("input"), dict):
+        text = body["input"].get("promptText")
+    if isinstance(text, str):
+        trigger = _FAIL_TRIGGER.search(text)
+        if trigger is not None:
+            fail_code = trigger.group(1)
+    if key == "model":
+        model = chosen
+    elif endpoint["routing"]:
+        model = ROUTED_MODEL[endpoint["output"]]
+    else:  # a recipe: usage is reported under its name
+        model = name.rsplit("/", 1)[-1]
+    return ValidatedTask(
+        endpoint=name,
+        model=model,
+        credits=int(endpoint["credits"]) * (output_count if endpoint["output"] == "image" else 1),
+        output=endpoint["output"],
+        output_count=output_count if endpoint["output"] == "image" else 1,
+        estimate=bool(endpoint["estimate"]),
+        routing=bool(endpoint["routing"]),
         urls_to_fetch=v.urls,
         fail_code=fail_code,
     )
