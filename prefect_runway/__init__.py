@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
         ["AsyncRunwayClient", "RunwayClient"], "prefect_runway.api.client"
     ),
     "Dialect": "prefect_runway.api.dialects",
+    "GenerationRequest": "prefect_runway.api.requests",
     **dict.fromkeys(
         ["GenerationSettings", "ImageToVideoRequest", "Organization", "PromptImage",
          "SubmittedTask", "Task", "TaskStatus"],
@@ -49,7 +50,8 @@ _EXPORTS: dict[str, str] = {
     ),  # fmt: skip
     "RunwayCredentials": "prefect_runway.credentials",
     **dict.fromkeys(
-        ["asubmit_image_to_video", "submit_image_to_video", "aget_task", "get_task",
+        ["asubmit_image_to_video", "submit_image_to_video", "asubmit_generation",
+         "submit_generation", "aget_task", "get_task",
          "acancel_task", "cancel_task", "await_for_tasks", "wait_for_tasks",
          "download_task_output", "estimate_credits", "check_budget", "DownloadedOutput"],
         "prefect_runway.tasks",
@@ -69,6 +71,7 @@ __all__ = [
     "CreateOutcome",
     "Dialect",
     "DownloadedOutput",
+    "GenerationRequest",
     "GenerationSettings",
     "ImageRejectedError",
     "ImageSourceError",
@@ -107,6 +110,7 @@ __all__ = [
     "TaskStatus",
     "acancel_task",
     "aget_task",
+    "asubmit_generation",
     "asubmit_image_to_video",
     "await_for_tasks",
     "cancel_task",
@@ -119,6 +123,7 @@ __all__ = [
     "s3_image_to_video",
     "sample_image",
     "sample_image_data_uri",
+    "submit_generation",
     "submit_image_to_video",
     "wait_for_tasks",
 ]
@@ -152,6 +157,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
         Task,
         TaskStatus,
     )
+    from prefect_runway.api.requests import GenerationRequest
     from prefect_runway.credentials import RunwayCredentials
     from prefect_runway.errors import (
         BatchFailedError,
@@ -194,6 +200,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
         DownloadedOutput,
         acancel_task,
         aget_task,
+        asubmit_generation,
         asubmit_image_to_video,
         await_for_tasks,
         cancel_task,
@@ -201,6 +208,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
         download_task_output,
         estimate_credits,
         get_task,
+        submit_generation,
         submit_image_to_video,
         wait_for_tasks,
     )

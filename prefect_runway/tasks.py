@@ -42,7 +42,7 @@ import os
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,7 +51,7 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from prefect_runway.api.models import (
     GenerationSettings,
@@ -61,6 +61,7 @@ from prefect_runway.api.models import (
     suggest_model,
 )
 from prefect_runway.api.models import Task as RunwayTask
+from prefect_runway.api.requests import GenerationRequest
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     BudgetExceededError,
@@ -71,9 +72,10 @@ from prefect_runway.errors import (
     RunwayTaskLostError,
     RunwayTaskTimeoutError,
     RunwayValidationError,
+    validation_messages,
 )
 from prefect_runway.images import check_data_uri
-from prefect_runway.ledger.engine import Engine, ImageJob, log
+from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, log
 from prefect_runway.ledger.keys import image_identity
 
 if TYPE_CHECKING:
@@ -203,6 +205,144 @@ def submit_image_to_video(
     """
     return run_coro_as_sync(
         _submit(credentials, request, image_identity, resubmit, resubmit_unknown)
+    )
+
+
+async def _submit_generation(
+    credentials: RunwayCredentials,
+    request: GenerationRequest | Mapping[str, Any],
+    identities: Mapping[str, str] | None,
+    resubmit: bool,
+    resubmit_unknown: bool,
+) -> SubmittedTask:
+    checked = _as_request(request)
+    job = await generation_job(checked, identities or {})
+    async with credentials.get_async_client() as client:
+        engine = await Engine.create(
+            credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
+        )
+        row = await engine.submit_generation(job)
+    logger = get_run_logger()
+    if row.status == "cached":
+        logger.info(
+            "Cache hit: this %s request and its inputs were already submitted as Runway "
+            "task %s; not submitting again.",
+            checked.endpoint, row.task_id,
+        )  # fmt: skip
+    elif row.status == "submitted":
+        logger.info("Submitted Runway %s task %s", checked.endpoint, row.task_id)
+    if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
+        raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
+    if row.status == "rejected":
+        raise RunwayValidationError(row.error or "rejected")
+    return row.raise_for_status()
+
+
+def _as_request(request: GenerationRequest | Mapping[str, Any]) -> GenerationRequest:
+    if isinstance(request, GenerationRequest):
+        return request
+    try:
+        return GenerationRequest.model_validate(request)
+    except ValidationError as exc:
+        raise RunwayValidationError("; ".join(validation_messages(exc))) from None
+
+
+async def generation_job(
+    request: GenerationRequest, identities: Mapping[str, str], source: str | None = None
+) -> GenerationJob:
+    """The engine's job for `request`: its inputs' identities, and data URIs judged (images
+    decoded by Pillow) only when the job is to be paid."""
+    shown = source or f"{request.endpoint}:{request.model}"
+
+    async def prepare(client: Any) -> GenerationRequest:
+        for path, uri in request.assets():
+            if uri[:5].lower() == "data:" and uri[5:11].lower() == "image/":
+                model = request.body.get("model")
+                info = await asyncio.to_thread(check_data_uri, uri, f"{shown} {path}", model)
+                for warning in info.warnings:
+                    log(logging.WARNING, "%s", warning)
+        return request
+
+    return GenerationJob(source=shown, request=request, identities=identities, prepare=prepare)
+
+
+@task(name="submit-generation", **_SUBMIT_OPTIONS)
+async def asubmit_generation(
+    credentials: RunwayCredentials,
+    request: GenerationRequest | Mapping[str, Any],
+    identities: Mapping[str, str] | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
+) -> SubmittedTask:
+    """Submit one generation on any task endpoint, at most once per account, inputs and request.
+
+    The same engine, ledger, retries and errors as `asubmit_image_to_video` (an
+    image_to_video request shares its records); the key covers the identity of every media
+    input (`prefect_runway.ledger.keys.generation_key`).
+
+    Args:
+        credentials: The Runway credentials block.
+        request: A `GenerationRequest`, or its fields as a dict
+            (``{"endpoint": "text_to_video", "body": {...}}``), checked before anything else.
+        identities: Stable identities of inputs by their path in the body, where the URI is
+            none (e.g. ``{"videoUri": "s3://b/clip.mp4#etag"}``); derived when omitted.
+        resubmit: Pay again even if this request was submitted before.
+        resubmit_unknown: Pay again if an earlier submission's outcome is unknown (flagged
+            ``possible_duplicate``).
+
+    Returns:
+        The submitted task (the recorded one on a cache hit).
+
+    Raises:
+        RunwayValidationError: the request breaks the endpoint's rules; nothing was sent.
+        RunwayUnknownOutcomeError: a task may exist and nobody can tell (see the README).
+        RecordWriteError: the task was created but its record was not written.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_runway.api.requests import GenerationRequest
+
+        @flow
+        async def still() -> str:
+            request = GenerationRequest(endpoint="text_to_image", body={
+                "model": "gen4_image", "promptText": "a lighthouse at dusk",
+                "ratio": "1920:1080"})
+            return (await asubmit_generation(creds, request)).id
+
+        print(asyncio.run(still()))
+        ```
+    """
+    return await _submit_generation(credentials, request, identities, resubmit, resubmit_unknown)
+
+
+@task(name="submit-generation", **_SUBMIT_OPTIONS)
+def submit_generation(
+    credentials: RunwayCredentials,
+    request: GenerationRequest | Mapping[str, Any],
+    identities: Mapping[str, str] | None = None,
+    resubmit: bool = False,
+    resubmit_unknown: bool = False,
+) -> SubmittedTask:
+    """Submit one generation on any task endpoint, at most once per account, inputs and request.
+
+    Same arguments, ledger and errors as `asubmit_generation`.
+
+    Example:
+        ```python
+        from prefect import flow
+
+        @flow
+        def clip() -> str:
+            return submit_generation(creds, {"endpoint": "text_to_video", "body": {
+                "model": "veo3.1_fast", "promptText": "waves at night",
+                "ratio": "1280:720", "duration": 4}}).id
+
+        print(clip())
+        ```
+    """
+    return run_coro_as_sync(
+        _submit_generation(credentials, request, identities, resubmit, resubmit_unknown)
     )
 
 
@@ -534,9 +674,7 @@ def _numbered(destination: str, index: int, total: int) -> str:
     return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
 
 
-def _store(
-    spool: Any, target: str, s3_client: S3Client | None, size: int, digest: str
-) -> None:
+def _store(spool: Any, target: str, s3_client: S3Client | None, size: int, digest: str) -> None:
     if target.startswith("s3://"):
         import boto3
 

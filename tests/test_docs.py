@@ -114,14 +114,16 @@ class Session:
             if not waiting:
                 return text
 
-    def close(self) -> list[str]:
-        """Stop the background servers, last started first; the lines of theirs that failed."""
+    def close(self) -> str:
+        """Stop the background servers, last started first; the whole log of each that failed."""
         bad = []
         for proc, log in reversed(self.background):
             stop_tree(proc)
-            bad += [f"{log.name}: {line}" for line in _BAD_OUTPUT.findall(log.read_text())]
+            text = log.read_text(errors="replace")
+            if _BAD_OUTPUT.search(text):  # the whole log: the error alone rarely says why
+                bad.append(f"--- {log.name} ---\n{text}")
         self.background.clear()
-        return bad
+        return "\n".join(bad)
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,8 @@ def test_block_runs_as_pasted(block, sessions):
     runnable = [b.id for b in BLOCKS if b.doc == block.doc and "illustrative" not in b.marks]
     if block.id == runnable[-1]:
         # The document is done: its servers stop, and their logs must be clean too.
-        assert session.close() == []
+        failed = session.close()
+        assert not failed, f"{block.doc}: a background server printed an error:\n{failed}"
 
 
 def test_docs_mark_only_what_cannot_run_here():

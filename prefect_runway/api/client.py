@@ -72,6 +72,7 @@ from prefect_runway.api.models import (
     TaskStatus,
     redact_url,
 )
+from prefect_runway.api.requests import IMAGE_TO_VIDEO, GenerationRequest
 from prefect_runway.errors import (
     CreateOutcome,
     RunwayAuthenticationError,
@@ -485,7 +486,7 @@ class _ClientBase:
         error.lost_responses = lost  # a lost answer stays known whatever error follows
         return lost
 
-    def _create_call(self, request: ImageToVideoRequest) -> _Call:
+    def _create_call(self, request: ImageToVideoRequest | GenerationRequest) -> _Call:
         """The create's call; any error here certainly sent nothing, and says so."""
         try:
             return self._submit_call(request)
@@ -503,7 +504,20 @@ class _ClientBase:
                 f"({self.base_url})."
             )
 
-    def _submit_call(self, request: ImageToVideoRequest) -> _Call:
+    def _submit_call(self, request: ImageToVideoRequest | GenerationRequest) -> _Call:
+        if isinstance(request, GenerationRequest):
+            unresolved = [path for path, uri in request.assets() if uri[:5].lower() == "s3://"]
+            if unresolved:
+                raise RunwayValidationError(
+                    f"{', '.join(unresolved)}: s3:// inputs must be resolved first (a presigned "
+                    "URL, a data URI or an upload); submit_generation does it. Nothing was sent."
+                )
+            if request.endpoint != IMAGE_TO_VIDEO:
+                return _Call(
+                    "POST", request.path, request.to_wire(), is_submit=True,
+                    daily_limit_429=self.dialect.daily_limit_429,
+                )  # fmt: skip
+            request = request.image_to_video()  # the one path and rules of image-to-video
         request.check_dialect(self.dialect)  # retired models: refused before any credit
         return _Call(
             "POST", self.dialect.create_path, request.to_wire(), is_submit=True,
@@ -712,6 +726,11 @@ class RunwayClient(_ClientBase):
         """Submit a generation. Paid: see the module's lost-response policy."""
         return self._submitted(*self._send(self._create_call(request)))
 
+    def create_task(self, request: GenerationRequest) -> SubmittedTask:
+        """Submit a generation on any task endpoint (`GenerationRequest`). Paid, with the
+        same lost-response policy as `image_to_video`."""
+        return self._submitted(*self._send(self._create_call(request)))
+
     def get_task(self, task_id: str) -> Task:
         """Fetch a task's current state (every 5xx, 429 and connection error retried)."""
         body, _ = self._send(_Call("GET", self._task_path(task_id)))
@@ -888,6 +907,11 @@ class AsyncRunwayClient(_ClientBase):
 
     async def image_to_video(self, request: ImageToVideoRequest) -> SubmittedTask:
         """Submit a generation. Paid: see the module's lost-response policy."""
+        return self._submitted(*await self._send(self._create_call(request)))
+
+    async def create_task(self, request: GenerationRequest) -> SubmittedTask:
+        """Submit a generation on any task endpoint (`GenerationRequest`). Paid, with the
+        same lost-response policy as `image_to_video`."""
         return self._submitted(*await self._send(self._create_call(request)))
 
     async def get_task(self, task_id: str) -> Task:

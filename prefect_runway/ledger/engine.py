@@ -47,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -57,7 +57,13 @@ from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway import settings as config
 from prefect_runway.api.client import AsyncRunwayClient
-from prefect_runway.api.models import GenerationSettings, PromptImage, SubmittedTask
+from prefect_runway.api.models import (
+    GenerationSettings,
+    ImageToVideoRequest,
+    PromptImage,
+    SubmittedTask,
+)
+from prefect_runway.api.requests import IMAGE_TO_VIDEO, GenerationRequest
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     CreateOutcome,
@@ -71,8 +77,16 @@ from prefect_runway.errors import (
     RunwayError,
     RunwayUnknownOutcomeError,
     create_outcome,
+    validation_messages,
 )
-from prefect_runway.ledger.keys import request_fields, submission_key
+from prefect_runway.ledger.keys import (
+    generation_fields,
+    generation_key,
+    image_request_identity,
+    input_identities,
+    request_fields,
+    submission_key,
+)
 from prefect_runway.ledger.locks import (
     DEFAULT_HOLD_TIMEOUT,
     RenewableLockManager,
@@ -108,6 +122,40 @@ class ImageJob:
     settings: GenerationSettings | None = None
 
 
+@dataclass(frozen=True)
+class GenerationJob:
+    """One generation on any task endpoint.
+
+    Attributes:
+        source: What a person sees in artifacts (a table line, an S3 URI; no secrets).
+        request: The request as written, its inputs as given (``s3://`` URIs included): the
+            key covers it.
+        identities: Stable identities of inputs by path in the body (``promptImage``,
+            ``videoUri``, ``references.0.uri``) where the URI is not one, e.g.
+            ``s3://bucket/key#etag``; the others are derived (`keys.asset_identity`).
+        prepare: An async function building the request to send from the client (presigned
+            URLs, uploads), called only when the job is to be paid; None: `request` as is.
+    """
+
+    source: str
+    request: GenerationRequest
+    identities: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[AsyncRunwayClient], Awaitable[GenerationRequest]] | None = None
+
+
+@dataclass
+class _Work:
+    """What the protocol needs of one paid call, whichever endpoint it is."""
+
+    key: str
+    source: str
+    identity: str
+    model: str
+    fields: dict[str, Any]
+    prepare: Callable[[], Awaitable[Any]]
+    post: Callable[[Any], Awaitable[SubmittedTask]]
+
+
 class SubmissionRow(BaseModel):
     """The outcome of one image: what the artifacts and manifests show.
 
@@ -135,6 +183,8 @@ class SubmissionRow(BaseModel):
     """Every task the ledger's record of `cache_key` knows, oldest first (this row's task
     included once it has one): the manifest lists each as a generation, so no later run,
     setting or lost manifest write hides a paid task ID."""
+    endpoint: str = "image_to_video"
+    """The task endpoint (`prefect_runway.api.requests.ENDPOINT_NAMES`)."""
     stops_batch: bool = False
     """True when the failure would fail every other image too (the key was refused, or the
     API cannot be reached): a batch stops at the first such row (`prefect_runway.ledger.batch`)."""
@@ -254,17 +304,77 @@ class Engine:
             estimated_credits=settings.estimated_credits(),
             cache_key=key,
         )
+
+        async def prepare() -> ImageToVideoRequest:
+            return settings.for_image(await self._prepare(job, key, settings))
+
+        work = _Work(
+            key=key, source=job.source, identity=job.identity, model=settings.model,
+            fields=request_fields(settings), prepare=prepare, post=self.client.image_to_video,
+        )  # fmt: skip
+        return await self._run(work, row)
+
+    async def submit_generation(self, job: GenerationJob) -> SubmissionRow:
+        """Submit `job` (any endpoint) at most once; never raises for one job's failure.
+
+        An image_to_video request takes the same path, key and record as `submit`.
+        """
+        request = job.request
+        if request.endpoint == IMAGE_TO_VIDEO:
+            return await self._submit_image_request(job)
+        key = generation_key(self.account, request, job.identities)
+        body = request.body
+        row = SubmissionRow(
+            source=job.source,
+            status="failed",
+            endpoint=request.endpoint,
+            model=request.model,
+            ratio=body.get("ratio") if isinstance(body.get("ratio"), str) else None,
+            duration=body.get("duration") if type(body.get("duration")) is int else None,
+            seed=body.get("seed") if type(body.get("seed")) is int else None,
+            cache_key=key,
+        )
+        fields = generation_fields(request, job.identities)
+
+        async def prepare() -> GenerationRequest:
+            return await job.prepare(self.client) if job.prepare is not None else request
+
+        work = _Work(
+            key=key, source=job.source, identity=_identity_of(request, job.identities),
+            model=request.model, fields=fields, prepare=prepare, post=self.client.create_task,
+        )  # fmt: skip
+        return await self._run(work, row)
+
+    async def _submit_image_request(self, job: GenerationJob) -> SubmissionRow:
+        key = generation_key(self.account, job.request, job.identities)
+        identity = image_request_identity(
+            job.request, input_identities(job.request, job.identities)
+        )
+
+        async def image(client: AsyncRunwayClient) -> str | list[PromptImage]:
+            request = job.request if job.prepare is None else await job.prepare(client)
+            try:
+                return request.image_to_video().prompt_image
+            except ValueError as exc:  # e.g. an s3:// input nobody resolved
+                raise ImageRejectedError(f"{job.source}: {exc}", permanent=False) from None
+
+        image_job = ImageJob(source=job.source, identity=identity, image=image)
+        row = await self.submit(image_job, job.request.image_settings().settings())
+        assert row.cache_key == key, "image_to_video keys agree across both spellings"
+        return row
+
+    async def _run(self, work: _Work, row: SubmissionRow) -> SubmissionRow:
         try:
-            return await self._submit(job, settings, key, row)
+            return await self._submit(work, row)
         except ImageRejectedError as exc:
             row.estimated_credits = None  # nothing will be paid for it
             return _ended(row, "rejected", str(exc), exc)
         except ValidationError as exc:
             row.estimated_credits = None
-            message = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            message = "; ".join(validation_messages(exc))
             return _ended(row, "rejected", message, exc)
         except RunwayUnknownOutcomeError as exc:
-            log(logging.WARNING, "%s: %s", job.source, exc)
+            log(logging.WARNING, "%s: %s", work.source, exc)
             row.possible_duplicate = True
             row.lost_responses = exc.lost_responses
             return _ended(row, "unknown", str(exc), exc)
@@ -273,20 +383,19 @@ class Engine:
             row.estimated_credits = 0.0  # a failed row created nothing (see the outcome table)
             return _ended(row, "failed", f"{type(exc).__name__}: {exc}", exc)
 
-    async def _submit(
-        self, job: ImageJob, settings: GenerationSettings, key: str, row: SubmissionRow
-    ) -> SubmissionRow:
+    async def _submit(self, work: _Work, row: SubmissionRow) -> SubmissionRow:
+        key, model = work.key, work.model
         earlier = await self.ledger.read(key)
         row.history = _history(earlier)
         if earlier is not None and self._answered(earlier):
             return _cached(row, earlier)
         if earlier is not None and earlier.state == "rejected" and not self.resubmit:
             raise ImageRejectedError(earlier.error or "rejected by an earlier run")
-        if not self.quota.open(settings.model):
-            return _deferred(row, self.quota.why(settings.model))  # before any download
-        image = None
+        if not self.quota.open(model):
+            return _deferred(row, self.quota.why(model))  # before any download
+        request = None
         if earlier is None or earlier.state == "rejected" or self.resubmit:
-            image = await self._prepare(job, key, settings)  # outside the lock: downloads
+            request = await work.prepare()  # outside the lock: downloads, uploads
         holder = uuid.uuid4().hex
         await self.locks.aacquire_lock(key, holder, hold_timeout=self.hold_timeout)
         lost_lock = asyncio.Event()
@@ -301,34 +410,33 @@ class Engine:
             unknown = earlier is not None and earlier.state in ("intent", "unknown")
             if earlier is not None and unknown and not (self.resubmit or self.resubmit_unknown):
                 raise _unknown(key, earlier, self.ledger)
-            if image is None:
-                image = await self._prepare(job, key, settings)
-            request = settings.for_image(image)
-            row.transport = _transport_of(image)
+            if request is None:
+                request = await work.prepare()
+            row.transport = _transport_of(request)
             if lost_lock.is_set():
                 raise RecordConflictError(f"The lock on {key} was lost; nothing was submitted.")
-            if not self.quota.take(settings.model):
-                return _deferred(row, self.quota.why(settings.model))
+            if not self.quota.take(model):
+                return _deferred(row, self.quota.why(model))
             intent = SubmissionRecord(
                 key=key,
                 state="intent",
-                source=job.source,
-                identity=job.identity,
-                request=request_fields(settings),
+                source=work.source,
+                identity=work.identity,
+                request=work.fields,
                 flow_run_id=self.flow_run_id,
                 history=_history(earlier),
             )
             try:
                 await self._write_intent(intent, earlier)
-                submitted = await self._post(request, intent, earlier)
+                submitted = await self._post(work, request, intent, earlier)
             except RunwayDailyLimitError as exc:
-                self.quota.give_back(settings.model)
-                self.quota.close(settings.model, f"daily generation limit reached: {exc}")
-                return _deferred(row, self.quota.why(settings.model))
+                self.quota.give_back(model)
+                self.quota.close(model, f"daily generation limit reached: {exc}")
+                return _deferred(row, self.quota.why(model))
             except RunwayUnknownOutcomeError:
                 raise  # a task may exist: the generation stays counted
             except Exception:
-                self.quota.give_back(settings.model)  # certainly nothing created
+                self.quota.give_back(model)  # certainly nothing created
                 raise
             row.possible_duplicate = unknown or bool(submitted.lost_responses)
             before = earlier.lost_responses if earlier else 0
@@ -390,10 +498,10 @@ class Engine:
             raise RecordWriteError(message) from None
 
     async def _post(
-        self, request: Any, intent: SubmissionRecord, earlier: SubmissionRecord | None
+        self, work: _Work, request: Any, intent: SubmissionRecord, earlier: SubmissionRecord | None
     ) -> SubmittedTask:
         try:
-            return await self.client.image_to_video(request)
+            return await work.post(request)
         except Exception as exc:
             if create_outcome(exc) is CreateOutcome.NOT_CREATED:
                 await self._undo_intent(intent.key, earlier)  # whatever the exception's type
@@ -449,7 +557,8 @@ class Engine:
                 "possible_duplicate": row.possible_duplicate,
                 "transport": row.transport,
                 "history": intent.with_attempt(
-                    submitted, possible_duplicate=row.possible_duplicate,
+                    submitted,
+                    possible_duplicate=row.possible_duplicate,
                     lost_responses=submitted.lost_responses,
                 ),  # every earlier task of this key stays in it: a ledger never forgets
                 "written_at": datetime.now(timezone.utc),
@@ -553,11 +662,29 @@ def _unknown(key: str, record: SubmissionRecord, ledger: Ledger) -> RunwayUnknow
     )
 
 
-def _transport_of(image: str | list[PromptImage]) -> str:
-    first = image if isinstance(image, str) else image[0].uri
-    if first.startswith("data:"):
-        return "data_uri"
-    return "upload" if first.startswith("runway://") else "url"
+def _transport_of(request: ImageToVideoRequest | GenerationRequest) -> str | None:
+    """How the inputs travelled: ``data_uri``, ``upload`` or ``url`` (the first input's way
+    for image-to-video; every input's when they agree, else ``mixed``); None without inputs."""
+    if isinstance(request, ImageToVideoRequest):
+        image = request.prompt_image
+        uris = [image if isinstance(image, str) else image[0].uri]
+    else:
+        uris = [uri for _, uri in request.assets()]
+    ways = {
+        "data_uri"
+        if uri.startswith("data:")
+        else "upload"
+        if uri.startswith("runway://")
+        else "url"
+        for uri in uris
+    }
+    return None if not ways else ways.pop() if len(ways) == 1 else "mixed"
+
+
+def _identity_of(request: GenerationRequest, identities: Mapping[str, str]) -> str:
+    """The record's `identity` of a generation: its inputs' identities, by path."""
+    assets = input_identities(request, identities)
+    return "|".join(f"{path}={identity}" for path, identity in assets.items()) or request.endpoint
 
 
 def _flow_run_id() -> str | None:

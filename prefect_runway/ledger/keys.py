@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,6 +37,7 @@ from prefect_runway.api.models import (
     PromptImage,
     parse_data_uri,
 )
+from prefect_runway.api.requests import IMAGE_TO_VIDEO, GenerationRequest
 
 KEY_PREFIX = "runway-i2v-"
 # Signing schemes, each recognised by the parameters it always carries, and the parameters it
@@ -191,3 +193,103 @@ def request_fields(settings: GenerationSettings) -> dict[str, Any]:
     fields = {k: v for k, v in settings.settings_wire().items() if _DEFAULTS.get(k, ...) != v}
     fields["duration"] = settings.effective_duration
     return fields
+
+
+GENERATION_KEY_PREFIX = "runway-task-"
+
+
+def asset_identity(uri: str) -> str:
+    """The stable identity of one media input, derived from its URI: a content hash for data
+    URIs, the URI itself for ``runway://`` and ``s3://`` (pass ``s3://bucket/key#etag`` to
+    tell versions apart), the unsigned URL for HTTPS."""
+    if uri.startswith("data:"):
+        return image_identity(uri)  # a content hash, whatever the media type
+    if uri.startswith(("runway://", "s3://")):
+        return uri
+    return url_identity(uri)
+
+
+def generation_key(
+    account_fingerprint: str,
+    request: GenerationRequest,
+    identities: Mapping[str, str] | None = None,
+) -> str:
+    """The cache key of one paid generation on any endpoint.
+
+    It covers the account, the endpoint, the identity of *every* media input (images,
+    videos, audio, references, masks: `GenerationRequest.assets`) and the rest of the
+    request. An image_to_video request keeps `submission_key`'s key, so
+    `submit_image_to_video` and `submit_generation` share one record per image.
+
+    Args:
+        account_fingerprint: `RunwayCredentials.account_fingerprint`.
+        request: The request as the caller wrote it (its URIs before any upload).
+        identities: Identities of inputs by their path in the body (``promptImage``,
+            ``references.0.uri``), for inputs whose URI is not their identity (an S3
+            object's ``s3://bucket/key#etag``); the others are derived (`asset_identity`).
+
+    Example:
+        ```python
+        from prefect_runway.api.requests import GenerationRequest
+        from prefect_runway.ledger.keys import generation_key
+
+        request = GenerationRequest(endpoint="text_to_image", body={
+            "model": "gen4_image", "promptText": "a kite", "ratio": "1920:1080"})
+        print(generation_key("acct", request))  # runway-task-...
+        ```
+    """
+    assets = input_identities(request, identities or {})
+    if request.endpoint == IMAGE_TO_VIDEO:
+        i2v = request.image_settings()
+        return submission_key(account_fingerprint, i2v, image_request_identity(request, assets))
+    body = _with_identities(request.body, assets)
+    payload = {
+        "v": 1,
+        "account": account_fingerprint,
+        "endpoint": request.endpoint,
+        "request": body,
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return GENERATION_KEY_PREFIX + digest[:48]
+
+
+def input_identities(request: GenerationRequest, identities: Mapping[str, str]) -> dict[str, str]:
+    """Every input's identity by its path: the given one, else derived (`asset_identity`)."""
+    return {path: identities.get(path) or asset_identity(uri) for path, uri in request.assets()}
+
+
+def image_request_identity(request: GenerationRequest, assets: Mapping[str, str]) -> str:
+    """The image identity `submission_key` takes for an image_to_video request, from its
+    inputs' identities (`input_identities`): a plain image's, or ``position=identity``
+    pairs, exactly as `image_identity` derives them."""
+    images = request.image_settings().prompt_image
+    if isinstance(images, str):
+        return assets["promptImage"]
+    if len(images) == 1 and images[0].position == "first":
+        return assets["promptImage.0.uri"]
+    return "|".join(
+        f"{img.position}={assets[f'promptImage.{i}.uri']}" for i, img in enumerate(images)
+    )
+
+
+def generation_fields(request: GenerationRequest, identities: Mapping[str, str]) -> dict[str, Any]:
+    """The request as its ledger record keeps it: the endpoint and the body, each input
+    replaced by its identity (no URLs with signatures, no data URIs)."""
+    assets = input_identities(request, identities)
+    return {"endpoint": request.endpoint, **_with_identities(request.body, assets)}
+
+
+def _with_identities(value: Any, assets: Mapping[str, str], path: str = "") -> Any:
+    if path in assets:
+        return assets[path]
+    if isinstance(value, Mapping):
+        return {
+            k: _with_identities(v, assets, f"{path}.{k}" if path else str(k))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _with_identities(v, assets, f"{path}.{i}" if path else str(i))
+            for i, v in enumerate(value)
+        ]
+    return value

@@ -1,0 +1,57 @@
+"""A minimal valid body for every variant of every task endpoint, by this suite's own reading
+of the generated table (required fields only, each at its first allowed value)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prefect_runway.api.endpoints import ENDPOINTS
+from prefect_runway.api.requests import is_media_field, media_kind
+
+URLS = {
+    "image": "https://media.example.com/still.png",
+    "video": "https://media.example.com/clip.mp4",
+    "audio": "https://media.example.com/voice.wav",
+    None: "https://media.example.com/clip.mp4",
+}
+
+
+def _value(key: str, spec: dict[str, Any]) -> Any:
+    kind = spec["type"]
+    if kind == "enum":
+        return spec["values"][0]
+    if kind in ("integer", "integer_or_auto", "number"):
+        return spec.get("min", 1)
+    if kind == "boolean":
+        return True
+    if kind == "string":
+        return URLS[media_kind(key)] if is_media_field(key) else "a lighthouse at dusk"
+    if kind == "object":
+        fields = spec.get("fields")
+        return minimal(fields) if fields else {"type": "video", "uri": URLS["video"]}
+    if kind in ("array", "string_or_array"):
+        return [{"uri": URLS[media_kind(key)]}]
+    return "x"
+
+
+def minimal(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The required fields of `fields`, each with a valid value."""
+    return {key: _value(key, spec) for key, spec in fields.items() if spec.get("required")}
+
+
+def variant_bodies() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(endpoint, variant, body) for every variant of every endpoint but image_to_video."""
+    for path, facts in ENDPOINTS.items():
+        selector = facts["discriminator"]
+        for name, variant in facts["variants"].items():
+            body = minimal(variant["fields"])
+            yield path.removeprefix("/v1/"), name, ({selector: name, **body} if selector else body)
+
+
+def first_bodies() -> dict[str, dict[str, Any]]:
+    """One minimal body per endpoint (its first variant)."""
+    firsts: dict[str, dict[str, Any]] = {}
+    for endpoint, _, body in variant_bodies():
+        firsts.setdefault(endpoint, body)
+    return firsts
