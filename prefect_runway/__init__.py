@@ -37,8 +37,8 @@ _EXPORTS: dict[str, str] = {
     ),  # fmt: skip
     **dict.fromkeys(
         ["BatchFailedError", "BudgetExceededError", "ConfigurationError", "CreateOutcome",
-         "ImageRejectedError", "ImageSourceError", "LedgerError", "LockError",
-         "ManifestError", "PrefectRunwayError", "RecordConflictError", "RecordError",
+         "ImageRejectedError", "ImageSourceError", "InputRejectedError", "LedgerError",
+         "LockError", "ManifestError", "PrefectRunwayError", "RecordConflictError", "RecordError",
          "RecordReadError", "RecordWriteError", "RunwayAuthenticationError",
          "RunwayBadRequestError", "RunwayConnectionError", "RunwayDailyLimitError",
          "RunwayError", "RunwayIncompleteDownloadError", "RunwayInvalidTaskIdError",
@@ -76,6 +76,7 @@ __all__ = [
     "ImageRejectedError",
     "ImageSourceError",
     "ImageToVideoRequest",
+    "InputRejectedError",
     "LedgerError",
     "LockError",
     "ManifestError",
@@ -166,6 +167,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
         CreateOutcome,
         ImageRejectedError,
         ImageSourceError,
+        InputRejectedError,
         LedgerError,
         LockError,
         ManifestError,

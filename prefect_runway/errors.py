@@ -22,7 +22,8 @@ PrefectRunwayError                  anything prefect-runway raises on purpose
 │   ├── RunwayUnknownOutcomeError   a create whose outcome is unknown: a task may exist
 │   └── RunwayIncompleteDownloadError  a video download ended early; nothing stored
 ├── RunwayValidationError           refused locally before anything was sent (a ValueError)
-│   └── ImageRejectedError          an input's bytes cannot become a generation
+│   └── InputRejectedError          an input (image, video, audio) Runway cannot take
+│       └── ImageRejectedError      an image's bytes cannot become a generation
 ├── ImageSourceError                an input could not be read (storage error); retried later
 ├── LedgerError                     the ledger could not be used; nothing was submitted
 │   ├── RecordError                 a submission record
@@ -363,7 +364,24 @@ class RunwayValidationError(PrefectRunwayError, ValueError):
     """
 
 
-class ImageRejectedError(RunwayValidationError):
+class InputRejectedError(RunwayValidationError):
+    """A task input (image, video or audio) that Runway cannot take: the wrong kind for
+    its field, too large for its transport, a scheme Runway does not read.
+
+    The message names the field, the (redacted) value, the limit and what to do; nothing is
+    submitted for it. `ImageRejectedError` is the image case.
+
+    Attributes:
+        permanent: True when the input itself is the reason; False when another transport
+            or setting may still carry it.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = True) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class ImageRejectedError(InputRejectedError):
     """An input that cannot become a generation (not an image, empty, too large...).
 
     Reported on its own row; nothing is submitted for it and the batch goes on.
@@ -374,13 +392,10 @@ class ImageRejectedError(RunwayValidationError):
             failed or an object that changed.
     """
 
-    def __init__(self, message: str, *, permanent: bool = True) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
 
 class ImageSourceError(PrefectRunwayError):
-    """The S3 source itself cannot be read (missing bucket, access denied)."""
+    """The S3 source itself cannot be read (missing bucket or object, access denied,
+    throttling): a failure of the storage, not of the input (images, video or audio)."""
 
 
 class BatchFailedError(PrefectRunwayError):

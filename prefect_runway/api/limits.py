@@ -109,6 +109,20 @@ MAX_VIDEO_DATA_URI_CHARS = 16 * MB
 MAX_AUDIO_DATA_URI_CHARS = 16 * MB
 """An audio data URI's limit ("16 MB as a data URI"; counted like the image one)."""
 
+MEDIA_KINDS: tuple[str, ...] = ("image", "video", "audio")
+"""The media kinds a task input may be."""
+
+MEDIA_LIMITS: dict[str, dict[str, int]] = {
+    "image": {"url": MAX_URL_IMAGE_BYTES, "data_uri": MAX_DATA_URI_CHARS,
+              "upload": MAX_UPLOAD_BYTES},
+    "video": {"url": MAX_URL_VIDEO_BYTES, "data_uri": MAX_VIDEO_DATA_URI_CHARS,
+              "upload": MAX_UPLOAD_BYTES},
+    "audio": {"url": MAX_URL_AUDIO_BYTES, "data_uri": MAX_AUDIO_DATA_URI_CHARS,
+              "upload": MAX_UPLOAD_BYTES},
+}  # fmt: skip
+"""Kind -> transport -> limit ("API Input Parameters"): bytes of the file by ``url`` and
+``upload``; characters of the whole URI by ``data_uri``. Read by `prefect_runway.media`."""
+
 # -- local runs only -------------------------------------------------------------------------
 
 ALLOW_LOOPBACK_ENV = "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS"

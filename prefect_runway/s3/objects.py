@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from prefect_runway.errors import ImageRejectedError, ImageSourceError
 from prefect_runway.images import SNIFF_BYTES as SNIFF_BYTES  # re-exported: lives in images
@@ -91,6 +91,27 @@ def iter_s3_pages(
             ]
     except ClientError as exc:
         raise ImageSourceError(_explain(exc, f"s3://{bucket}/{prefix}")) from None
+
+
+def head_object(s3: S3Client, bucket: str, key: str) -> S3Image:
+    """One object by HeadObject: its ETag and size, without reading it.
+
+    Raises:
+        ImageSourceError: the bucket or object does not exist, access is denied, or S3
+            failed (throttling, a network error): a failure of the storage, not of the input.
+    """
+    try:
+        answer = s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        raise ImageSourceError(
+            f"{_explain(exc, f's3://{bucket}/{key}')}; nothing was submitted for it"
+        ) from None
+    except BotoCoreError as exc:  # no answer at all (endpoint unreachable, timeout)
+        raise ImageSourceError(
+            f"s3://{bucket}/{key}: S3 could not be reached ({type(exc).__name__}); nothing "
+            "was submitted for it"
+        ) from None
+    return S3Image(bucket, key, answer.get("ETag", "").strip('"'), answer.get("ContentLength", 0))
 
 
 def _explain(exc: ClientError, where: str) -> str:

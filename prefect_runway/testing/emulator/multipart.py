@@ -1,4 +1,4 @@
-"""Parsing of the S3-style multipart upload and sniffing of image bytes."""
+"""Parsing of the S3-style multipart upload and sniffing of image, video and audio bytes."""
 
 from __future__ import annotations
 
@@ -55,3 +55,24 @@ def sniff_image(data: bytes) -> str | None:
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     return None
+
+
+_MEDIA_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (4, b"ftyp"),  # MP4, MOV, M4A (ISO base media)
+    (0, b"\x1a\x45\xdf\xa3"),  # WebM / Matroska (EBML)
+    (0, b"OggS"),
+    (0, b"fLaC"),
+    (0, b"ID3"),  # MP3 with an ID3 tag
+)
+
+
+def sniff_upload(data: bytes) -> bool:
+    """Whether an ephemeral upload's bytes are an image (`sniff_image`), a video or audio
+    file (MP4/MOV/M4A, WebM, WAV, OGG, FLAC, MP3): Runway's uploads take every media type."""
+    if sniff_image(data) is not None:
+        return True
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return True
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06:
+        return True  # an MPEG audio frame (layer bits not 00)
+    return any(data[at : at + len(magic)] == magic for at, magic in _MEDIA_MAGIC)

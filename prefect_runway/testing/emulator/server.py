@@ -25,7 +25,7 @@ import httpx
 from .faults import Faults
 from .fetch import check_image_url
 from .mp4 import VIDEO_MP4
-from .multipart import MAX_UPLOAD_BYTES, MB, parse_form, sniff_image
+from .multipart import MAX_UPLOAD_BYTES, MB, parse_form, sniff_upload
 from .samples import WAV, png
 from .state import DailyLimitExceeded, EmulatorState, Task, iso_utc
 from .validation import (
@@ -832,8 +832,11 @@ class _Handler(BaseHTTPRequestHandler):
                 400, f"File is larger than the {MAX_UPLOAD_BYTES // MB} MB upload limit.", api=False
             )
             return
-        if sniff_image(data) is None:
-            self._error(400, "Uploaded file is not a JPEG, PNG or WebP image.", api=False)
+        if not sniff_upload(data):
+            self._error(
+                400, "Uploaded file is not a JPEG, PNG or WebP image, a video or audio file.",
+                api=False,
+            )
             return
         state.complete_upload(token, data)
         self._send(204)
