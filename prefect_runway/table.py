@@ -205,14 +205,17 @@ def normalize_endpoint(name: str) -> str:
     return found
 
 
+def _endpoint_text(name: str) -> str:
+    return str(name).strip().lower().replace("-", "_").lstrip("/").removeprefix("v1/")
+
+
 def _lookup_endpoint(name: str) -> str | None:
-    text = str(name).strip().lower().replace("-", "_").lstrip("/").removeprefix("v1/")
+    text = _endpoint_text(name)
     return text if text in _all_endpoints() else None
 
 
 def _unknown_endpoint(name: str) -> str:
-    text = str(name).strip().lower().replace("-", "_").lstrip("/").removeprefix("v1/")
-    return _expected(text, list(_all_endpoints()))
+    return _expected(_endpoint_text(name), list(_all_endpoints()))
 
 
 def _expected(given: str, allowed: list[str]) -> str:
@@ -286,11 +289,17 @@ def shown(value: Any) -> str:
         >>> shown("https://b.s3.amazonaws.com/cat.png?X-Amz-Signature=abc")
         "'https://b.s3.amazonaws.com/cat.png?<redacted>'"
     """
+    return repr(_short(value)) if isinstance(value, str) else _short(value)
+
+
+def _short(value: Any) -> str:
+    """`shown` without a string's quotes (`RejectedRow.value`)."""
     if isinstance(value, str):
         text = value
-        if re.match(r"[a-z][a-z0-9+.\-]*:", value) and ("?" in value or value.startswith("data:")):
+        secret = "?" in value or "@" in value or value.startswith("data:")
+        if secret and re.match(r"[a-z][a-z0-9+.\-]*:", value):
             text = redact_url(value)
-        return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
+        return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -299,12 +308,6 @@ def shown(value: Any) -> str:
         return repr(value)
     text = json.dumps(value, default=str)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "..."
-
-
-def _value_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return shown(value).strip("'\"") if isinstance(value, str) else shown(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -481,9 +484,8 @@ class _Row:
         return where if row_id == f"line-{self.line}" else f"{where} (id {row_id})"
 
     def reject(self, column: str | None, value: Any, reason: str) -> None:
-        self.problems.append(
-            RejectedRow(self.line, self.id, column, _value_text(value), reason, self.source)
-        )
+        text = None if value is None else _short(value)
+        self.problems.append(RejectedRow(self.line, self.id, column, text, reason, self.source))
 
 
 def _given(value: Any, text: bool) -> bool:
