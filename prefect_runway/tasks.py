@@ -65,6 +65,7 @@ from prefect_runway.api.requests import GenerationRequest
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     BudgetExceededError,
+    ImageSourceError,
     RecordWriteError,
     RunwayError,
     RunwayIncompleteDownloadError,
@@ -76,7 +77,7 @@ from prefect_runway.errors import (
 )
 from prefect_runway.images import check_data_uri
 from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, log
-from prefect_runway.ledger.keys import image_identity
+from prefect_runway.ledger.keys import content_identity, image_identity
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -216,7 +217,7 @@ async def _submit_generation(
     resubmit_unknown: bool,
 ) -> SubmittedTask:
     checked = _as_request(request)
-    job = await generation_job(checked, identities or {})
+    job = await generation_job(checked, identities)
     async with credentials.get_async_client() as client:
         engine = await Engine.create(
             credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
@@ -248,22 +249,86 @@ def _as_request(request: GenerationRequest | Mapping[str, Any]) -> GenerationReq
 
 
 async def generation_job(
-    request: GenerationRequest, identities: Mapping[str, str], source: str | None = None
+    request: GenerationRequest,
+    identities: Mapping[str, str] | None = None,
+    source: str | None = None,
+    *,
+    s3: S3Client | None = None,
+    transport: str = "auto",
 ) -> GenerationJob:
-    """The engine's job for `request`: its inputs' identities, and data URIs judged (images
-    decoded by Pillow) only when the job is to be paid."""
+    """The engine's job for `request`, for any endpoint.
+
+    Inputs' identities are read now, cheaply: an ``s3://`` object's ETag by HeadObject, a
+    ``file://`` file's content hash. The rest waits until the job is to be paid (a rerun
+    reads none of it): each ``s3://`` and ``file://`` input is checked for its media type and
+    Runway's limit and turned into a data URI, an upload or a presigned URL
+    (`prefect_runway.media.resolve_asset`, `transport`), and data URIs are judged (images
+    decoded by Pillow).
+
+    Args:
+        request: The request as written.
+        identities: Known identities by input path; the others are read or derived.
+        source: What a person sees for the job; default ``<endpoint>:<model>``.
+        s3: A boto3 S3 client for ``s3://`` inputs (default: ``boto3.client("s3")``).
+        transport: How ``s3://`` and ``file://`` inputs travel (``auto``, ``url``,
+            ``data_uri``, ``upload``).
+
+    Raises:
+        ImageSourceError: an ``s3://`` input could not be read (access denied, no such key).
+    """
     shown = source or f"{request.endpoint}:{request.model}"
+    known = dict(identities or {})
+    storage: list[Any] = [s3]
+
+    def s3_client() -> Any:
+        if storage[0] is None:
+            import boto3
+
+            storage[0] = boto3.client("s3")
+        return storage[0]
+
+    for path, uri in request.assets():
+        if path in known:
+            continue
+        if uri[:5].lower() == "s3://":
+            from prefect_runway.s3.objects import head_object
+
+            bucket, _, key = uri[5:].partition("/")
+            known[path] = (await asyncio.to_thread(head_object, s3_client(), bucket, key)).identity
+        elif uri[:7].lower() == "file://":
+            data = await asyncio.to_thread(_read_file, uri)
+            known[path] = content_identity(data)
 
     async def prepare(client: Any) -> GenerationRequest:
+        from prefect_runway.media import resolve_asset
+
+        wire: dict[str, str] = {}
         for path, uri in request.assets():
-            if uri[:5].lower() == "data:" and uri[5:11].lower() == "image/":
+            field = path.split(".", 1)[0]
+            if uri[:5].lower() in ("s3://", "file:"):
+                resolved = await resolve_asset(
+                    uri, field=field, kind=None, transport=transport,
+                    s3=s3_client() if uri[:5].lower() == "s3://" else None, client=client,
+                )  # fmt: skip
+                wire[path] = resolved.wire_uri
+            elif uri[:5].lower() == "data:" and uri[5:11].lower() == "image/":
                 model = request.body.get("model")
                 info = await asyncio.to_thread(check_data_uri, uri, f"{shown} {path}", model)
                 for warning in info.warnings:
                     log(logging.WARNING, "%s", warning)
-        return request
+        return request.with_assets(wire) if wire else request
 
-    return GenerationJob(source=shown, request=request, identities=identities, prepare=prepare)
+    return GenerationJob(source=shown, request=request, identities=known, prepare=prepare)
+
+
+def _read_file(uri: str) -> bytes:
+    from urllib.parse import unquote, urlsplit
+
+    path = Path(unquote(urlsplit(uri).path))
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ImageSourceError(f"{uri}: cannot be read ({exc.strerror or exc})") from None
 
 
 @task(name="submit-generation", **_SUBMIT_OPTIONS)

@@ -230,3 +230,31 @@ async def test_a_lost_answer_retried_is_flagged_and_its_record_kept(
     record = await ledger.read(row.cache_key)
     assert record is not None and record.task is not None and record.task.id == row.task_id
     assert record.request["endpoint"] == endpoint and record.possible_duplicate
+
+
+def test_s3_and_file_inputs_are_keyed_by_etag_and_content_and_sent_resolved(
+    make_emulator, s3, tmp_path
+):
+    from prefect_runway.testing.emulator.mp4 import build_mp4
+    from prefect_runway.testing.emulator.samples import WAV
+
+    emu = make_emulator(fetch_urls=False)
+    creds = creds_for(emu)
+    s3.put_object(Bucket="stills", Key="clips/a.mp4", Body=build_mp4(2), ContentType="video/mp4")
+    voice = tmp_path / "voice.wav"
+    voice.write_bytes(WAV)
+    video = {**BODIES["video_to_video"], "videoUri": "s3://stills/clips/a.mp4"}
+    audio = {"model": "eleven_multilingual_sts_v2", "media": {"type": "audio",
+             "uri": voice.as_uri()}}  # fmt: skip
+    audio = {**BODIES["speech_to_speech"], **audio}
+
+    @flow
+    def run():
+        return [submit_generation(creds, {"endpoint": e, "body": b}).id
+                for e, b in (("video_to_video", video), ("speech_to_speech", audio))] * 1
+
+    first = run()
+    assert run() == first and emu.stats()["posts"] == 2  # the rerun read two records only
+    assert emu.stats()["uploads"] + emu.stats()["posts"] >= 2
+    s3.put_object(Bucket="stills", Key="clips/a.mp4", Body=build_mp4(3), ContentType="video/mp4")
+    assert run()[0] != first[0] and emu.stats()["posts"] == 3  # a new ETag: a new generation

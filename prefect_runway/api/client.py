@@ -506,11 +506,14 @@ class _ClientBase:
 
     def _submit_call(self, request: ImageToVideoRequest | GenerationRequest) -> _Call:
         if isinstance(request, GenerationRequest):
-            unresolved = [path for path, uri in request.assets() if uri[:5].lower() == "s3://"]
+            unresolved = [
+                path for path, uri in request.assets() if uri[:5].lower() in ("s3://", "file:")
+            ]
             if unresolved:
                 raise RunwayValidationError(
-                    f"{', '.join(unresolved)}: s3:// inputs must be resolved first (a presigned "
-                    "URL, a data URI or an upload); submit_generation does it. Nothing was sent."
+                    f"{', '.join(unresolved)}: s3:// and file:// inputs must be resolved first "
+                    "(a presigned URL, a data URI or an upload); submit_generation does it. "
+                    "Nothing was sent."
                 )
             if request.endpoint != IMAGE_TO_VIDEO:
                 return _Call(

@@ -227,7 +227,7 @@ class _Checker:
     def media(self, name: str, uri: object, kind: str | None) -> None:
         if isinstance(uri, str) and _is_s3(uri):
             bucket, _, key = uri[5:].partition("/")
-            if not bucket or not key or key.endswith("/"):
+            if uri[:5].lower() == "s3://" and (not bucket or not key or key.endswith("/")):
                 self.problems.append(f"{name} {uri!r} must name an object: s3://bucket/key")
             return  # an input to resolve before sending (`submit_generation` does)
         if isinstance(uri, str) and uri.startswith("data:"):
@@ -386,7 +386,8 @@ _S3_PLACEHOLDER = "https://s3.amazonaws.com/placeholder/input.png"
 
 
 def _is_s3(uri: str) -> bool:
-    return uri[:5].lower() == "s3://"
+    """An input to resolve before sending: ``s3://`` objects and ``file://`` files."""
+    return uri[:5].lower() == "s3://" or uri[:7].lower() == "file://"
 
 
 def _snake(name: str) -> str:

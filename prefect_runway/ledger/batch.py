@@ -29,17 +29,22 @@ from prefect_runway.api.client import AsyncRunwayClient
 from prefect_runway.api.models import GenerationSettings
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import ImageRejectedError
-from prefect_runway.ledger.engine import Engine, ImageJob, SubmissionRow
+from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, SubmissionRow
 from prefect_runway.ledger.quota import DailyQuota
 from prefect_runway.ledger.records import Ledger
 
-__all__ = ["ImageJob", "ImageRejectedError", "SubmissionRow", "submit_images"]
+__all__ = [
+    "GenerationJob", "ImageJob", "ImageRejectedError", "SubmissionRow", "submit_generations",
+    "submit_images",
+]  # fmt: skip
+
+Job = ImageJob | GenerationJob
 
 
 async def submit_images(
     credentials: RunwayCredentials,
-    settings: GenerationSettings,
-    jobs: Iterable[ImageJob] | AsyncIterable[ImageJob],
+    settings: GenerationSettings | None,
+    jobs: Iterable[Job] | AsyncIterable[Job],
     *,
     concurrency: int = 16,
     ledger: Ledger | None = None,
@@ -57,8 +62,10 @@ async def submit_images(
 
     Args:
         credentials: The Runway credentials block.
-        settings: Generation settings shared by the jobs (a job may carry its own).
-        jobs: The images, as an iterable or async iterable of `ImageJob`.
+        settings: Generation settings shared by the image jobs (a job may carry its own);
+            None when every job is a `GenerationJob`.
+        jobs: The images (`ImageJob`) or generations on any endpoint (`GenerationJob`), as
+            an iterable or async iterable.
         concurrency: Submissions in flight at once.
         ledger: Where records live; default: `Ledger.default()`.
         client: An open async client to reuse; default: one from `credentials`.
@@ -96,7 +103,11 @@ async def submit_images(
             if stopped:  # nothing fetched, nothing sent: a rerun submits it
                 rows.append((index, _not_sent(job, settings, stopped[0])))
                 continue
-            row = await engine.submit(job, settings)
+            if isinstance(job, GenerationJob):
+                row = await engine.submit_generation(job)
+            else:
+                assert settings is not None, "image jobs need the batch's settings"
+                row = await engine.submit(job, settings)
             if row.stops_batch and not stopped:
                 stopped.append(row.error or "the API refused the batch")
             rows.append((index, row))
@@ -109,8 +120,15 @@ async def submit_images(
     return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
 
 
-def _not_sent(job: ImageJob, settings: GenerationSettings, reason: str) -> SubmissionRow:
+def _not_sent(job: Job, settings: GenerationSettings | None, reason: str) -> SubmissionRow:
+    if isinstance(job, GenerationJob):
+        return SubmissionRow(
+            source=job.source, status="failed", endpoint=job.request.endpoint,
+            model=job.request.model, stops_batch=True, estimated_credits=0.0,
+            error=f"not sent: the batch stopped at the first job because {reason}",
+        )  # fmt: skip
     settings = job.settings or settings
+    assert settings is not None
     return SubmissionRow(
         source=job.source, status="failed", model=settings.model, ratio=settings.ratio,
         duration=settings.effective_duration, seed=settings.seed, stops_batch=True,
@@ -119,12 +137,35 @@ def _not_sent(job: ImageJob, settings: GenerationSettings, reason: str) -> Submi
     )  # fmt: skip
 
 
-async def _aiter_sync(jobs: Iterable[ImageJob]) -> Any:
+async def submit_generations(
+    credentials: RunwayCredentials,
+    jobs: Iterable[GenerationJob] | AsyncIterable[GenerationJob],
+    **options: Any,
+) -> list[SubmissionRow]:
+    """Submit generations on any endpoints once each: `submit_images` for `GenerationJob`s
+    (the same options), one row per job in the jobs' order.
+
+    Example:
+        ```python
+        from prefect_runway.api.requests import GenerationRequest
+        from prefect_runway.ledger.batch import GenerationJob, submit_generations
+
+        prompts = ["a kite", "a lighthouse"]
+        jobs = [GenerationJob(source=p, request=GenerationRequest(endpoint="text_to_image",
+                body={"model": "gen4_image", "promptText": p, "ratio": "1920:1080"}))
+                for p in prompts]
+        rows = await submit_generations(creds, jobs)
+        ```
+    """
+    return await submit_images(credentials, None, jobs, **options)
+
+
+async def _aiter_sync(jobs: Iterable[Job]) -> Any:
     for job in jobs:
         yield job
 
 
-def _aiter(jobs: Iterable[ImageJob] | AsyncIterable[ImageJob]) -> Any:
+def _aiter(jobs: Iterable[Job] | AsyncIterable[Job]) -> Any:
     if isinstance(jobs, AsyncIterable):
         return jobs.__aiter__()
     return _aiter_sync(jobs).__aiter__()
