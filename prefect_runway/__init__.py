@@ -57,7 +57,8 @@ _EXPORTS: dict[str, str] = {
         "prefect_runway.tasks",
     ),  # fmt: skip
     **dict.fromkeys(
-        ["s3_image_to_video", "collect_videos", "drive_batch"], "prefect_runway.flows"
+        ["s3_image_to_video", "collect_videos", "drive_batch", "generate_from_table"],
+        "prefect_runway.flows",
     ),  # the flows, not their modules (prefect_runway.flows rebinds the names)
     **dict.fromkeys(["sample_image", "sample_image_data_uri"], "prefect_runway.samples"),
 }
@@ -120,6 +121,7 @@ __all__ = [
     "download_task_output",
     "drive_batch",
     "estimate_credits",
+    "generate_from_table",
     "get_task",
     "s3_image_to_video",
     "sample_image",
@@ -196,6 +198,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
     )
     from prefect_runway.flows.collect_videos import collect_videos
     from prefect_runway.flows.drive_batch import drive_batch
+    from prefect_runway.flows.generate_from_table import generate_from_table
     from prefect_runway.flows.s3_image_to_video import s3_image_to_video
     from prefect_runway.samples import sample_image, sample_image_data_uri
     from prefect_runway.tasks import (

@@ -423,7 +423,7 @@ def _log_ids_at_risk(task_ids: list[str], reason: str) -> None:
     )  # fmt: skip
 
 
-def _log_outcome(result: BatchResult, where: S3Location) -> None:
+def _log_outcome(result: BatchResult, where: S3Location | str) -> None:
     """The run's last INFO line: the counts, the credits and the first task IDs."""
     new = [row.task_id for row in result.rows if row.paid and row.task_id]
     shown = ", ".join(new[:FIRST_IDS]) + (f", ... ({len(new) - FIRST_IDS} more)"
@@ -431,7 +431,8 @@ def _log_outcome(result: BatchResult, where: S3Location) -> None:
     get_run_logger().info(
         "%s: %d submitted (~%g credits), %d cached, %d deferred, %d rejected, %d failed, "
         "%d unknown, %d unrecorded. New task IDs: %s. All task IDs: artifact '%s'%s",
-        where.uri, result.submitted, result.estimated_credits, result.cached, result.deferred,
+        where.uri if isinstance(where, S3Location) else where, result.submitted,
+        result.estimated_credits, result.cached, result.deferred,
         result.rejected, result.failed, result.unknown, result.unrecorded, shown or "none",
         batch_key(TABLE_KEY, where),
         f", manifest {result.manifest_uri}" if result.manifest_uri else "",
@@ -449,8 +450,11 @@ def _write_manifest(
 
 
 
-async def _publish(result: BatchResult, where: S3Location) -> None:
-    bucket, prefix = where.bucket, where.prefix
+async def _publish(result: BatchResult, where: S3Location | str) -> None:
+    """The task-ID table and the summary of a batch: an S3 prefix's, or a table's (`where`
+    is then the table's URI or path)."""
+    label = where.uri if isinstance(where, S3Location) else where
+    endpoints = {row.endpoint for row in result.rows} != {"image_to_video"}
     table = [
         {  # what a person scans first, then the settings
             "source": row.source,
@@ -458,6 +462,7 @@ async def _publish(result: BatchResult, where: S3Location) -> None:
             "task_id": row.task_id or "",
             "error": row.error or "",
             "cache": "hit" if row.cache_hit else ("new" if row.task_id else ""),
+            **({"endpoint": row.endpoint} if endpoints else {}),
             "model": row.model,
             "ratio": row.ratio,
             "duration": row.duration,
@@ -476,7 +481,7 @@ async def _publish(result: BatchResult, where: S3Location) -> None:
         await acreate_table_artifact(
             table=table[start : start + TABLE_ROWS],
             key=key if part == 1 else f"{key}-part-{part}",
-            description=f"Runway task IDs for s3://{bucket}/{prefix}"
+            description=f"Runway task IDs for {label}"
             + (f" (part {part} of {parts})" if parts > 1 else ""),
         )
     failures = "\n".join(
@@ -485,7 +490,7 @@ async def _publish(result: BatchResult, where: S3Location) -> None:
         if row.status in ("rejected", "failed", "unknown", "unrecorded")
     )
     credits = result.estimated_credits
-    markdown = f"""# Runway batch: s3://{bucket}/{prefix}
+    markdown = f"""# Runway batch: {label}
 
 | submitted | cached | deferred | rejected | failed | unknown outcome | unrecorded \
 | possible duplicates | new credits (est.) |
@@ -519,7 +524,7 @@ Manifest: `{result.manifest_uri or "not written"}`
     await acreate_markdown_artifact(
         markdown=markdown,
         key=batch_key(SUMMARY_KEY, where),
-        description=f"Runway batch summary for s3://{bucket}/{prefix}",
+        description=f"Runway batch summary for {label}",
     )
 
 

@@ -1,0 +1,99 @@
+"""generate_from_table against the emulator and moto's S3: one paid generation per row (per
+variant), bad rows reported by line and column, reruns that pay nothing, artifacts and the
+manifest read back."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+
+import pytest
+
+from prefect_runway import s3_image_to_video
+from prefect_runway.flows.generate_from_table import generate_from_table
+from prefect_runway.s3.manifest import read_manifest
+from prefect_runway.testing.emulator.mp4 import build_mp4
+from prefect_runway.testing.emulator.samples import png
+from tests._support import BUCKET
+from tests._support.prefect_api import read_artifact
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def put_csv(s3, key: str, rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=sorted({k for row in rows for k in row}))
+    writer.writeheader()
+    writer.writerows(rows)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=out.getvalue().encode())
+    return f"s3://{BUCKET}/{key}"
+
+
+def test_a_csv_in_s3_pays_once_per_row_and_variant_and_reports_bad_rows(runway, s3):
+    table = put_csv(s3, "jobs/stills.csv", [
+        {"id": "kite", "prompt_text": "a red kite", "ratio": "1920:1080", "variants": "2"},
+        {"id": "sea", "prompt_text": "a calm sea", "ratio": "1920:1080", "variants": ""},
+        {"id": "bad", "prompt_text": "a cat", "ratio": "4:3", "variants": ""},
+    ])  # fmt: skip
+    defaults = {"model": "gen4_image"}
+
+    result = asyncio.run(generate_from_table(table, endpoint="text_to_image", defaults=defaults))
+    assert (result.submitted, result.rejected, result.cached) == (3, 1, 0)
+    assert runway.stats()["posts"] == 3
+    [bad] = [row for row in result.rows if row.status == "rejected"]
+    assert bad.error is not None and bad.error.startswith("line 4 (id bad), column 'ratio': '4:3'")
+    seeds = {row.seed for row in result.rows if "kite#" in row.source}
+    assert len(seeds) == 2 and None not in seeds  # two variants, two seeds
+
+    again = asyncio.run(generate_from_table(table, endpoint="text_to_image", defaults=defaults))
+    assert (again.submitted, again.cached) == (0, 3) and runway.stats()["posts"] == 3
+    assert sorted(again.task_ids) == sorted(result.task_ids)
+
+    manifest = read_manifest(s3, BUCKET, "jobs/stills.csv.runway-manifest.json")
+    assert manifest is not None
+    assert {row.task_id for row in manifest.rows} >= set(result.task_ids)
+    assert {(row.model_extra or {}).get("endpoint") for row in manifest.rows
+            if row.task_id} == {"text_to_image"}  # fmt: skip
+    artifact = json.loads(asyncio.run(read_artifact("runway-task-ids-stills-jobs-stills-csv")).data)
+    assert {row["task_id"] for row in artifact if row["task_id"]} == set(result.task_ids)
+    assert {row["endpoint"] for row in artifact if row["task_id"]} == {"text_to_image"}
+
+
+def test_rows_with_s3_videos_are_keyed_by_etag(runway, s3, tmp_path):
+    for name in ("a", "b"):
+        s3.put_object(Bucket=BUCKET, Key=f"clips/{name}.mp4", Body=build_mp4(2),
+                      ContentType="video/mp4")  # fmt: skip
+    table = tmp_path / "edits.jsonl"
+    table.write_text("\n".join(json.dumps(row) for row in [
+        {"id": "a", "model": "aleph2", "videoUri": f"s3://{BUCKET}/clips/a.mp4",
+         "promptText": "make it snow"},
+        {"id": "b", "model": "aleph2", "videoUri": f"s3://{BUCKET}/clips/b.mp4",
+         "promptText": "make it snow"},
+        {"id": "gone", "model": "aleph2", "videoUri": f"s3://{BUCKET}/clips/gone.mp4"},
+    ]))  # fmt: skip
+
+    first = asyncio.run(generate_from_table(str(table), endpoint="video_to_video",
+                                            fail_on_errors=False))  # fmt: skip
+    assert (first.submitted, first.failed) == (2, 1) and runway.stats()["posts"] == 2
+    [gone] = [row for row in first.rows if row.status == "failed"]
+    assert "clips/gone.mp4" in (gone.error or "") and "ImageSourceError" in (gone.error or "")
+    s3.put_object(Bucket=BUCKET, Key="clips/b.mp4", Body=build_mp4(3), ContentType="video/mp4")
+    second = asyncio.run(generate_from_table(str(table), endpoint="video_to_video",
+                                             fail_on_errors=False))  # fmt: skip
+    assert (second.submitted, second.cached) == (1, 1) and runway.stats()["posts"] == 3
+
+
+def test_an_image_table_shares_records_with_the_prefix_flow(runway, s3):
+    for i in range(3):
+        s3.put_object(Bucket=BUCKET, Key=f"pics/p{i}.png", Body=png(64, 36, (i * 60, 90, 20)),
+                      ContentType="image/png")  # fmt: skip
+    batch = asyncio.run(s3_image_to_video(BUCKET, "pics/", model="gen4_turbo", duration=5))
+    assert batch.submitted == 3 and runway.stats()["posts"] == 3
+    rows = [{"promptImage": f"s3://{BUCKET}/pics/p{i}.png", "model": "gen4_turbo",
+             "ratio": "1280:720", "duration": 5} for i in range(3)]  # fmt: skip
+
+    result = asyncio.run(generate_from_table(rows, write_manifest=False))
+    assert (result.submitted, result.cached) == (0, 3) and runway.stats()["posts"] == 3
+    assert sorted(result.task_ids) == sorted(batch.task_ids)
