@@ -78,6 +78,7 @@ from prefect_runway.errors import (
 from prefect_runway.images import check_data_uri
 from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, log
 from prefect_runway.ledger.keys import content_identity, image_identity
+from prefect_runway.media import SNIFF_BYTES, sniff_media
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -746,7 +747,10 @@ def _store(spool: Any, target: str, s3_client: S3Client | None, size: int, diges
         bucket, _, key = target[5:].partition("/")
         s3 = s3_client or boto3.client("s3")
         partial = f"{key}.partial-{uuid.uuid4().hex[:12]}"
-        extra = {"ContentType": "video/mp4", "Metadata": {"sha256": digest}}
+        found = sniff_media(spool.read(SNIFF_BYTES))  # a video, an image or audio
+        spool.seek(0)
+        content_type = found.content_type if found else "application/octet-stream"
+        extra = {"ContentType": content_type, "Metadata": {"sha256": digest}}
         s3.upload_fileobj(spool, bucket, partial, ExtraArgs=extra)
         try:
             stored = s3.head_object(Bucket=bucket, Key=partial)["ContentLength"]

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from prefect_runway import s3_image_to_video
+from prefect_runway import collect_videos, s3_image_to_video
 from prefect_runway.flows.generate_from_table import generate_from_table
 from prefect_runway.s3.manifest import read_manifest
 from prefect_runway.testing.emulator.mp4 import build_mp4
@@ -97,3 +97,29 @@ def test_an_image_table_shares_records_with_the_prefix_flow(runway, s3):
     result = asyncio.run(generate_from_table(rows, write_manifest=False))
     assert (result.submitted, result.cached) == (0, 3) and runway.stats()["posts"] == 3
     assert sorted(result.task_ids) == sorted(batch.task_ids)
+
+
+def test_the_collector_copies_images_and_audio_of_a_table_batch(runway, s3):
+    rows = [
+        {"endpoint": "text_to_image", "model": "gen4_image", "promptText": "a red kite",
+         "ratio": "1920:1080"},
+        {"endpoint": "sound_effect", "model": "eleven_text_to_sound_v2",
+         "promptText": "rain on a tin roof"},
+        {"endpoint": "text_to_video", "model": "gen4.5", "promptText": "waves at night",
+         "ratio": "1280:720", "duration": 5},
+    ]  # fmt: skip
+    out = f"s3://{BUCKET}/made/"
+    batch = asyncio.run(generate_from_table(rows, output_prefix=out))
+    assert batch.submitted == 3 and batch.manifest_uri == f"{out}runway-manifest.json"
+
+    collected = asyncio.run(collect_videos(output_prefix=out, manifest_uri=batch.manifest_uri,
+                                           wait_seconds=30))  # fmt: skip
+    assert collected.collected == 3, collected
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="made/")["Contents"]
+    types = {}
+    for obj in listing:
+        if obj["Key"].endswith("runway-manifest.json"):
+            continue
+        types[obj["Key"].rsplit(".", 1)[-1]] = s3.head_object(
+            Bucket=BUCKET, Key=obj["Key"])["ContentType"]
+    assert types == {"png": "image/png", "wav": "audio/wav", "mp4": "video/mp4"}

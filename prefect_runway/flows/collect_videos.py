@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import sys
 import time
 import uuid
@@ -68,6 +69,7 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from prefect_runway.api.models import Task
+from prefect_runway.api.requests import GenerationRequest, endpoint_name
 from prefect_runway.credentials import RunwayCredentials, load_credentials
 from prefect_runway.errors import (
     BatchFailedError,
@@ -165,7 +167,23 @@ def video_uri(output_prefix: str, row: ManifestRow) -> str:
     """
     task_id = row.task_id or ""
     stem = row.source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if row.source else ""
-    return f"{output_prefix.rstrip('/')}/{stem or task_id}-{task_id[:8]}.mp4"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-")  # a table row's "file:3 (id x)"
+    extension = OUTPUT_EXTENSIONS[output_kind(row)]
+    return f"{output_prefix.rstrip('/')}/{stem or task_id}-{task_id[:8]}.{extension}"
+
+
+OUTPUT_EXTENSIONS = {"video": "mp4", "image": "png", "audio": "wav"}
+"""The file extension of each output kind (the content type is read from the bytes)."""
+
+
+def output_kind(row: ManifestRow) -> str:
+    """What a row's task outputs, by its endpoint: ``video`` (image_to_video, rows of older
+    manifests), ``image`` or ``audio``."""
+    endpoint = (row.model_extra or {}).get("endpoint") or "image_to_video"
+    try:
+        return GenerationRequest.model_construct(endpoint=endpoint_name(endpoint), body={}).output
+    except ValueError:
+        return "video"
 
 
 @flow(name="collect-runway-videos")
@@ -227,11 +245,12 @@ async def collect_videos(
                 f"No manifest at {manifest_uri}: run s3_image_to_video first, or pass task_ids."
             )
         manifest = found
-        # The batch's input folder is the manifest's: videos copied inside it would be listed
-        # as inputs by the next submission run.
+        # A prefix batch's input folder is the manifest's: videos copied inside it would be
+        # listed as inputs by the next submission run. A table's batch lists nothing.
         bucket, key = split_s3_uri(manifest_uri)
-        refuse_output_inside_input(output_prefix, bucket, key.rpartition("/")[0] + "/"
-                                   if "/" in key else "")  # fmt: skip
+        if not (manifest.settings or {}).get("table"):
+            refuse_output_inside_input(output_prefix, bucket, key.rpartition("/")[0] + "/"
+                                       if "/" in key else "")  # fmt: skip
     known = {t for row in manifest.rows for t in row.task_ids}
     extra = [ManifestRow(task_id=t) for t in dict.fromkeys(task_ids or []) if t not in known]
     rows = [row for row in manifest.rows if row.task_ids] + extra
@@ -313,6 +332,7 @@ class Work(BaseModel):
     cache_key: str | None = None
     estimated_credits: float | None = None
     missing_since: datetime | None = None
+    endpoint: str | None = None
 
     @property
     def key(self) -> str:
@@ -322,25 +342,28 @@ class Work(BaseModel):
     @property
     def row(self) -> ManifestRow:
         """A row naming this generation (for `video_uri` and events)."""
-        return ManifestRow(source=self.source, task_id=self.task_id)
+        extra = {"endpoint": self.endpoint} if self.endpoint else {}
+        return ManifestRow(source=self.source, task_id=self.task_id, **extra)
 
 
 def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
     """The generations a run looks at: current ones, and earlier ones when asked."""
     items = []
     for row in rows:
+        endpoint = (row.model_extra or {}).get("endpoint")
         if generations == "all":
             items += [Work(source=row.source, task_id=g.task_id, current=False,
                            finished=g.finished, cache_key=g.cache_key,
                            estimated_credits=g.estimated_credits,
-                           missing_since=g.missing_since)
+                           missing_since=g.missing_since, endpoint=endpoint)
                       for g in row.generations]  # fmt: skip
         if row.task_id:
             mine = row.collected_task_id == row.task_id
             items.append(Work(source=row.source, task_id=row.task_id, current=True,
                               finished=row.finished, cache_key=row.cache_key,
                               estimated_credits=row.estimated_credits,
-                              missing_since=row.missing_since if mine else None))  # fmt: skip
+                              missing_since=row.missing_since if mine else None,
+                              endpoint=endpoint))  # fmt: skip
     return list({item.task_id: item for item in items}.values())
 
 
@@ -803,7 +826,12 @@ def _existing_copy(s3: S3Client, uri: str) -> dict[str, Any] | None:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError:
         return None
-    if head.get("ContentType") != "video/mp4" or not head.get("ContentLength"):
+    kind = {extension: kind for kind, extension in OUTPUT_EXTENSIONS.items()}.get(
+        key.rsplit(".", 1)[-1], "video"
+    )
+    if not str(head.get("ContentType", "")).startswith(f"{kind}/") or not head.get(
+        "ContentLength"
+    ):
         return None
     digest = (head.get("Metadata") or {}).get("sha256")
     if not digest:

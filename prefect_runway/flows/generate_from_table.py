@@ -163,7 +163,7 @@ async def generate_from_table(
     _log_outcome(result, label)
     if manifest_uri:
         try:
-            await asyncio.to_thread(_write_manifest, manifest_uri, rows, endpoint)
+            await asyncio.to_thread(_write_manifest, manifest_uri, rows, endpoint, label)
         except Exception as exc:
             reason = (
                 f"the manifest {manifest_uri} could not be written ({type(exc).__name__}: {exc})"
@@ -224,10 +224,10 @@ def _manifest_uri(
     return None
 
 
-def _write_manifest(uri: str, rows: list[SubmissionRow], endpoint: str) -> None:
+def _write_manifest(uri: str, rows: list[SubmissionRow], endpoint: str, table: str) -> None:
     bucket, _, key = uri[len("s3://") :].partition("/")
     merge_manifest(
-        None, bucket, key, rows, settings={"endpoint": endpoint},  # type: ignore[arg-type]
+        None, bucket, key, rows, settings={"table": table, "endpoint": endpoint},  # type: ignore[arg-type]
         flow_run_id=str(flow_run.id) if flow_run.id else None,
     )  # fmt: skip
 
