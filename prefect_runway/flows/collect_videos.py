@@ -342,8 +342,8 @@ class Work(BaseModel):
     @property
     def row(self) -> ManifestRow:
         """A row naming this generation (for `video_uri` and events)."""
-        extra = {"endpoint": self.endpoint} if self.endpoint else {}
-        return ManifestRow(source=self.source, task_id=self.task_id, **extra)
+        extra: dict[str, Any] = {"endpoint": self.endpoint} if self.endpoint else {}
+        return ManifestRow.model_validate({"source": self.source, "task_id": self.task_id, **extra})
 
 
 def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
