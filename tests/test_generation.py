@@ -258,3 +258,13 @@ def test_s3_and_file_inputs_are_keyed_by_etag_and_content_and_sent_resolved(
     assert emu.stats()["uploads"] + emu.stats()["posts"] >= 2
     s3.put_object(Bucket="stills", Key="clips/a.mp4", Body=build_mp4(3), ContentType="video/mp4")
     assert run()[0] != first[0] and emu.stats()["posts"] == 3  # a new ETag: a new generation
+
+
+def test_the_readme_endpoint_table_is_the_generated_one():
+    from pathlib import Path
+
+    from tests._support.endpoints import endpoint_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    shown = readme.split("<!-- endpoints:begin -->\n", 1)[1].split("\n<!-- endpoints:end -->")[0]
+    assert shown == endpoint_table()

@@ -55,3 +55,44 @@ def first_bodies() -> dict[str, dict[str, Any]]:
     for endpoint, _, body in variant_bodies():
         firsts.setdefault(endpoint, body)
     return firsts
+
+
+def endpoint_table() -> str:
+    """The README's endpoint table (between ``<!-- endpoints:begin -->`` and ``end``), from
+    the generated data: each endpoint, its models (or modes), its inputs and what is checked
+    locally."""
+    from prefect_runway.api.requests import ENDPOINT_NAMES, endpoint_facts, is_media_field
+
+    lines = [
+        "| endpoint | models (or modes) | inputs | checked locally | outputs |",
+        "|---|---|---|---|---|",
+        "| `image_to_video` | 25 (see Models) | promptImage (first/last frames, references) "
+        "| per-model ratios, durations, prompt length, image rules | video |",
+    ]
+    for name in ENDPOINT_NAMES[1:]:
+        facts = endpoint_facts(name)
+        variants = list(facts["variants"])
+        selector = facts["discriminator"]
+        shown = (", ".join(variants) if len(variants) <= 4
+                 else f"{len(variants)}: {', '.join(variants[:3])}, ...")
+        models = shown if selector == "model" else f"{selector}: {shown}" if selector else "-"
+        fields: dict[str, dict] = {}
+        for variant in facts["variants"].values():
+            fields.update(variant["fields"])
+        inputs = sorted(
+            key for key, spec in fields.items()
+            if is_media_field(key) or key.startswith("reference") or spec["type"] == "object"
+            and key in ("character", "reference", "media", "avatar", "speech")
+        )
+        checks = sorted({
+            "required fields" if any(s.get("required") for s in fields.values()) else "",
+            "allowed values" if any(s["type"] == "enum" for s in fields.values()) else "",
+            "ranges" if any("min" in s or "max" in s for s in fields.values()) else "",
+            "prompt length" if any("max_length" in s for s in fields.values()) else "",
+            "media URIs" if inputs else "",
+        } - {""})
+        lines.append(
+            f"| `{name}` | {models} | {', '.join(inputs) or '-'} | "
+            f"{', '.join(checks) or '-'}, unknown fields | {facts['output']} |"
+        )
+    return "\n".join(lines)
