@@ -27,7 +27,7 @@ import json
 import re
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -46,6 +46,16 @@ from prefect_runway.api.models import (
     check_model,
     redact_url,
 )
+from prefect_runway.api.requests import (
+    ENDPOINT_NAMES,
+    IMAGE_TO_VIDEO,
+    GenerationRequest,
+    endpoint_facts,
+    endpoint_name,
+    is_media_field,
+    iter_assets,
+    media_kind,
+)
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.delivery import choose_transport
 from prefect_runway.errors import (
@@ -61,7 +71,7 @@ from prefect_runway.errors import (
     validation_messages,
 )
 from prefect_runway.images import check_data_uri, check_image, sniff_image_type
-from prefect_runway.ledger.engine import Engine, ImageJob
+from prefect_runway.ledger.engine import Engine, ImageJob, SubmissionRow
 from prefect_runway.ledger.keys import content_identity, image_identity, submission_key
 
 _URI = re.compile(r"^(data:|[a-z][a-z0-9+.-]+://)", re.IGNORECASE)
@@ -296,35 +306,45 @@ async def _submit_all(
                 from prefect_runway.flows.common import stop_error
 
                 raise stop_error(creds, row.exception)
-            if row.task_id is None or row.status == "unrecorded":
-                failures += 1
-                _error(f"{item.source}: {row.error}")
-            if row.task_id is None:
-                if args.json:
-                    _emit(args, "", {"source": item.source, "status": row.status,
-                                     "error": row.error})  # fmt: skip
-                continue
-            ids.append(row.task_id)
-            credits = "?" if row.estimated_credits is None else f"{row.estimated_credits:g}"
-            line = "\t".join(
-                [item.source, row.task_id, row.status, f"{row.duration}s", f"~{credits} credits"]
-            )
-            _emit(
-                args,
-                line + ("\tpossible duplicate" if row.possible_duplicate else ""),
-                {
-                    "source": item.source,
-                    "id": row.task_id,
-                    "status": row.status,
-                    "duration": row.duration,
-                    "estimated_credits": row.estimated_credits,
-                    "possible_duplicate": row.possible_duplicate,
-                    "lost_responses": row.lost_responses,
-                },
-            )
+            failures += _emit_row(args, row.model_copy(update={"source": item.source}))
+            if row.task_id is not None:
+                ids.append(row.task_id)
         if args.wait and ids and not await _wait(client, args, ids):
             failures += 1
     return failures
+
+
+def _emit_row(
+    args: argparse.Namespace, row: SubmissionRow, extra: dict[str, Any] | None = None
+) -> int:
+    """Print one submission's outcome (its error on stderr); 1 when it failed, else 0."""
+    failed = row.task_id is None or row.status == "unrecorded"
+    if failed:
+        _error(f"{row.source}: {row.error}")
+    if row.task_id is None:
+        if args.json:
+            _emit(args, "", {"source": row.source, **(extra or {}), "status": row.status,
+                             "error": row.error})  # fmt: skip
+        return 1
+    credits = "?" if row.estimated_credits is None else f"{row.estimated_credits:g}"
+    line = "\t".join(
+        [row.source, row.task_id, row.status, _duration(row.duration), f"~{credits} credits"]
+    )
+    _emit(
+        args,
+        line + ("\tpossible duplicate" if row.possible_duplicate else ""),
+        {
+            "source": row.source,
+            **(extra or {}),
+            "id": row.task_id,
+            "status": row.status,
+            "duration": row.duration,
+            "estimated_credits": row.estimated_credits,
+            "possible_duplicate": row.possible_duplicate,
+            "lost_responses": row.lost_responses,
+        },
+    )
+    return 1 if failed else 0
 
 
 def _job(item: _Input, settings: GenerationSettings) -> ImageJob:
@@ -342,7 +362,26 @@ def _job(item: _Input, settings: GenerationSettings) -> ImageJob:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    """``submit``: validate settings and every input locally, then submit the valid ones."""
+    """``submit``: validate settings and every input locally, then submit the valid ones.
+
+    ``--endpoint`` other than image_to_video, ``--body`` or ``--field``: one generation on
+    that endpoint (`_cmd_generation`); ``--list-fields``: the endpoint's fields."""
+    try:
+        endpoint = endpoint_name(args.endpoint or IMAGE_TO_VIDEO)
+    except ValueError as exc:
+        return _usage(str(exc))
+    if args.list_fields:
+        return _list_fields(args, endpoint)
+    if endpoint != IMAGE_TO_VIDEO or args.body is not None or args.field:
+        return _cmd_generation(args, endpoint)
+    if not args.images:
+        return _usage(
+            "give at least one IMAGE_OR_URL for image_to_video, or another --endpoint "
+            "with its fields (--field NAME=VALUE, --body FILE)"
+        )
+    for option, default in _IMAGE_DEFAULTS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, default)
     creds = _credentials(args)
     try:  # a retired or unknown model first: before its (old) rules or any input
         check_model(args.model, creds.dialect)
@@ -419,6 +458,416 @@ async def _dry_run(
     usd = "" if price is None else f" (~{price * paying / 100:.2f} USD)"
     print(f"dry run: {paying} of {len(inputs)} would be paid, {total}{usd}; nothing was sent",
           file=sys.stderr)  # fmt: skip
+
+
+_IMAGE_DEFAULTS: dict[str, Any] = {"model": "gen4_turbo", "ratio": "1280:720", "duration": 5}
+"""image_to_video's settings when their options are not given (other endpoints: none)."""
+
+_COMMON = {
+    "model": "model",
+    "prompt_text": "promptText",
+    "ratio": "ratio",
+    "duration": "duration",
+    "seed": "seed",
+}
+"""The options that set a field of the same name, where the endpoint has it."""
+
+_MEDIA_SCHEMES = "https://, data:, runway://, s3://, file://"
+
+
+class _UsageError(Exception):
+    """A command line that cannot be run as written (exit 2)."""
+
+
+def _usage(message: str) -> int:
+    _error(message)
+    return 2
+
+
+def _camel_segment(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _path_of(name: str) -> list[str | int]:
+    """``content_moderation.public_figure_threshold`` -> ``['contentModeration', ...]``; digit
+    segments index lists (``referenceImages.0.uri``)."""
+    parts = name.split(".")
+    if not name or any(not part for part in parts):
+        raise _UsageError(f"--field {name!r}: a field name is NAME or NAME.NESTED.NAME")
+    return [int(part) if part.isdigit() else _camel_segment(part) for part in parts]
+
+
+def _shown(path: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def _put(body: dict[str, Any], path: Sequence[str | int], value: Any) -> None:
+    """Set `value` at `path` in `body`, making the objects and lists on the way."""
+    node: Any = body
+    for depth, part in enumerate(path):
+        last = depth == len(path) - 1
+        empty: Any = None if last else ([] if isinstance(path[depth + 1], int) else {})
+        where = _shown(path[:depth]) or "the body"
+        if isinstance(part, int):
+            if not isinstance(node, list):
+                raise _UsageError(f"{_shown(path)}: {where} is not a list")
+            if part > len(node):
+                raise _UsageError(
+                    f"{_shown(path)}: {where} has {len(node)} item(s); the next index is "
+                    f"{len(node)}"
+                )
+            if part == len(node):
+                node.append(empty)
+        elif not isinstance(node, dict):
+            raise _UsageError(f"{_shown(path)}: {where} is not an object")
+        elif part not in node:
+            node[part] = empty
+        if last:
+            node[part] = value
+        else:
+            if node[part] is None:
+                node[part] = empty
+            node = node[part]
+
+
+def _parse_value(text: str) -> Any:
+    """A ``--field`` value: JSON when it parses, else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _read_body(source: str | None) -> dict[str, Any]:
+    """``--body``'s JSON object (``-``: stdin); {} without it."""
+    if source is None:
+        return {}
+    where = "stdin" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text()
+    except OSError as exc:
+        raise _UsageError(f"--body {where}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise _UsageError(f"--body {where} is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise _UsageError(f"--body {where} must hold a JSON object, not {type(body).__name__}")
+    return body
+
+
+def _all_fields(endpoint: str) -> dict[str, dict[str, Any]]:
+    """Every top-level field of any variant of `endpoint` (and its selector), by name."""
+    if endpoint == IMAGE_TO_VIDEO:
+        found: dict[str, dict[str, Any]] = {"model": {}, "promptImage": {}}
+        for rules in MODEL_RULES.values():
+            found.update({name: {} for name in rules.fields})
+        return found
+    facts = endpoint_facts(endpoint)
+    found = {facts["discriminator"]: {}} if facts["discriminator"] else {}
+    for variant in facts["variants"].values():
+        for name, spec in variant["fields"].items():
+            found.setdefault(name, spec)
+    return found
+
+
+def _option_path(endpoint: str, option: str) -> list[str | int] | None:
+    """Where `option` (``prompt_text``...) goes in `endpoint`'s body; None: nowhere."""
+    name = _COMMON[option]
+    fields = _all_fields(endpoint)
+    if name in fields:
+        return [name]
+    nested = (fields.get("input") or {}).get("fields") or {}
+    return ["input", name] if name in nested else None
+
+
+def _build_body(args: argparse.Namespace, endpoint: str) -> dict[str, Any]:
+    """The body from ``--body``, the common options and each ``--field``, in that order."""
+    body = _read_body(args.body)
+    given: dict[tuple[str | int, ...], str] = {}
+
+    def put(path: list[str | int], value: Any, flag: str) -> None:
+        key = tuple(path)
+        if key in given:
+            raise _UsageError(f"{_shown(path)} is given twice ({given[key]} and {flag})")
+        given[key] = flag
+        _put(body, path, value)
+
+    for option in _COMMON:
+        value = getattr(args, option)
+        if value is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        path = _option_path(endpoint, option)
+        if path is None:
+            raise _UsageError(
+                f"{flag}: {endpoint} has no {_COMMON[option]} field; see its fields with "
+                f"--endpoint {endpoint} --list-fields"
+            )
+        put(path, value, flag)
+    for item in args.field or ():
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise _UsageError(f"--field {item!r}: give NAME=VALUE")
+        path = _path_of(name.strip())
+        put(path, _parse_value(text), f"--field {name.strip()}")
+    return body
+
+
+def _local_inputs(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with each media input that is a plain local path turned into a file:// URI.
+
+    Raises:
+        InputError: a plain input that is no file.
+    """
+    for path, value in list(iter_assets(body)):
+        if _URI.match(value) or value[:5].lower() == "data:":
+            continue
+        file = Path(value).expanduser()
+        if not file.is_file():
+            raise InputError(f"{path}: {value!r} is neither a file nor a URI ({_MEDIA_SCHEMES})")
+        _put(body, [int(p) if p.isdigit() else p for p in path.split(".")],
+             file.resolve().as_uri())  # fmt: skip
+    return body
+
+
+def _camel_keys(body: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """Top-level snake_case keys renamed to the endpoint's camelCase fields, so that media
+    inputs are found by their names (the request renames nested ones itself)."""
+    known = _all_fields(endpoint)
+    renamed = {}
+    for key, value in body.items():
+        name = _camel_segment(key) if key not in known and _camel_segment(key) in known else key
+        if isinstance(value, dict) and (known.get(name) or {}).get("fields"):
+            nested = known[name]["fields"]
+            value = {
+                (_camel_segment(k) if k not in nested and _camel_segment(k) in nested else k): v
+                for k, v in value.items()
+            }
+        if name in renamed:
+            raise InputError(f"{key} and {name} are the same field; give it once")
+        renamed[name] = value
+    return renamed
+
+
+def _generation_request(args: argparse.Namespace, endpoint: str) -> GenerationRequest:
+    """The checked request of ``submit --endpoint``.
+
+    Raises:
+        _UsageError: the command line is malformed.
+        InputError: the request breaks the endpoint's rules (the message names the field).
+    """
+    if args.images:
+        raise _UsageError(
+            f"IMAGE_OR_URL arguments are for image_to_video without --body or --field; give "
+            f"{endpoint}'s inputs as fields (--field NAME=PATH_OR_URL)"
+        )
+    body = _local_inputs(_camel_keys(_build_body(args, endpoint), endpoint))
+    try:
+        return GenerationRequest(endpoint=endpoint, body=body)
+    except ValidationError as exc:
+        raise InputError(f"{endpoint}: {'; '.join(_messages(exc))}") from None
+    except ValueError as exc:
+        raise InputError(f"{endpoint}: {exc}") from None
+
+
+def _cmd_generation(args: argparse.Namespace, endpoint: str) -> int:
+    """``submit --endpoint NAME``: one generation, checked locally, paid once."""
+    try:
+        request = _generation_request(args, endpoint)
+    except _UsageError as exc:
+        return _usage(str(exc))
+    except InputError as exc:
+        _error(str(exc))
+        return 1
+    creds = _credentials(args)
+    if request.endpoint == IMAGE_TO_VIDEO:
+        try:  # a retired or unknown model, as for positional images
+            check_model(request.image_settings().model, creds.dialect)
+        except ValueError as exc:
+            _error(str(exc))
+            return 1
+    if args.dry_run:
+        asyncio.run(_dry_run_generation(args, creds, request))
+        return 0
+    return 1 if asyncio.run(_submit_generation(args, creds, request)) else 0
+
+
+def _price(request: GenerationRequest) -> float | None:
+    """The estimated credits (image_to_video's table); None: unknown before the API answers."""
+    if request.endpoint == IMAGE_TO_VIDEO:
+        return request.image_settings().settings().estimated_credits()
+    return None
+
+
+def _duration(value: int | None) -> str:
+    return "-" if value is None else f"{value}s"
+
+
+async def _dry_run_generation(
+    args: argparse.Namespace, creds: RunwayCredentials, request: GenerationRequest
+) -> None:
+    """``submit --endpoint ... --dry-run``: paid before (the ledger's record) or would be paid;
+    inputs' identities are read (an S3 HEAD, a file's hash), nothing is sent to Runway."""
+    from prefect_runway.ledger.keys import generation_key
+    from prefect_runway.ledger.records import Ledger
+    from prefect_runway.tasks import generation_job
+
+    job = await generation_job(request)
+    price = _price(request)
+    try:
+        ledger = await Ledger.default()
+        record = await ledger.read(generation_key(creds.account_fingerprint, request,
+                                                  job.identities))  # fmt: skip
+    except PrefectRunwayError as exc:  # no key (no account to look up), an unreadable record
+        record, note = None, f"\t(ledger not read: {exc})"
+    else:
+        note = ""
+    cached = record is not None and record.state == "submitted" and not record.expired
+    cached = cached and not args.resubmit
+    task_id = record.task.id if cached and record and record.task else None
+    duration = request.body.get("duration")
+    duration = duration if type(duration) is int else None
+    if request.endpoint == IMAGE_TO_VIDEO:
+        duration = request.image_settings().settings().effective_duration
+    each = "price unknown" if price is None else f"~{price:g} credits"
+    _emit(
+        args,
+        "\t".join([job.source, f"cached {task_id}" if cached else "would submit",
+                   _duration(duration), "0 credits" if cached else each]) + note,
+        {"source": job.source, "endpoint": request.endpoint,
+         "status": "cached" if cached else "would_submit", "id": task_id,
+         "duration": duration, "estimated_credits": 0 if cached else price},
+    )  # fmt: skip
+    paying = 0 if cached else 1
+    total = (
+        "0 credits" if cached else "an unknown number of credits" if price is None
+        else f"~{price:g} credits"
+    )  # fmt: skip
+    print(f"dry run: {paying} of 1 would be paid, {total}; nothing was sent", file=sys.stderr)
+
+
+async def _submit_generation(
+    args: argparse.Namespace, creds: RunwayCredentials, request: GenerationRequest
+) -> int:
+    """Submit `request` once through the engine and its ledger (then wait with ``--wait``);
+    return the number of failures."""
+    from prefect_runway.tasks import generation_job
+
+    job = await generation_job(request)  # identities now; inputs resolved only when paid
+    async with creds.get_async_client() as client:
+        engine = await Engine.create(
+            creds, client, resubmit=args.resubmit, resubmit_unknown=args.resubmit_unknown
+        )
+        row = await engine.submit_generation(job)
+        if isinstance(row.exception, _FATAL):
+            from prefect_runway.flows.common import stop_error
+
+            raise stop_error(creds, row.exception)
+        failures = _emit_row(args, row, {"endpoint": request.endpoint})
+        if args.wait and row.task_id and not await _wait(client, args, [row.task_id]):
+            failures += 1
+    return failures
+
+
+def _list_fields(args: argparse.Namespace, endpoint: str) -> int:
+    """``submit --endpoint NAME --list-fields``: the variants and their fields, from the
+    tables the request is checked by."""
+    if endpoint == IMAGE_TO_VIDEO:
+        selector: str | None = "model"
+        variants = {
+            name: {"fields": {field: _rule_spec(rule) for field, rule in rules.fields.items()}}
+            for name, rules in MODEL_RULES.items()
+            if not rules.retired
+        }
+        output = "video"
+    else:
+        facts = endpoint_facts(endpoint)
+        selector, variants, output = facts["discriminator"], facts["variants"], facts["output"]
+    if args.model is not None and selector == "model":
+        if args.model not in variants:
+            import difflib
+
+            close = difflib.get_close_matches(args.model, variants, n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
+            _error(f"{endpoint} has no model {args.model!r}.{hint} Its models: "
+                   f"{', '.join(variants)}")  # fmt: skip
+            return 1
+        variants = {args.model: variants[args.model]}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "endpoint": endpoint,
+                    "output": output,
+                    "selector": selector,
+                    "variants": {name: v["fields"] for name, v in variants.items()},
+                }
+            )
+        )
+        return 0  # fmt: skip
+    chosen = f"the variant is chosen by {selector}" if selector else "one variant"
+    print(f"{endpoint}: POST /v1/{endpoint}, output {output}; {chosen}")
+    print("set fields with --field NAME=VALUE (dotted for nested) or --body FILE")
+    for name, variant in variants.items():
+        print()
+        print(f"{selector}={name}" if selector else "fields")
+        rows = list(_field_rows([], variant["fields"]))
+        width = max((len(row[0]) for row in rows), default=0)
+        for field, required, text in rows:
+            print(f"  {field.ljust(width)}  {'required' if required else 'optional'}  {text}")
+    return 0
+
+
+def _rule_spec(rule: Any) -> dict[str, Any]:
+    """image_to_video's `FieldRule` in the generated tables' shape."""
+    spec: dict[str, Any] = {"type": "string" if rule.type == "image" else rule.type}
+    if rule.values:
+        spec["values"] = list(rule.values)
+    for name in ("min", "max", "max_length"):
+        if getattr(rule, name) is not None:
+            spec[name] = getattr(rule, name)
+    if rule.required:
+        spec["required"] = True
+    return spec
+
+
+def _field_rows(path: list[str], specs: dict[str, Any]) -> Iterator[tuple[str, bool, str]]:
+    """(dotted name, required, description) for each field, nested objects expanded."""
+    for name, spec in sorted(specs.items()):
+        here = [*path, name]
+        nested = spec.get("fields")
+        if spec["type"] == "object" and nested:
+            yield _shown(here), bool(spec.get("required")), "object with:"
+            yield from _field_rows(here, nested)
+        else:
+            yield _shown(here), bool(spec.get("required")), _describe_spec(name, spec)
+
+
+def _describe_spec(name: str, spec: dict[str, Any]) -> str:
+    kind = spec["type"]
+    if kind == "enum":
+        return "one of " + ", ".join(json.dumps(v) if not isinstance(v, str) else v
+                                     for v in spec["values"])  # fmt: skip
+    if kind in ("integer", "integer_or_auto", "number"):
+        low, high = spec.get("min"), spec.get("max")
+        text = {"integer": "integer", "number": "number"}.get(kind, "integer or auto")
+        if low is not None or high is not None:
+            text += f" {'' if low is None else low}..{'' if high is None else high}"
+        return text
+    if kind == "string" and is_media_field(name):
+        what = media_kind(name) or "media"
+        return f"{what}: a URI ({_MEDIA_SCHEMES}) or a local path"
+    if kind == "string" and spec.get("max_length") is not None:
+        return f"string, at most {spec['max_length']} UTF-16 units"
+    if kind in ("array", "string_or_array", "object"):
+        shown = {"array": "a JSON array", "string_or_array": "a string or a JSON array",
+                 "object": "a JSON object"}[kind]  # fmt: skip
+        if name.startswith("reference") or media_kind(name):
+            shown += ' of {"uri": ...} (a URI or a local path)'
+        return shown
+    return {"any": "any JSON value"}.get(kind, kind)
 
 
 def _cmd_adopt(args: argparse.Namespace) -> int:
@@ -537,28 +986,59 @@ def build_parser() -> argparse.ArgumentParser:
     submit = commands.add_parser(
         "submit",
         parents=[connection, waiting],
-        help="submit image-to-video generations",
+        help="submit generations: image-to-video, or any task endpoint (--endpoint)",
         formatter_class=_help_formatter(),
-        description="Submit one generation per image: an https:// URL, a data: URI, a "
-        "runway:// upload URI or a local JPEG, PNG or WebP file. Each (account, image, "
-        "settings) is paid once: submissions are recorded in $PREFECT_HOME and a second "
+        description="Submit one image_to_video generation per image: an https:// URL, a "
+        "data: URI, a runway:// upload URI or a local JPEG, PNG or WebP file. Each (account, "
+        "image, settings) is paid once: submissions are recorded in $PREFECT_HOME and a second "
         "run prints the recorded task as 'cached'. Try it with the package's sample image: "
-        "prefect-runway sample-image > cat.png",
+        "prefect-runway sample-image > cat.png. Any other task endpoint: --endpoint NAME with "
+        "its fields, e.g. --endpoint text_to_video --model veo3.1_fast --prompt-text 'a kite' "
+        "--ratio 1280:720 --duration 4, once-only the same way.",
         epilog=textwrap.fill(
             "models (official API): " + ", ".join(MODEL_RULES) + ". Each model's ratios, "
             "durations and prices: the README's Models table.", width=78
         ),
     )
-    submit.add_argument("images", nargs="+", metavar="IMAGE_OR_URL")
-    submit.add_argument("--model", default="gen4_turbo", metavar="MODEL",
-                        help="the Runway model (list below)")  # fmt: skip
-    submit.add_argument("--ratio", default="1280:720", help="output ratio, checked per model")
-    submit.add_argument("--duration", type=int, default=5, metavar="SECONDS",
-                        help="seconds of video, checked per model (gen4_turbo: 2-10; "
-                        "5 s of gen4_turbo = 25 credits)")  # fmt: skip
+    submit.add_argument("images", nargs="*", metavar="IMAGE_OR_URL",
+                        help="image_to_video only: one generation per image")  # fmt: skip
+    submit.add_argument("--model", metavar="MODEL",
+                        help="the Runway model (image_to_video: default gen4_turbo, list "
+                        "below; other endpoints: their model field)")  # fmt: skip
+    submit.add_argument("--ratio", help="output ratio, checked per model (image_to_video: "
+                        "default 1280:720)")  # fmt: skip
+    submit.add_argument("--duration", type=int, metavar="SECONDS",
+                        help="seconds of video, checked per model (image_to_video: default "
+                        "5; gen4_turbo: 2-10; 5 s of gen4_turbo = 25 credits)")  # fmt: skip
     submit.add_argument("--prompt-text", metavar="TEXT", help="what should happen")
     submit.add_argument("--seed", type=_seed, metavar=f"0-{MAX_SEED}",
                         help="same seed + image + settings = same generation")  # fmt: skip
+    other = submit.add_argument_group(
+        "other endpoints",
+        "--endpoint NAME submits one generation on any task endpoint. Its body is --body's "
+        "JSON object, then each --field and the options above (--model, --prompt-text, "
+        "--ratio, --duration, --seed: only where the endpoint has that field; the Model "
+        "Router's generate/* endpoints take --prompt-text, --duration and --seed into "
+        "'input'). A field given twice is an error. Media fields (promptImage, videoUri, "
+        "references.0.uri, ...) take https:// URLs, data: URIs, runway:// uploads, s3:// "
+        "objects, file:// URIs or local paths; s3:// and local files are read only when the "
+        "generation is paid. See the fields: --endpoint NAME --list-fields [--model MODEL].",
+    )
+    other.add_argument("--endpoint", metavar="NAME",
+                       help="the task endpoint (default image_to_video): "
+                       + ", ".join(ENDPOINT_NAMES))  # fmt: skip
+    other.add_argument("--body", metavar="FILE",
+                       help="the request body: a JSON object in a file, - for stdin "
+                       "(camelCase or snake_case keys)")  # fmt: skip
+    other.add_argument("--field", action="append", metavar="NAME=VALUE",
+                       help="set one field (repeatable): VALUE is JSON when it parses "
+                       "(7, true, [...], {...}, \"7\"), else a string; NAME is camelCase "
+                       "or snake_case, dotted for nested fields (contentModeration."
+                       "publicFigureThreshold=low, referenceImages.0.uri=cat.png)")  # fmt: skip
+    other.add_argument("--list-fields", action="store_true",
+                       help="print the endpoint's variants and their fields (types, allowed "
+                       "values, ranges); with --model, that model's only; sends "
+                       "nothing")  # fmt: skip
     submit.add_argument(
         "--dry-run",
         action="store_true",
