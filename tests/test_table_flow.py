@@ -123,3 +123,19 @@ def test_the_collector_copies_images_and_audio_of_a_table_batch(runway, s3):
         types[obj["Key"].rsplit(".", 1)[-1]] = s3.head_object(
             Bucket=BUCKET, Key=obj["Key"])["ContentType"]
     assert types == {"png": "image/png", "wav": "audio/wav", "mp4": "video/mp4"}
+
+
+def test_each_model_gets_its_own_daily_limit_and_the_rest_is_deferred(make_emulator, s3,
+                                                                       monkeypatch):  # fmt: skip
+    emu = make_emulator(env=True, fetch_urls=False, daily_limit=2)
+    rows = [{"model": model, "promptText": f"shot {i}", "ratio": "1024:1024"}
+            for model in ("gen4_image", "seedream5_pro") for i in range(3)]  # fmt: skip
+
+    first = asyncio.run(generate_from_table(rows, endpoint="text_to_image"))
+    assert (first.submitted, first.deferred) == (4, 2) and emu.stats()["posts"] == 4
+    deferred = {row.model for row in first.rows if row.status == "deferred"}
+    assert deferred == {"gen4_image", "seedream5_pro"}  # one of each: 2 a day per model
+    emu.advance_clock(24 * 3600 + 1)
+    second = asyncio.run(generate_from_table(rows, endpoint="text_to_image"))
+    assert (second.submitted, second.cached, second.deferred) == (2, 4, 0)
+    assert emu.stats()["posts"] == 6

@@ -43,6 +43,8 @@ from prefect_runway.errors import (
     BatchFailedError,
     ImageSourceError,
     ManifestError,
+    RunwayAuthenticationError,
+    RunwayConnectionError,
     RunwayValidationError,
     validation_messages,
 )
@@ -57,6 +59,7 @@ from prefect_runway.flows.s3_image_to_video import (
 )
 from prefect_runway.ledger.batch import submit_generations
 from prefect_runway.ledger.engine import GenerationJob, SubmissionRow
+from prefect_runway.ledger.quota import DailyQuota
 from prefect_runway.s3.manifest import merge_manifest
 from prefect_runway.table import RejectedRow, TableRow, read_table
 from prefect_runway.tasks import generation_job
@@ -134,9 +137,10 @@ async def generate_from_table(
         "%s: %d rows to submit (%d rejected), %d at a time", label, len(jobs), len(rejected),
         concurrency,
     )  # fmt: skip
+    quota = await _daily_quota(credentials, {job.request.model for job in jobs})
     rows = rejected + await submit_generations(
         credentials, jobs, concurrency=concurrency, resubmit=resubmit,
-        resubmit_unknown=resubmit_unknown,
+        resubmit_unknown=resubmit_unknown, quota=quota,
     )  # fmt: skip
     counts = Counter(row.status for row in rows)
     for row in rows:
@@ -191,6 +195,22 @@ async def generate_from_table(
             task_ids=at_risk,
         )
     return result
+
+
+async def _daily_quota(credentials: RunwayCredentials, models: set[str]) -> DailyQuota:
+    """Today's generations left for each model of the batch (each has its own tier limit):
+    rows past it are ``deferred``, paid by a later run. Without the organization endpoint
+    (proxies), the first daily-limit answer closes a model's quota instead."""
+    try:
+        async with credentials.get_async_client() as client:
+            org = await client.organization()
+    except (RunwayAuthenticationError, RunwayConnectionError) as exc:
+        raise stop_error(credentials, exc) from None  # every row would fail the same way
+    except Exception as exc:  # the limits are optional
+        get_run_logger().info("No organization limits available (%s)", type(exc).__name__)
+        return DailyQuota()
+    remaining = {model: org.remaining_daily(model) for model in models}
+    return DailyQuota({model: left for model, left in remaining.items() if left is not None})
 
 
 def _source(row: TableRow) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from .clock import Clock
 from .faults import Faults
-from .validation import MODELS, ValidatedSubmit, ValidatedTask
+from .validation import MODELS, TASK_MODELS, ValidatedSubmit, ValidatedTask
 
 SUBMIT_FAULTS = ("hang", "reset", "429", "5xx", "malformed", "wrapped_error")
 """Faults answered before any task exists (``5xx`` is drawn as its status, e.g. ``"503"``)."""
@@ -564,11 +564,14 @@ class EmulatorState:
                             "maxConcurrentGenerations": self.concurrency,
                             "maxDailyGenerations": self.daily_limit,
                         }
-                        for m in MODELS
+                        for m in (*MODELS, *TASK_MODELS)
                     },
                 },
                 "usage": {
-                    "models": {m: {"dailyGenerations": len(self._window(m))} for m in MODELS}
+                    "models": {
+                        m: {"dailyGenerations": len(self._window(m))}
+                        for m in (*MODELS, *TASK_MODELS)
+                    }
                 },
             }
 

@@ -480,6 +480,18 @@ _MEDIA_DATA_LIMITS = {
 }
 ROUTED_MODEL = {"video": "gen4.5", "image": "gen4_image", "audio": "eleven_v3"}
 """The model the emulator's Model Router (``/v1/generate/*``) always picks, per output."""
+TASK_MODELS: tuple[str, ...] = tuple(
+    sorted(
+        {
+            name if facts["discriminator"] == "model" else path.rsplit("/", 1)[-1]
+            for path, facts in TASK_ENDPOINTS.items()
+            if not facts["routing"]
+            for name in facts["variants"]
+        }
+    )
+)
+"""Every model of the other task endpoints (a recipe counts by its name): each has its own
+tier limits in ``GET /v1/organization``, as Runway's tiers list them per model."""
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "boolean": (bool,),
