@@ -346,7 +346,8 @@ class Engine:
         return await self._run(work, row)
 
     async def _submit_image_request(self, job: GenerationJob) -> SubmissionRow:
-        key = generation_key(self.account, job.request, job.identities)
+        """An image_to_video `GenerationJob` as the `ImageJob` it is: `submit`'s key (the
+        one `generation_key` gives it), record and checks."""
         identity = image_request_identity(
             job.request, input_identities(job.request, job.identities)
         )
@@ -359,9 +360,7 @@ class Engine:
                 raise ImageRejectedError(f"{job.source}: {exc}", permanent=False) from None
 
         image_job = ImageJob(source=job.source, identity=identity, image=image)
-        row = await self.submit(image_job, job.request.image_settings().settings())
-        assert row.cache_key == key, "image_to_video keys agree across both spellings"
-        return row
+        return await self.submit(image_job, job.request.image_settings().settings())
 
     async def _run(self, work: _Work, row: SubmissionRow) -> SubmissionRow:
         try:
