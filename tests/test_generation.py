@@ -3,6 +3,7 @@ nothing, keys over every input, and the after-creation faults of gateways and pr
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from prefect import flow
 from pydantic import SecretStr, ValidationError
@@ -20,9 +21,9 @@ from prefect_runway.api.requests import ENDPOINT_NAMES
 from prefect_runway.ledger.engine import Engine, GenerationJob
 from prefect_runway.ledger.keys import generation_key, submission_key
 from prefect_runway.ledger.records import Ledger
-from prefect_runway.testing.emulator import Faults
+from prefect_runway.testing.emulator import Emulator, Faults
 from tests._support import API_KEY
-from tests._support.endpoints import first_bodies, variant_bodies
+from tests._support.endpoints import first_bodies, mutations, variant_bodies
 from tests._support.runway import client_for
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -268,3 +269,26 @@ def test_the_readme_endpoint_table_is_the_generated_one():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     shown = readme.split("<!-- endpoints:begin -->\n", 1)[1].split("\n<!-- endpoints:end -->")[0]
     assert shown == endpoint_table()
+
+
+MUTATIONS = list(mutations())
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body"), [(e, b) for e, _, _, b in MUTATIONS],
+    ids=[f"{e}:{v}:{what}" for e, v, what, _ in MUTATIONS],
+)  # fmt: skip
+def test_client_and_emulator_refuse_the_same_bodies(endpoint, body, contract_emulator):
+    """The contract for every endpoint: whatever the client refuses locally, the emulator
+    refuses too (400), and the client sends nothing for it."""
+    with pytest.raises(ValidationError):
+        GenerationRequest(endpoint=endpoint, body=body)
+    answer = httpx.post(f"{contract_emulator.base_url}/v1/{endpoint}", json=body, headers={
+        "Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"})
+    assert answer.status_code == 400, answer.text
+
+
+@pytest.fixture(scope="module")
+def contract_emulator():
+    with Emulator(api_key=API_KEY, fetch_urls=False) as emu:
+        yield emu

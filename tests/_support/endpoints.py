@@ -96,3 +96,21 @@ def endpoint_table() -> str:
             f"{', '.join(checks) or '-'}, unknown fields | {facts['output']} |"
         )
     return "\n".join(lines)
+
+
+def mutations() -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(endpoint, variant, what, body) of bodies each breaking one rule of the table: a
+    required field left out, a value outside an enum, an integer out of its range, a media
+    URI on plain http."""
+    for endpoint, variant, body in variant_bodies():
+        facts = ENDPOINTS["/v1/" + endpoint]
+        fields = facts["variants"][variant]["fields"]
+        for key, spec in fields.items():
+            if spec.get("required") and key in body:
+                yield endpoint, variant, f"no {key}", {k: v for k, v in body.items() if k != key}
+            if spec["type"] == "enum":
+                yield endpoint, variant, f"{key} not allowed", {**body, key: "no-such-value"}
+            if spec["type"] == "integer" and spec.get("max") is not None:
+                yield endpoint, variant, f"{key} too big", {**body, key: spec["max"] + 1}
+            if spec["type"] == "string" and is_media_field(key):
+                yield endpoint, variant, f"{key} http", {**body, key: "http://media.example.com/a"}
