@@ -240,7 +240,7 @@ MUTATIONS = [
         "daily-limit-not-closing",
         "the first daily-limit answer defers the rest",
         "prefect_runway/ledger/engine.py",
-        "                self.quota.close(settings.model, "
+        "                self.quota.close(model, "
         'f"daily generation limit reached: {exc}")\n',
         "",
         ("tests/test_deferral.py::test_without_a_known_quota_the_first_429_defers_the_rest",),
@@ -251,8 +251,8 @@ MUTATIONS = [
         "prefect_runway/ledger/engine.py",
         '        if earlier is not None and earlier.state == "rejected" and not self.resubmit:\n'
         '            raise ImageRejectedError(earlier.error or "rejected by an earlier run")\n'
-        "        if not self.quota.open(settings.model):",
-        "        if not self.quota.open(settings.model):",
+        "        if not self.quota.open(model):",
+        "        if not self.quota.open(model):",
         ("tests/test_flows.py::test_a_rerun_does_not_fetch_images_already_rejected_for_their_bytes",),
     ),
     Mutation(
@@ -291,8 +291,8 @@ MUTATIONS = [
         "records-keep-the-presigned-url",
         "records hold no presigned URL",
         "prefect_runway/ledger/engine.py",
-        "identity=job.identity,\n                request=request_fields(settings),",
-        "identity=job.identity,\n                request=request.to_wire(),",
+        "identity=work.identity,\n                request=work.fields,",
+        "identity=work.identity,\n                request=request.to_wire(),",
         (RELIABILITY + "test_r6_no_key_and_no_presigned_signature_anywhere",),
     ),
     Mutation(
@@ -890,8 +890,8 @@ MUTATIONS = [
         "missing-mark-not-carried",
         "the first 404 seen is carried across collector runs, so a deleted task ends LOST",
         "prefect_runway/flows/collect_videos.py",
-        "missing_since=row.missing_since if mine else None))",
-        "missing_since=None))",
+        "missing_since=row.missing_since if mine else None,",
+        "missing_since=None,",
         (COLLECT + "test_a_deleted_task_is_missing_then_lost_across_runs",),
     ),
     Mutation(

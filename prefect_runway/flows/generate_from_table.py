@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,8 +53,7 @@ from prefect_runway.flows.s3_image_to_video import (
     TABLE_KEY,
     BatchResult,
     _log_ids_at_risk,
-    _log_outcome,
-    _publish,
+    _report,
 )
 from prefect_runway.ledger.batch import submit_generations
 from prefect_runway.ledger.engine import GenerationJob, SubmissionRow
@@ -142,29 +140,12 @@ async def generate_from_table(
         credentials, jobs, concurrency=concurrency, resubmit=resubmit,
         resubmit_unknown=resubmit_unknown, quota=quota,
     )  # fmt: skip
-    counts = Counter(row.status for row in rows)
     for row in rows:
         if row.status in ("rejected", "failed"):
             logger.warning("%s %s: %s", row.source, row.status, row.error)
     manifest_uri = _manifest_uri(table, output_prefix) if write_manifest and rows else None
-    result = BatchResult(
-        submitted=counts["submitted"], cached=counts["cached"], rejected=counts["rejected"],
-        failed=counts["failed"], unknown=counts["unknown"], unrecorded=counts["unrecorded"],
-        deferred=counts["deferred"],
-        deferred_reason=next((r.error for r in rows if r.status == "deferred"), None),
-        estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
-        possible_duplicates=sum(r.possible_duplicate for r in rows),
-        manifest_uri=manifest_uri, rows=rows,
-    )  # fmt: skip
-    # As in the S3 flow: artifacts and the log line first, then the manifest (S3, the likeliest
-    # to fail); nothing after the POSTs may hide their task IDs.
-    new_ids = [row.task_id for row in rows if row.paid and row.task_id]
-    try:
-        await _publish(result, label)
-    except Exception as exc:
-        _log_ids_at_risk(new_ids, f"the artifacts could not be written ({exc})")
-        raise
-    _log_outcome(result, label)
+    result = BatchResult.of(rows, manifest_uri)
+    new_ids = await _report(result, label)
     if manifest_uri:
         try:
             await asyncio.to_thread(_write_manifest, manifest_uri, rows, endpoint, label)

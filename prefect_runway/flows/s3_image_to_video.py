@@ -93,6 +93,23 @@ class BatchResult(BaseModel):
         """Every task ID of the batch, new and cached."""
         return [row.task_id for row in self.rows if row.task_id]
 
+    @classmethod
+    def of(
+        cls, rows: list[SubmissionRow], manifest_uri: str | None, max_daily: int | None = None
+    ) -> BatchResult:
+        """The counts of `rows` (an S3 prefix's or a table's batch)."""
+        counts = Counter(row.status for row in rows)
+        return cls(
+            submitted=counts["submitted"], cached=counts["cached"],
+            rejected=counts["rejected"], failed=counts["failed"], unknown=counts["unknown"],
+            unrecorded=counts["unrecorded"], deferred=counts["deferred"],
+            deferred_reason=next((r.error for r in rows if r.status == "deferred"), None),
+            days_remaining=days_needed(counts["deferred"], max_daily),
+            estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
+            possible_duplicates=sum(r.possible_duplicate for r in rows),
+            manifest_uri=manifest_uri, rows=rows,
+        )  # fmt: skip
+
 
 class BatchPlan(BaseModel):
     """What `plan_batch` counts, before anything is downloaded or paid."""
@@ -292,7 +309,6 @@ async def s3_image_to_video(
     for future, allotted in in_flight:
         finish(future, allotted)
 
-    counts = Counter(row.status for row in rows)
     for row in rows:
         if row.status in ("rejected", "failed"):  # unknown/unrecorded: the engine logged them
             logger.warning("%s %s: %s", row.source, row.status, row.error)
@@ -304,30 +320,8 @@ async def s3_image_to_video(
                        "manifest written.", where.uri)  # fmt: skip
     elif write_manifest:
         manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
-    result = BatchResult(
-        submitted=counts["submitted"],
-        cached=counts["cached"],
-        rejected=counts["rejected"],
-        failed=counts["failed"],
-        unknown=counts["unknown"],
-        unrecorded=counts["unrecorded"],
-        deferred=counts["deferred"],
-        deferred_reason=next((r.error for r in rows if r.status == "deferred"), None),
-        days_remaining=days_needed(counts["deferred"], limits.max_daily),
-        estimated_credits=sum(r.estimated_credits or 0 for r in rows if r.paid),
-        possible_duplicates=sum(r.possible_duplicate for r in rows),
-        manifest_uri=manifest_uri,
-        rows=rows,
-    )
-    # Nothing after the POSTs may hide their task IDs: the artifacts and the log first, then
-    # the manifest merge (S3, the likeliest to fail); any failure names the new task IDs.
-    new_ids = [row.task_id for row in rows if row.paid and row.task_id]
-    try:
-        await _publish(result, where)
-    except Exception as exc:
-        _log_ids_at_risk(new_ids, f"the artifacts could not be written ({exc})")
-        raise
-    _log_outcome(result, where)
+    result = BatchResult.of(rows, manifest_uri, limits.max_daily)
+    new_ids = await _report(result, where)
     if manifest_uri:
         try:
             _write_manifest(where, f"{prefix}{MANIFEST_NAME}", settings, rows)
@@ -413,6 +407,20 @@ async def _organization_limits(credentials: RunwayCredentials, model: str) -> _L
         max_daily=org.max_daily_generations(model),
         remaining_today=org.remaining_daily(model),
     )
+
+
+async def _report(result: BatchResult, where: S3Location | str) -> list[str]:
+    """The artifacts, then the last log line; the new task IDs. Nothing after the POSTs may
+    hide them: any failure here names them, and the manifest (S3, the likeliest to fail) is
+    written only after."""
+    new_ids = [row.task_id for row in result.rows if row.paid and row.task_id]
+    try:
+        await _publish(result, where)
+    except Exception as exc:
+        _log_ids_at_risk(new_ids, f"the artifacts could not be written ({exc})")
+        raise
+    _log_outcome(result, where)
+    return new_ids
 
 
 def _log_ids_at_risk(task_ids: list[str], reason: str) -> None:
