@@ -46,6 +46,7 @@ WAITING = "tests/reliability/test_waiting.py::"
 DELIVERY = "tests/reliability/test_delivery.py::"
 MANIFEST = "tests/test_manifest.py::"
 COLLECT = "tests/test_collect.py::"
+GENERATION = "tests/test_generation.py::"
 
 
 @dataclass(frozen=True)
@@ -951,6 +952,32 @@ MUTATIONS = [
         "            failure_code=task.failure_code,\n            cost=cost,",
         "            failure_code=task.failure_code,",
         (COLLECT + "test_collect_puts_every_video_in_s3_and_updates_the_manifest",),
+    ),
+    # -- every task endpoint -------------------------------------------------------------
+    Mutation(
+        "misspelt-field-sent",
+        "a field no variant of the endpoint has is refused before anything is sent",
+        "prefect_runway/api/requests.py",
+        "        if unknown:  # a misspelt field would be dropped",
+        "        if False:  # a misspelt field would be dropped",
+        (GENERATION + "test_a_bad_request_names_the_field_and_posts_nothing",),
+    ),
+    Mutation(
+        "key-ignores-inputs",
+        "the key covers the identity of every input of a request",
+        "prefect_runway/ledger/keys.py",
+        "    body = _with_identities(request.body, assets)\n",
+        "    body = _with_identities(request.body, {p: 'same' for p in assets})\n",
+        (GENERATION + "test_the_key_covers_every_input_and_ignores_signatures",),
+    ),
+    Mutation(
+        "s3-input-keyed-by-name",
+        "an S3 input is keyed by its ETag, so a new version pays and an unchanged one does not",
+        "prefect_runway/tasks.py",
+        "            known[path] = (await asyncio.to_thread(head_object, s3_client(), bucket, key))"
+        ".identity",
+        "            known[path] = uri",
+        (GENERATION + "test_s3_and_file_inputs_are_keyed_by_etag_and_content_and_sent_resolved",),
     ),
 ]
 

@@ -565,7 +565,10 @@ def test_organization(make_emulator: Callable[..., Emulator]) -> None:
     }
     assert org["usage"]["models"]["gen4_turbo"] == {"dailyGenerations": 1}
     assert org["usage"]["models"]["veo3.1"] == {"dailyGenerations": 1}
-    assert len(org["tier"]["models"]) == len(org["usage"]["models"]) == 25
+    # Every model of every task endpoint, each with its own limits (25 image-to-video ones;
+    # text_to_video shares most of them).
+    assert len(org["tier"]["models"]) == len(org["usage"]["models"]) == 69
+    assert org["tier"]["models"]["gen4_image"] == org["tier"]["models"]["act_two"]
     assert org["usage"]["models"]["seedance2_5"] == {"dailyGenerations": 0}
     assert org["usage"]["models"]["gen4.5"] == {"dailyGenerations": 0}
     assert emu.stats()["organization"] == 1
