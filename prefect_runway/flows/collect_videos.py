@@ -23,6 +23,10 @@ Each run:
   key, then copied to the final one (see `prefect_runway.tasks.download_task_output`);
 - fails only the rows whose copy failed: the others are saved, the manifest is written, and
   the next run tries those rows again;
+- totals the spend of the generations that ended (this run or earlier, from the manifest, so
+  a rerun counts nothing twice): estimated vs charged (the API's final ``cost.credits``) and
+  refunded credits, per model, in the result and the summary artifact; generations still
+  running are *not yet charged*, never charged 0;
 - merges into the manifest (`prefect_runway.s3.manifest.merge_manifest`), naming the task each
   result is for, so a submission run writing at the same time (a resubmission, other
   settings) loses nothing and gets no other task's result.
@@ -66,7 +70,7 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prefect_runway.api.models import Task
 from prefect_runway.api.requests import GenerationRequest, endpoint_name
@@ -109,6 +113,22 @@ MAX_LINK_ARTIFACTS = 25
 TABLE_ROWS = 2000
 
 
+class ModelSpend(BaseModel):
+    """Estimated vs charged credits of one model's ended generations (1 credit = 0.01 USD).
+
+    Attributes:
+        generations: Generations that ended (SUCCEEDED, FAILED or CANCELLED).
+        estimated: Their estimate at submission.
+        charged: What the API says they cost.
+        refunded: Estimate minus charge, summed over those charged less than their estimate.
+    """
+
+    generations: int = 0
+    estimated: float = 0.0
+    charged: float = 0.0
+    refunded: float = 0.0
+
+
 class CollectResult(BaseModel):
     """What `collect_videos` returns.
 
@@ -127,6 +147,19 @@ class CollectResult(BaseModel):
             limit): nothing to collect for them until a submission run picks them up.
         manifest_uri: The manifest updated, if any.
         rows: Every row with a task ID, as the manifest now holds it.
+        estimated_credits: The estimate of the generations that ended (SUCCEEDED, FAILED or
+            CANCELLED, this run or earlier), from their submission.
+        charged_credits: What those generations cost, as the API's final answer said (a
+            SUCCEEDED task whose answer gave no cost counts its estimate, as the ledger does).
+        refunded_credits: Estimate minus charge where the charge is lower (a FAILED or
+            CANCELLED generation's whole estimate when the API charged it nothing).
+        spend_by_model: The same per model (``<endpoint>/<model>`` for a table batch's rows
+            of another endpoint than image_to_video), as `ModelSpend`.
+        not_yet_charged: Generations not ended yet (pending, generating, missing): never
+            counted as charged.
+        not_yet_charged_estimated_credits: Their estimate.
+        cost_unknown: Generations whose charge is not known: LOST ones, and FAILED or
+            CANCELLED ones whose answer gave no cost (in neither sum).
     """
 
     succeeded: int
@@ -139,6 +172,13 @@ class CollectResult(BaseModel):
     lost: int = 0
     manifest_uri: str | None
     rows: list[ManifestRow]
+    estimated_credits: float = 0.0
+    charged_credits: float = 0.0
+    refunded_credits: float = 0.0
+    spend_by_model: dict[str, ModelSpend] = Field(default_factory=dict)
+    not_yet_charged: int = 0
+    not_yet_charged_estimated_credits: float = 0.0
+    cost_unknown: int = 0
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -223,7 +263,8 @@ async def collect_videos(
             over (a run that died mid-copy); longer than a video's copy.
 
     Returns:
-        Counts (copied now, already copied, pending, failed, errors) and the rows.
+        Counts (copied now, already copied, pending, failed, errors), the spend (estimated
+        vs charged credits, per model) and the rows.
     """
     logger = get_run_logger()
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
@@ -284,6 +325,8 @@ async def collect_videos(
     await _note_in_ledger(todo, updates)
     final = [row for row in manifest.rows if row.task_id]
     earlier = [g for r in manifest.rows for g in r.generations] if generations == "all" else []
+    spend = _spend(final, [(r, g) for r in manifest.rows for g in r.generations]
+                   if generations == "all" else [])  # fmt: skip
     ended = [(r.collected, r.finished, r.final_status) for r in final] + [
         (g.collected, g.finished, g.final_status) for g in earlier
     ]
@@ -298,6 +341,7 @@ async def collect_videos(
         deferred=sum(row.status == "deferred" and not row.task_id for row in manifest.rows),
         manifest_uri=manifest_uri,
         rows=final,
+        **spend,
     )
     videos_key = batch_key(VIDEOS_KEY, output_prefix)
     finished_now = {u.key for u in updates if u.output or u.final_status in FINAL_STATUSES}
@@ -309,9 +353,12 @@ async def collect_videos(
         )  # fmt: skip
     logger.info(
         "%s: %d videos copied now, %d earlier, %d still generating, %d failed generations, "
-        "%d lost, %d copy errors. Table: artifact '%s'",
+        "%d lost, %d copy errors; charged %g of ~%g estimated credits (%d generations not "
+        "yet charged, ~%g credits estimated). Table: artifact '%s'",
         output_prefix, result.collected, result.already_collected, result.pending,
-        result.failed, result.lost, result.errors, videos_key,
+        result.failed, result.lost, result.errors, result.charged_credits,
+        result.estimated_credits, result.not_yet_charged,
+        result.not_yet_charged_estimated_credits, videos_key,
     )  # fmt: skip
     if fail_on_errors and (result.failed or result.errors or result.lost):
         raise BatchFailedError(
@@ -320,6 +367,110 @@ async def collect_videos(
             "written, a rerun copies only what is missing."
         )
     return result
+
+
+CHARGED_STATUSES = ("SUCCEEDED", "FAILED", "CANCELLED")
+"""Final states the API answers with a cost: the generations estimated vs charged."""
+
+
+def spend_key(model: str | None, endpoint: str | None) -> str:
+    """The key of a generation in `CollectResult.spend_by_model`: its model, prefixed with its
+    endpoint when that is not image_to_video.
+
+    Example:
+        >>> spend_key("gen4_turbo", None), spend_key("gen4_image", "text_to_image")
+        ('gen4_turbo', 'text_to_image/gen4_image')
+    """
+    name = model or "unknown model"
+    if not endpoint:
+        return name
+    try:
+        endpoint = endpoint_name(endpoint)
+    except ValueError:
+        pass
+    return name if endpoint == "image_to_video" else f"{endpoint}/{name}"
+
+
+def _spend(
+    rows: list[ManifestRow], earlier: list[tuple[ManifestRow, manifests.Generation]]
+) -> dict[str, Any]:
+    """`CollectResult`'s spend fields from the manifest's rows (their current generations)
+    and the `earlier` generations in scope: each task counted once, whichever rows name it."""
+    seen: dict[str, tuple[str, float | None, float | None, str | None]] = {}
+    for row in rows:
+        endpoint = (row.model_extra or {}).get("endpoint")
+        status = row.final_status if row.collected_task_id == row.task_id else None
+        credits = row.credits if status else None
+        seen.setdefault(str(row.task_id), (spend_key(row.model, endpoint),
+                                           row.estimated_credits, credits, status))  # fmt: skip
+    for row, generation in earlier:
+        endpoint = (generation.model_extra or {}).get("endpoint") or (
+            row.model_extra or {}
+        ).get("endpoint")
+        seen.setdefault(generation.task_id, (
+            spend_key(generation.model or row.model, endpoint), generation.estimated_credits,
+            generation.credits, generation.final_status))  # fmt: skip
+    by_model: dict[str, ModelSpend] = {}
+    pending, pending_estimate, unknown = 0, 0.0, 0
+    for key, estimate, credits, status in seen.values():
+        if status not in FINAL_STATUSES:
+            pending += 1
+            pending_estimate += estimate or 0.0
+            continue
+        if credits is None and status == "SUCCEEDED":
+            credits = estimate  # no cost in the answer: its estimate, as the ledger notes
+        if status not in CHARGED_STATUSES or credits is None:
+            unknown += 1  # LOST, or ended without a cost in the answer: not guessed
+            continue
+        spend = by_model.setdefault(key, ModelSpend())
+        spend.generations += 1
+        spend.estimated += estimate or 0.0
+        spend.charged += credits
+        if estimate is not None and credits < estimate:
+            spend.refunded += estimate - credits
+    by_model = dict(sorted(by_model.items()))
+    return {
+        "estimated_credits": sum(m.estimated for m in by_model.values()),
+        "charged_credits": sum(m.charged for m in by_model.values()),
+        "refunded_credits": sum(m.refunded for m in by_model.values()),
+        "spend_by_model": by_model,
+        "not_yet_charged": pending,
+        "not_yet_charged_estimated_credits": pending_estimate,
+        "cost_unknown": unknown,
+    }
+
+
+def _usd(credits: float) -> str:
+    return f"{credits / 100:.2f} USD"
+
+
+def _spend_markdown(result: CollectResult) -> str:
+    """The summary's Spend section: estimated vs charged per model, and the total."""
+    lines = [
+        "## Spend",
+        "",
+        "| model | generations ended | estimated | charged | refunded | charged USD |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key, m in result.spend_by_model.items():
+        lines.append(f"| {key} | {m.generations} | {m.estimated:g} | {m.charged:g} | "
+                     f"{m.refunded:g} | {_usd(m.charged)} |")  # fmt: skip
+    ended = sum(m.generations for m in result.spend_by_model.values())
+    lines.append(f"| **total** | {ended} | {result.estimated_credits:g} | "
+                 f"{result.charged_credits:g} | {result.refunded_credits:g} | "
+                 f"{_usd(result.charged_credits)} |")  # fmt: skip
+    lines += [
+        "",
+        f"Charged {result.charged_credits:g} credits ({_usd(result.charged_credits)}, 1 credit "
+        f"= 0.01 USD) of ~{result.estimated_credits:g} estimated for the generations that "
+        f"ended. Not yet charged: {result.not_yet_charged} generations still running or "
+        f"pending, ~{result.not_yet_charged_estimated_credits:g} credits estimated "
+        f"({_usd(result.not_yet_charged_estimated_credits)}).",
+    ]
+    if result.cost_unknown:
+        lines += ["", f"Cost not known for {result.cost_unknown} generations (lost, or their "
+                     "answer gave no cost): in neither sum."]  # fmt: skip
+    return "\n".join(lines) + "\n"
 
 
 class Work(BaseModel):
@@ -881,6 +1032,17 @@ def _state(row: ManifestRow) -> str:
     return "missing" if row.missing_since and row.collected_task_id == row.task_id else "pending"
 
 
+def _charged(row: ManifestRow) -> float | str:
+    """A row's charge for the table: the API's final cost once its task ended SUCCEEDED,
+    FAILED or CANCELLED (a SUCCEEDED one without a cost: its estimate); blank before (never 0)
+    and when not known."""
+    if row.collected_task_id != row.task_id or row.final_status not in CHARGED_STATUSES:
+        return ""
+    if row.credits is None and row.final_status == "SUCCEEDED":
+        return "" if row.estimated_credits is None else row.estimated_credits
+    return "" if row.credits is None else row.credits
+
+
 async def _publish(result: CollectResult, finished_now: set[str], output_prefix: str) -> None:
     table = [
         {
@@ -895,6 +1057,8 @@ async def _publish(result: CollectResult, finished_now: set[str], output_prefix:
             "output": r.output or "",
             "bytes": r.output_bytes or "",
             "sha256": r.output_sha256 or "",
+            "estimated_credits": "" if r.estimated_credits is None else r.estimated_credits,
+            "charged_credits": _charged(r),
         }
         for r in result.rows
     ]
@@ -914,7 +1078,8 @@ async def _publish(result: CollectResult, finished_now: set[str], output_prefix:
 
 {result.succeeded} of {len(result.rows)} videos are in S3; {result.deferred} images are not \
 submitted yet (deferred). Manifest: `{result.manifest_uri or "none"}`
-"""
+
+{_spend_markdown(result)}"""
     await acreate_markdown_artifact(
         markdown=markdown, key=batch_key(COLLECT_SUMMARY_KEY, output_prefix)
     )
