@@ -67,6 +67,7 @@ from prefect.artifacts import (
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
+from prefect.assets import Asset, add_asset_metadata, materialize
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import flow_run
@@ -735,6 +736,7 @@ def collect_video(
     record = {k: record[k] for k in ("location", "bytes", "sha256")}
     if claims.done(item.task_id, record):
         _emit_success(item, record)
+        _materialize(item, record)
     else:
         logger.warning("The claim on %s's video was taken over by another run while this "
                        "one copied it; the video at %s stands.", item.task_id,
@@ -991,6 +993,34 @@ def _existing_copy(s3: S3Client, uri: str) -> dict[str, Any] | None:
             hasher.update(chunk)
         digest = hasher.hexdigest()
     return {"location": uri, "bytes": head["ContentLength"], "sha256": digest}
+
+
+@materialize("s3://runway-outputs/placeholder", name="runway-output", cache_policy=NO_CACHE)
+def _output_asset(location: str, metadata: dict[str, Any]) -> str:
+    """Records one output as a Prefect asset (`_materialize` gives its key and upstreams)."""
+    add_asset_metadata(location, metadata)
+    return location
+
+
+def _materialize(item: Work, record: dict[str, Any]) -> None:
+    """Lineage: a Prefect asset materialization of the output, keyed by its S3 URI, with the
+    input object as its upstream asset when the source is one (an S3 prefix's image), and
+    the generation's metadata. Once per output, by the run that published it; a failure
+    here is a warning, never a lost video."""
+    upstream: list[Asset | str] = [item.source] if item.source and item.source.startswith(
+        "s3://"
+    ) else []
+    metadata = {"task_id": item.task_id, "endpoint": item.endpoint or "image_to_video",
+                "source": item.source, "sha256": record["sha256"], "bytes": record["bytes"],
+                "estimated_credits": item.estimated_credits}  # fmt: skip
+    try:
+        _output_asset.with_options(
+            assets=[Asset(key=record["location"])], asset_deps=upstream
+        )(record["location"], metadata)
+    except Exception as exc:
+        get_run_logger().warning("The asset of %s (%s) was not recorded: %s: %s",
+                                 item.task_id, record["location"], type(exc).__name__,
+                                 exc)  # fmt: skip
 
 
 def _emit_success(item: Work, record: dict[str, Any]) -> None:

@@ -36,3 +36,22 @@ async def read_events(prefix: str, task_ids: set[str], expected: int) -> list[di
                 return events
             await asyncio.sleep(0.2)
     return events
+
+
+async def read_asset_events(keys: set[str], expected: int, tries: int = 300) -> list[dict]:
+    """The asset materialization events of the assets `keys`, once `expected` arrived (or
+    after `tries` reads, 0.2 s apart)."""
+    from prefect.settings import PREFECT_API_URL
+
+    async with httpx.AsyncClient(base_url=PREFECT_API_URL.value()) as http:
+        for _ in range(300):
+            response = await http.post("/events/filter", json={"filter": {
+                "event": {"prefix": ["prefect.asset.materialization"]},
+                "resource": {"id": sorted(keys)}}})  # fmt: skip
+            response.raise_for_status()
+            events = response.json()["events"]
+            if len(events) >= expected or tries <= 1:
+                return events
+            tries -= 1
+            await asyncio.sleep(0.2)
+    return events
