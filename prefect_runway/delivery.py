@@ -25,12 +25,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from prefect_runway.api.client import AsyncRunwayClient
 from prefect_runway.api.dialects import Dialect
 from prefect_runway.api.limits import MAX_DATA_URI_CHARS, MAX_UPLOAD_BYTES, MAX_URL_IMAGE_BYTES
-from prefect_runway.errors import ImageRejectedError
+from prefect_runway.api.models import GenerationSettings, check_model
+from prefect_runway.errors import ImageRejectedError, ImageSourceError, validation_messages
 from prefect_runway.images import check_image
 from prefect_runway.ledger.engine import ImageJob, log
 from prefect_runway.s3.objects import (
@@ -154,3 +159,101 @@ def s3_image_job(
         return to_data_uri(data, content_type, obj.uri)
 
     return ImageJob(source=obj.uri, identity=obj.identity, image=resolve)
+
+
+def sidecar_settings(
+    s3: S3Client,
+    obj: S3Image,
+    sidecars: Collection[str],
+    settings: GenerationSettings,
+    dialect: Dialect | str,
+) -> GenerationSettings:
+    """`settings` with the fields of `obj`'s listed sidecars over them: ``cat.txt`` is the
+    prompt (``promptText``) of ``cat.png``, ``cat.json`` an object of image_to_video fields by
+    their API names, camelCase or snake_case (`prefect_runway.table.sidecar_fields`).
+
+    Only the listed `sidecars` are read (an unlisted one is absent, without a request). The
+    result is the image's own settings, so its cache key covers what its sidecars say.
+
+    Raises:
+        ImageRejectedError: a sidecar is not valid (not JSON, not UTF-8, a field that is no
+            image_to_video field, a value the model refuses); the message names the sidecar
+            and the field. Not remembered: fixing or removing the sidecar is enough.
+        ImageSourceError: a sidecar could not be read (access denied, throttling): not the
+            same as no sidecar, so the image is not submitted without it.
+    """
+    from prefect_runway.table import TableError, sidecar_fields  # the table imports a lot
+
+    read: list[tuple[str, dict[str, Any]]] = []
+    for key in sorted(sidecars):  # one at a time: each field's sidecar is known
+        try:
+            fields = sidecar_fields(cast("S3Client", _Listed(s3, [key])), obj.bucket, obj.key)
+        except TableError as exc:
+            raise ImageRejectedError(
+                f"{exc}; {obj.uri} was not submitted", permanent=False
+            ) from None
+        except BotoCoreError as exc:  # no answer at all: not "no sidecar" either
+            raise ImageSourceError(
+                f"s3://{obj.bucket}/{key}: S3 could not be reached ({type(exc).__name__})"
+            ) from None
+        read.append((f"s3://{obj.bucket}/{key}", fields))
+    return merge_sidecars(obj, read, settings, dialect)
+
+
+def merge_sidecars(
+    obj: S3Image,
+    sidecars: Sequence[tuple[str, Mapping[str, Any]]],
+    settings: GenerationSettings,
+    dialect: Dialect | str,
+) -> GenerationSettings:
+    """`settings` with the fields of `sidecars` (``(uri, fields)`` each) over them; see
+    `sidecar_settings`."""
+    names = GenerationSettings.python_names()
+    accepted = {**names, **{n: n for n in names.values()}}
+    del accepted["promptImage"], accepted["prompt_image"]
+    given: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for uri, fields in sidecars:
+        for name, value in fields.items():
+            field = accepted.get(name)
+            if field is None:
+                raise ImageRejectedError(
+                    f"{uri}: field {name!r} is not an image_to_video field (the image is the "
+                    "object itself; fields are promptText, seed, duration, ratio, ... in "
+                    f"camelCase or snake_case); {obj.uri} was not submitted",
+                    permanent=False,
+                )
+            if field in origin:
+                raise ImageRejectedError(
+                    f"{origin[field]} and {uri} both give {field}; {obj.uri} was not submitted",
+                    permanent=False,
+                )
+            given[field], origin[field] = value, uri
+    if not given:
+        return settings
+    try:
+        if "model" in given:
+            check_model(str(given["model"]), dialect)
+        return GenerationSettings(**{**settings.model_dump(exclude_none=True), **given})
+    except (ValidationError, ValueError) as exc:
+        lines = validation_messages(exc) if isinstance(exc, ValidationError) else [str(exc)]
+        named = [f for f in given if any(f in line for line in lines)]
+        uri = origin[named[0]] if named else ", ".join(dict.fromkeys(origin.values()))
+        raise ImageRejectedError(
+            f"{uri}: {'; '.join(lines)}; {obj.uri} was not submitted", permanent=False
+        ) from None
+
+
+class _Listed:
+    """An S3 client whose GetObject answers NoSuchKey, without a request, for keys the
+    listing did not show: sidecars are read only where they are listed."""
+
+    def __init__(self, s3: S3Client, keys: Collection[str]) -> None:
+        self._s3, self._keys = s3, set(keys)
+
+    def get_object(self, **params: Any) -> Any:
+        if params.get("Key") not in self._keys:
+            raise ClientError(
+                {"Error": {"Code": "NoSuchKey", "Message": "not listed"}}, "GetObject"
+            )
+        return self._s3.get_object(**params)

@@ -17,13 +17,20 @@ transient retries, or at the ledger), whose outcome is *unknown* (a task may exi
 task was created but not recorded fail the run, *after* the artifacts and the manifest are
 written, so nothing is lost; a rerun submits only the failed ones (everything else is a
 cache hit, and unknown outcomes are held until ``resubmit_unknown=True``).
+
+Sidecars: ``cat.txt`` (the prompt) or ``cat.json`` (fields) beside ``cat.png`` give that image
+its own settings, hence its own cache key. A bad sidecar rejects its image; one that cannot be
+read fails it (never "no sidecar").
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections import Counter
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
@@ -33,10 +40,11 @@ from pydantic import BaseModel
 
 from prefect_runway import GenerationSettings, RunwayCredentials
 from prefect_runway.credentials import load_credentials
-from prefect_runway.delivery import Transport, precheck, s3_image_job
+from prefect_runway.delivery import Transport, precheck, s3_image_job, sidecar_settings
 from prefect_runway.errors import (
     BatchFailedError,
     ImageRejectedError,
+    ImageSourceError,
     ManifestError,
     RecordReadError,
     RunwayAuthenticationError,
@@ -61,14 +69,68 @@ from prefect_runway.ledger.keys import submission_key
 from prefect_runway.ledger.quota import DailyQuota, PageQuota, days_needed, split
 from prefect_runway.ledger.records import Ledger
 from prefect_runway.s3.manifest import merge_manifest
-from prefect_runway.s3.objects import MANIFEST_NAME, PRESIGNED_URL_CAVEAT, S3Image, iter_s3_pages
+from prefect_runway.s3.objects import (
+    MANIFEST_NAME,
+    PRESIGNED_URL_CAVEAT,
+    SIDECAR_SUFFIXES,
+    S3Image,
+    image_pages,
+    iter_s3_pages,
+    stem,
+)
 from prefect_runway.tasks import check_budget
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 TABLE_KEY = "runway-task-ids"
 SUMMARY_KEY = "runway-summary"
 TABLE_ROWS = 2000
 FIRST_IDS = 5
 """New task IDs named in the run's last log line (all of them are in the artifacts)."""
+SIDECAR_READS = 16
+"""Sidecars read at once per page."""
+Sidecars = dict[str, tuple[str, ...]]
+"""Image key -> the keys of its listed sidecars (`prefect_runway.s3.objects.image_pages`)."""
+
+
+def _pages(where: S3Location) -> Iterator[tuple[list[S3Image], Sidecars]]:
+    """The listing page by page, sidecars attached to their images, not listed as objects."""
+    return image_pages(iter_s3_pages(where.client(), where.bucket, where.prefix))
+
+
+async def _image_settings(
+    s3: S3Client,
+    page: list[S3Image],
+    sidecars: Sidecars,
+    settings: GenerationSettings,
+    transport: Transport,
+    dialect: str,
+) -> dict[str, GenerationSettings | ImageRejectedError | ImageSourceError]:
+    """Per image of `page` with listed sidecars (and past `precheck`): its own settings, or
+    why it cannot have them (a bad sidecar: rejected; an unreadable one: failed)."""
+    limit = asyncio.Semaphore(SIDECAR_READS)
+    found: dict[str, GenerationSettings | ImageRejectedError | ImageSourceError] = {}
+
+    async def read(obj: S3Image) -> None:
+        async with limit:
+            try:
+                found[obj.key] = await asyncio.to_thread(
+                    sidecar_settings, s3, obj, sidecars[obj.key], settings, dialect
+                )
+            except (ImageRejectedError, ImageSourceError) as exc:
+                found[obj.key] = exc
+
+    wanted = []
+    for obj in page:
+        if obj.key in sidecars:
+            try:
+                precheck(obj, transport, dialect)
+            except ImageRejectedError:
+                continue  # rejected for itself: its sidecars do not matter
+            wanted.append(read(obj))
+    await asyncio.gather(*wanted)
+    return found
 
 
 class BatchResult(BaseModel):
@@ -142,28 +204,37 @@ async def plan_batch(
     s3 = where.client()
     ledger = await Ledger.default()
     fingerprint = credentials.account_fingerprint
-    new = listed = 0
-    for page in iter_s3_pages(s3, where.bucket, where.prefix):
+    listed = 0
+    prices: list[float | None] = []  # per image this run would pay for, in listing order
+    for page, sidecars in _pages(where):
+        own = await _image_settings(
+            s3, page, sidecars, settings, transport, credentials.dialect
+        )  # fmt: skip
         for obj in page:
             listed += 1
             try:
                 precheck(obj, transport, credentials.dialect)
             except ImageRejectedError:
                 continue
+            image_settings = own.get(obj.key, settings)
+            if isinstance(image_settings, Exception):
+                continue  # a bad sidecar (rejected) or an unreadable one (fails closed)
+            price = image_settings.estimated_credits()
             if resubmit:
-                new += 1
+                prices.append(price)
                 continue
+            key = submission_key(fingerprint, image_settings, obj.identity)
             try:
-                record = await ledger.read(submission_key(fingerprint, settings, obj.identity))
+                record = await ledger.read(key)
             except RecordReadError:
                 continue  # its row fails closed: never paid in this run
             if record is None or (record.state == "submitted" and record.expired):
-                new += 1
+                prices.append(price)
             elif resubmit_unknown and record.state in ("intent", "unknown"):
-                new += 1  # held until now: this run pays for it again
-    new, deferred = split(new, remaining_today)
-    price = settings.estimated_credits()
-    credits = 0.0 if new == 0 else (None if price is None else new * price)
+                prices.append(price)  # held until now: this run pays for it again
+    new, deferred = split(len(prices), remaining_today)
+    paid = prices[:new]
+    credits = None if None in paid else sum(p or 0.0 for p in paid)
     return BatchPlan(listed=listed, new=new, deferred=deferred, estimated_credits=credits)
 
 
@@ -179,17 +250,49 @@ async def submit_s3_page(
     resubmit_unknown: bool = False,
     daily_remaining: int | None = None,
     daily_closed: str | None = None,
+    sidecars: Sidecars | None = None,
 ) -> list[SubmissionRow]:
     """Submit one listing page: each image through the submission engine (see engine.py),
-    at most `daily_remaining` of them (None: no known limit); the rest are deferred."""
+    at most `daily_remaining` of them (None: no known limit); the rest are deferred.
+
+    An image with `sidecars` (image key -> its listed sidecar keys) is submitted with their
+    fields over `settings`; a bad sidecar makes its row rejected, an unreadable one failed,
+    and neither is paid for."""
     s3 = where.client()
-    jobs = (s3_image_job(s3, obj, transport, model=settings.model) for obj in page)
+    own = await _image_settings(
+        s3, page, sidecars or {}, settings, transport, credentials.dialect
+    )  # fmt: skip
+    ended: dict[int, SubmissionRow] = {}
+    jobs = []
+    for index, obj in enumerate(page):
+        image_settings = own.get(obj.key)
+        if isinstance(image_settings, Exception):
+            ended[index] = _sidecar_row(obj, settings, image_settings)
+            continue
+        model = (image_settings or settings).model
+        job = s3_image_job(s3, obj, transport, model=model)
+        jobs.append(replace(job, settings=image_settings) if image_settings else job)
     quota = DailyQuota({} if daily_remaining is None else {settings.model: daily_remaining})
     if daily_closed:
         quota.close(settings.model, daily_closed)
-    return await submit_images(
+    submitted = iter(await submit_images(
         credentials, settings, jobs, concurrency=concurrency, resubmit=resubmit,
         resubmit_unknown=resubmit_unknown, quota=quota,
+    ))  # fmt: skip
+    return [ended[index] if index in ended else next(submitted) for index in range(len(page))]
+
+
+def _sidecar_row(
+    obj: S3Image, settings: GenerationSettings, exc: ImageRejectedError | ImageSourceError
+) -> SubmissionRow:
+    """The row of an image whose sidecar is bad (rejected) or could not be read (failed:
+    no sidecar is not assumed, a rerun tries again). Nothing is recorded or paid."""
+    rejected = isinstance(exc, ImageRejectedError)
+    error = str(exc) if rejected else f"{exc}; a sidecar of {obj.uri}, which was not submitted"
+    return SubmissionRow(
+        source=obj.uri, status="rejected" if rejected else "failed", model=settings.model,
+        ratio=settings.ratio, duration=settings.effective_duration, seed=settings.seed,
+        error=error,
     )  # fmt: skip
 
 
@@ -223,7 +326,9 @@ async def s3_image_to_video(
         model: Runway model, e.g. ``gen4_turbo``.
         ratio: Output ratio, e.g. ``1280:720`` (checked against the model).
         duration: Seconds of video (checked against the model).
-        prompt_text: Optional prompt.
+        prompt_text: Optional prompt. An image's sidecars win over it and the other
+            settings: ``cat.txt`` beside ``cat.png`` is its prompt, ``cat.json`` an object of
+            its fields (see `submit_s3_page`); sidecars are not inputs themselves.
         seed: Optional seed (same seed + same image + same settings = same generation).
         credentials_block: A RunwayCredentials block, or a saved block's name; None reads
             the environment. Never pass a key as a parameter: parameters are stored in
@@ -296,14 +401,14 @@ async def s3_image_to_video(
         if any(row.stops_batch for row in page_rows):
             stopped.append("stop")
 
-    for page in iter_s3_pages(where.client(), bucket, prefix):
+    for page, sidecars in _pages(where):
         if stopped:
             break
         if page:
             allotted = quota.allot(len(page))
             in_flight.append((submit_s3_page.submit(
                 credentials, settings, page, where, transport, concurrency, resubmit,
-                resubmit_unknown, allotted, quota.closed_reason), allotted))  # fmt: skip
+                resubmit_unknown, allotted, quota.closed_reason, sidecars), allotted))  # fmt: skip
         if len(in_flight) >= pages_in_flight:
             finish(*in_flight.pop(0))
     for future, allotted in in_flight:
@@ -375,9 +480,12 @@ async def _adopt_tasks(
     for source, task_id in tasks.items():
         if not source.startswith(where.uri):
             raise RunwayValidationError(f"adopt: {source!r} is not under {where.uri}")
-        head = s3.head_object(Bucket=where.bucket, Key=source.removeprefix(f"s3://{where.bucket}/"))
-        identity = f"{source}#{head['ETag'].strip(chr(34))}"
-        key = submission_key(credentials.account_fingerprint, settings, identity)
+        object_key = source.removeprefix(f"s3://{where.bucket}/")
+        head = s3.head_object(Bucket=where.bucket, Key=object_key)
+        obj = S3Image(where.bucket, object_key, head["ETag"].strip(chr(34)), 0)
+        beside = [stem(object_key) + suffix for suffix in SIDECAR_SUFFIXES]  # read if there
+        own = sidecar_settings(s3, obj, beside, settings, credentials.dialect)
+        key = submission_key(credentials.account_fingerprint, own, obj.identity)
         record = await adopt(credentials, key, task_id)
         get_run_logger().warning(
             "%s: adopted Runway task %s (flagged possible_duplicate: another paid task may "

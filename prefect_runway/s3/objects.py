@@ -22,8 +22,10 @@ Example:
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -91,6 +93,81 @@ def iter_s3_pages(
             ]
     except ClientError as exc:
         raise ImageSourceError(_explain(exc, f"s3://{bucket}/{prefix}")) from None
+
+
+SIDECAR_SUFFIXES = (".json", ".txt")
+"""An image's sidecars: ``cat.json`` and ``cat.txt`` beside ``cat.png`` (see `image_pages`)."""
+
+
+def stem(key: str) -> str:
+    """``in/cat`` for ``in/cat.png``: what an image and its sidecars share."""
+    folder, base = posixpath.split(key)
+    return posixpath.join(folder, posixpath.splitext(base)[0] or base)
+
+
+def is_sidecar_name(key: str) -> bool:
+    """True for ``.json`` and ``.txt`` keys: sidecars when an image shares their stem."""
+    return key.endswith(SIDECAR_SUFFIXES) and stem(key) != key
+
+
+def image_pages(
+    pages: Iterator[list[S3Image]],
+) -> Iterator[tuple[list[S3Image], dict[str, tuple[str, ...]]]]:
+    """Listing pages with sidecars attached: each page's objects (sidecars left out) and,
+    per object that has any, the keys of its listed sidecars.
+
+    A ``.json``/``.txt`` key is a sidecar when another, non-sidecar key shares its stem;
+    without one it stays an object (a stray file is still reported). Keys come sorted, and an
+    image and its sidecars may fall on different pages (``cat.json`` < ``cat.png`` <
+    ``cat.txt``), so an object is held back until the listing has passed every key that could
+    pair with it: ``<stem>.txt`` for an image, the whole ``<stem>.`` range for a sidecar.
+    Pages may therefore be shorter or longer than the listing's.
+    """
+    held: list[S3Image] = []
+    stems: set[str] = set()  # stems of images seen whose ``<stem>.`` range is not passed yet
+    for page in chain(pages, [None]):
+        last = None if page is None else (page[-1].key if page else None)
+        if page is not None:
+            if not page:
+                continue
+            held += page
+            stems.update(stem(o.key) for o in page if not is_sidecar_name(o.key))
+
+        def ready(obj: S3Image, last: str | None = last) -> bool:
+            if last is None:
+                return True
+            if is_sidecar_name(obj.key):
+                return _passed(stem(obj.key), last)
+            return stem(obj.key) + SIDECAR_SUFFIXES[-1] <= last
+
+        cut = 0
+        while cut < len(held) and ready(held[cut]):
+            cut += 1
+        done, held = held[:cut], held[cut:]
+        if not done:
+            continue
+        listed = {o.key for o in done} | {o.key for o in held}
+        objects: list[S3Image] = []
+        sidecars: dict[str, tuple[str, ...]] = {}
+        for obj in done:
+            if is_sidecar_name(obj.key):
+                if stem(obj.key) not in stems:
+                    objects.append(obj)  # no image beside it: reported as what it is
+                continue
+            objects.append(obj)
+            found = tuple(k for k in (stem(obj.key) + s for s in SIDECAR_SUFFIXES) if k in listed)
+            if found:
+                sidecars[obj.key] = found
+        if held:  # forget the images whose stem no held or later key can share
+            stems = {s for s in stems if not _passed(s, held[0].key)}
+        elif last is not None:
+            stems = {s for s in stems if not _passed(s, last)}
+        yield objects, sidecars
+
+
+def _passed(stem: str, key: str) -> bool:
+    """True when `key` sorts after every key sharing `stem` (``stem`` and ``stem.*``)."""
+    return key > stem + "." and not key.startswith(stem + ".")
 
 
 def head_object(s3: S3Client, bucket: str, key: str) -> S3Image:
