@@ -979,6 +979,14 @@ MUTATIONS = [
         "            known[path] = uri",
         (GENERATION + "test_s3_and_file_inputs_are_keyed_by_etag_and_content_and_sent_resolved",),
     ),
+    Mutation(
+        "unreadable-sidecar-is-absent",
+        "a sidecar that cannot be read fails its image: never submitted without it",
+        "prefect_runway/table.py",
+        '        if code in ("NoSuchKey", "404", "NotFound"):\n            return None\n',
+        "        return None\n",
+        ("tests/test_sidecars.py::test_a_sidecar_that_cannot_be_read_fails_its_image",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(
