@@ -142,14 +142,14 @@ def test_a_rerun_after_a_crash_re_downloads_only_what_s3_lacks(s3, emu):
 
 def test_items_stream_through_the_stages_without_a_barrier(s3, make_emulator):
     # One generation at a time per model: the three stage-1 tasks run one after another.
-    emu = make_emulator(concurrency=1, concurrency_per_model=True, generation_seconds=1.0,
+    emu = make_emulator(concurrency=1, concurrency_per_model=True, generation_seconds=2.0,
                         fetch_urls=False)  # fmt: skip
     result = run(emu, rows())
     assert result.complete == 3
     tasks = list(emu._state._tasks.values())  # the emulator's own timeline (monotonic)
     last_stage_1_end = max(t.ends_at for t in tasks if t.model == IMAGE)
     first_stage_2 = min(t.created_at for t in tasks if t.model == VIDEO)
-    assert first_stage_2 < last_stage_1_end - 0.5, (first_stage_2, last_stage_1_end)
+    assert first_stage_2 < last_stage_1_end - 1.0, (first_stage_2, last_stage_1_end)
     first_stage_3 = min(t.created_at for t in tasks if t.model == UPSCALE)
     assert first_stage_3 < max(t.ends_at for t in tasks if t.model == VIDEO)
 

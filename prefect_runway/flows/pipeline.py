@@ -54,6 +54,7 @@ import json
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -263,17 +264,19 @@ async def run_pipeline(
                 " -> ".join(s.endpoint for s in plan), len(rejected))  # fmt: skip
     credentials = await load_credentials(credentials_block)
     gate = asyncio.Semaphore(max(concurrency, 1))
-    with credentials.get_client() as sync_client:
-        async with credentials.get_async_client() as client:
-            engine = await Engine.create(credentials, client, resubmit_unknown=resubmit_unknown)
-            runner = _Runner(engine, client, sync_client, s3, plan, output_prefix, wait_seconds,
-                             transport)  # fmt: skip
+    async with credentials.get_async_client() as client:
+        engine = await Engine.create(credentials, client, resubmit_unknown=resubmit_unknown)
+        runner = _Runner(engine, client, credentials, s3, plan, output_prefix, wait_seconds,
+                         transport)  # fmt: skip
 
-            async def one(item: _Item) -> PipelineItem:
-                async with gate:
-                    return await runner.run(item)
+        async def one(item: _Item) -> PipelineItem:
+            async with gate:
+                return await runner.run(item)
 
+        try:
             done = await asyncio.gather(*(one(item) for item in items))
+        finally:
+            runner.close()
     result = PipelineResult(
         items=list(done), rejected=rejected,
         complete=sum(i.status == "complete" for i in done),
@@ -483,12 +486,14 @@ def _unique_folders(items: list[_Item]) -> None:
 class _Runner:
     """Runs one item's chain, stage after stage, on the run's engine and clients."""
 
-    def __init__(self, engine: Engine, client: AsyncRunwayClient, sync_client: RunwayClient,
-                 s3: S3Client, plan: list[Stage], output_prefix: str, wait_seconds: float,
-                 transport: str) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, client: AsyncRunwayClient,
+                 credentials: RunwayCredentials, s3: S3Client, plan: list[Stage],
+                 output_prefix: str, wait_seconds: float, transport: str) -> None:  # fmt: skip
         self.engine = engine
         self.client = client
-        self.sync_client = sync_client
+        self.credentials = credentials
+        self._sync_client: RunwayClient | None = None
+        self._sync_lock = threading.Lock()
         self.s3 = s3
         self.plan = plan
         self.output_prefix = output_prefix
@@ -561,10 +566,22 @@ class _Runner:
             raise RunwayError(f"task {task.id} SUCCEEDED without outputs")
         return uris
 
+    def sync_client(self) -> RunwayClient:
+        """The client downloads go through (threads), made at the first download: off the
+        path to the first submission."""
+        with self._sync_lock:
+            if self._sync_client is None:
+                self._sync_client = self.credentials.get_client()
+            return self._sync_client
+
+    def close(self) -> None:
+        if self._sync_client is not None:
+            self._sync_client.close()
+
     def _copy(self, task: RunwayTask, index: int, uri: str) -> None:
         """Download output `index` of `task` and publish it complete at `uri`."""
         with tempfile.TemporaryFile() as spool:
-            size, digest = _download_fresh(self.sync_client, task.id, task, index, spool)
+            size, digest = _download_fresh(self.sync_client(), task.id, task, index, spool)
             spool.seek(0)
             found = sniff_media(spool.read(16))
             spool.seek(0)
