@@ -369,7 +369,10 @@ def _items(
         kind = tables._format(name)
         data = tables._read_s3(s3, name) if name.startswith("s3://") else tables._read_local(name)
         if name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
+            try:
+                data = gzip.decompress(data)
+            except (OSError, EOFError) as exc:
+                raise tables.TableError(f"{name} is not gzip data: {exc}") from None
         if kind == "parquet":
             for index, record in enumerate(tables._parquet(name, data)):
                 tables._add_object(reader, index + 1, record, name)
@@ -377,8 +380,16 @@ def _items(
             tables._read_csv(reader, data.decode("utf-8-sig"), name)
         else:
             for number, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
-                if line.strip():
-                    tables._add_object(reader, number, json.loads(line), name)
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    reader.read.rejected.append(tables.RejectedRow(
+                        number, f"line-{number}", None, None, f"is not valid JSON ({exc}).",
+                        f"{name}:{number}"))  # fmt: skip
+                    continue
+                tables._add_object(reader, number, record, name)
     else:
         for index, record in enumerate(table):
             tables._add_object(reader, index + 1, record, "<rows>")
