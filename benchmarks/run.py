@@ -1,4 +1,4 @@
-"""`make bench`: P1-P7 against the emulator (and moto for S3), each against a baseline measured
+"""`make bench`: P1-P8 against the emulator (and moto for S3), each against a baseline measured
 in the same run. Prints a table, writes benchmarks/results/*.json and the README's table.
 
     python benchmarks/run.py               # everything, 3 runs each, medians
@@ -41,7 +41,7 @@ from prefect import flow, task  # noqa: E402
 from prefect.settings import PREFECT_API_URL  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
-from benchmarks import harness, p6, p7  # noqa: E402
+from benchmarks import harness, p6, p7, p8  # noqa: E402
 from prefect_runway import GenerationSettings, RunwayCredentials  # noqa: E402
 from prefect_runway.ledger.batch import ImageJob, SubmissionRow, submit_images  # noqa: E402
 from prefect_runway.testing.emulator.samples import png  # noqa: E402
@@ -383,6 +383,8 @@ def _run_flow_process(url: str, s3_url: str, bucket: str) -> tuple[float, float]
 def _notes(result: dict[str, Any]) -> str:
     if "p7" in result:
         return p7.notes(result)
+    if "p8" in result:
+        return p8.notes(result)
     if "duplicates" in result and result["name"].startswith("P6"):
         return p6.notes(result)
     if "peak_rss_mb" in result:
@@ -408,13 +410,15 @@ def _notes(result: dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--only", default="p1,p2,p3,p4,p5,p6,p7", help="'' rebuilds the table only")
+    parser.add_argument("--only", default="p1,p2,p3,p4,p5,p6,p7,p8",
+                        help="'' rebuilds the table only")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     benches: dict[str, Any] = {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5}
     benches["p6"] = lambda runs: p6.p6(runs, baseline)
     benches["p7"] = p7.p7
+    benches["p8"] = p8.p8
     chosen = [name for name in args.only.split(",") if name]
     if chosen:
         with harness.warm_prefect() as startup:
@@ -439,7 +443,7 @@ def main() -> int:
     rows.append(f"\nMedians on {harness.machine()}; baseline: a plain asyncio + httpx loop "
                 f"(P1), the first run (P2), the ideal schedule (P3), N=1,000 (P4), v0.1's handling "
                 f"of the daily limit (P5), file locks + local records or one host (P6), "
-                f"copying after the last task (P7). Prefect "
+                f"copying after the last task (P7), stage by stage (P8). Prefect "
                 f"server start-up on a fresh database, not included: "
                 f"{harness.median(startups) if startups else float('nan'):.1f} s.")  # fmt: skip
     print("\n".join(rows))

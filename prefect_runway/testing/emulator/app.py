@@ -39,6 +39,8 @@ class Emulator:
         output_url_ttl: Seconds until an output URL's ``exp`` passes (then 403).
         daily_limit: Maximum creates per model in any rolling 24 hours (then 429, as Runway
             answers over ``maxDailyGenerations``); None: no limit. Default 10,000.
+        concurrency_per_model: Count `concurrency` per model, as Runway's
+            ``maxConcurrentGenerations`` is (default False: one limit over every model).
 
     Example:
         >>> with Emulator(api_key="key_test", generation_seconds=0.3) as emu:  # doctest: +SKIP
@@ -62,6 +64,7 @@ class Emulator:
         faults: Faults | None = None,
         output_url_ttl: float = 3600.0,
         daily_limit: int | None = 10000,
+        concurrency_per_model: bool = False,
     ) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be one of {DIALECTS}, got {dialect!r}")
@@ -91,6 +94,7 @@ class Emulator:
             credit_balance=credit_balance,
             faults=faults or Faults(),
             daily_limit=daily_limit,
+            concurrency_per_model=concurrency_per_model,
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -116,6 +116,9 @@ class EmulatorState:
         faults: Initial fault settings.
         daily_limit: Maximum generations per model in any rolling 24 hours; None: no limit.
         clock: The clock every time-based behaviour reads (a new one by default).
+        concurrency_per_model: `concurrency` counts each model's RUNNING tasks on their own
+            (Runway's ``maxConcurrentGenerations`` is per model), each model's queue FIFO;
+            False (default): one limit over every model.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class EmulatorState:
         faults: Faults,
         daily_limit: int | None = None,
         clock: Clock | None = None,
+        concurrency_per_model: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -135,6 +139,7 @@ class EmulatorState:
         if generation_seconds < 0 or pending_seconds < 0:
             raise ValueError("generation_seconds and pending_seconds must be >= 0")
         self.concurrency = concurrency
+        self.concurrency_per_model = concurrency_per_model
         self.generation_seconds = float(generation_seconds)
         self.pending_seconds = float(pending_seconds)
         self.initial_credits = int(credit_balance)
@@ -357,19 +362,32 @@ class EmulatorState:
         """Start waiting tasks whose slot time has come; settle finished ones."""
         gen = self.generation_seconds
         conc = self.concurrency
+        per_model = self.concurrency_per_model
+        blocked: set[str] = set()  # models whose oldest waiting task cannot start yet
+        kept: deque[Task] = deque()
         while self._waiting:
-            head = self._waiting[0]
+            head = self._waiting.popleft()
+            if head.model in blocked:
+                kept.append(head)
+                continue
             ready = head.ready_at
             ends = sorted(
                 t.ends_at for t in self._running if t.ends_at is not None and t.ends_at > ready
+                and (not per_model or t.model == head.model)
             )
             start = ready if len(ends) < conc else ends[len(ends) - conc]
             if start > now:
-                break
-            self._waiting.popleft()
+                kept.append(head)
+                if not per_model:  # one queue: nothing behind it starts either
+                    kept.extend(self._waiting)
+                    self._waiting.clear()
+                    break
+                blocked.add(head.model)
+                continue
             head.started_at = start
             head.ends_at = start + gen
             self._running.append(head)
+        self._waiting = kept
         still: list[Task] = []
         for task in self._running:
             if task.ends_at is not None and task.ends_at <= now:
