@@ -16,6 +16,9 @@ Example:
 from prefect_runway.flows.collect_videos import collect_videos
 from prefect_runway.flows.drive_batch import drive_batch
 from prefect_runway.flows.generate_from_table import generate_from_table
+from prefect_runway.flows.pipeline import run_pipeline
 from prefect_runway.flows.s3_image_to_video import s3_image_to_video
 
-__all__ = ["collect_videos", "drive_batch", "generate_from_table", "s3_image_to_video"]
+__all__ = [
+    "collect_videos", "drive_batch", "generate_from_table", "run_pipeline", "s3_image_to_video"
+]
