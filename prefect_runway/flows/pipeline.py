@@ -41,7 +41,7 @@ Example:
              "fields": {"model": "magnific_video_upscaler_creative"},
              "inputs": {"videoUri": "output"}},
         ],
-        output_prefix="s3://my-bucket/pipeline/",
+        output_prefix="s3://stills/pipeline/",  # your bucket
     ))
     print(result.items[0].chain[-1].outputs)
     ```
