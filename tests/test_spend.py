@@ -5,8 +5,6 @@ credit balance and its usage endpoint), against moto's S3 and Prefect's harness.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import re
 
@@ -27,6 +25,7 @@ from prefect_runway.testing.emulator import Faults
 from prefect_runway.testing.emulator.samples import png
 from tests._support import API_KEY, BUCKET
 from tests._support.prefect_api import read_artifact
+from tests._support.s3 import put_csv
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -154,15 +153,6 @@ def test_pending_generations_are_not_yet_charged(s3, make_emulator):
     fourth = collect()  # nothing new: the same totals
     assert fourth.spend_by_model == third.spend_by_model
     assert spend_table()[0]["total"] == ModelSpend(generations=4, estimated=100, charged=100)
-
-
-def put_csv(s3, key: str, rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=sorted({k for row in rows for k in row}))
-    writer.writeheader()
-    writer.writerows(rows)
-    s3.put_object(Bucket=BUCKET, Key=key, Body=out.getvalue().encode())
-    return f"s3://{BUCKET}/{key}"
 
 
 def test_a_table_batch_is_broken_down_by_endpoint_and_model(s3, runway):

@@ -5,8 +5,6 @@ manifest read back."""
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 
 import pytest
@@ -18,17 +16,9 @@ from prefect_runway.testing.emulator.mp4 import build_mp4
 from prefect_runway.testing.emulator.samples import png
 from tests._support import BUCKET
 from tests._support.prefect_api import read_artifact
+from tests._support.s3 import put_csv
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def put_csv(s3, key: str, rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=sorted({k for row in rows for k in row}))
-    writer.writeheader()
-    writer.writerows(rows)
-    s3.put_object(Bucket=BUCKET, Key=key, Body=out.getvalue().encode())
-    return f"s3://{BUCKET}/{key}"
 
 
 def test_a_csv_in_s3_pays_once_per_row_and_variant_and_reports_bad_rows(runway, s3):

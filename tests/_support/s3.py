@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,3 +71,13 @@ def fill(s3, count: int = 30, bad: bool = True) -> list[str]:
     for key, (body, content_type, _) in BAD.items() if bad else ():
         s3.put_object(Bucket=BUCKET, Key=key, Body=body, ContentType=content_type)
     return keys
+
+
+def put_csv(s3, key: str, rows: list[dict]) -> str:
+    """Write `rows` as a CSV object in the test bucket; its ``s3://`` URI."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=sorted({k for row in rows for k in row}))
+    writer.writeheader()
+    writer.writerows(rows)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=out.getvalue().encode())
+    return f"s3://{BUCKET}/{key}"
