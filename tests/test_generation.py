@@ -292,3 +292,21 @@ def test_client_and_emulator_refuse_the_same_bodies(endpoint, body, contract_emu
 def contract_emulator():
     with Emulator(api_key=API_KEY, fetch_urls=False) as emu:
         yield emu
+
+
+async def test_an_input_of_the_wrong_kind_is_rejected_and_nothing_paid(make_emulator, s3,
+                                                                        tmp_path):  # fmt: skip
+    from prefect_runway.tasks import generation_job
+    from prefect_runway.testing.emulator.samples import WAV
+
+    emu = make_emulator(fetch_urls=False)
+    s3.put_object(Bucket="stills", Key="clips/voice.wav", Body=WAV, ContentType="audio/wav")
+    request = GenerationRequest(endpoint="video_to_video", body={
+        **BODIES["video_to_video"], "videoUri": "s3://stills/clips/voice.wav"})
+    job = await generation_job(request, source="row 1", s3=s3)
+    creds = creds_for(emu)
+    async with creds.get_async_client() as client:
+        engine = await Engine.create(creds, client, ledger=Ledger(tmp_path))
+        row = await engine.submit_generation(job)
+    assert row.status == "rejected" and "audio" in (row.error or "") and "videoUri" in row.error
+    assert emu.stats()["posts"] == 0

@@ -68,6 +68,7 @@ from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     CreateOutcome,
     ImageRejectedError,
+    InputRejectedError,
     RecordConflictError,
     RecordError,
     RecordWriteError,
@@ -365,7 +366,7 @@ class Engine:
     async def _run(self, work: _Work, row: SubmissionRow) -> SubmissionRow:
         try:
             return await self._submit(work, row)
-        except ImageRejectedError as exc:
+        except InputRejectedError as exc:  # an image, a video or audio that cannot be used
             row.estimated_credits = None  # nothing will be paid for it
             return _ended(row, "rejected", str(exc), exc)
         except ValidationError as exc:
