@@ -82,8 +82,11 @@ def test_submit_help_shows_defaults_ranges_and_the_models(capsys):
     with pytest.raises(SystemExit):
         main(["submit", "--help"])
     out = capsys.readouterr().out
-    assert "(default: gen4_turbo)" in out and "(default: 1280:720)" in out
-    assert "(default: 5)" in out and "--seed 0-4294967295" in out
+    # The image_to_video defaults, named as such: other endpoints have their own fields.
+    text = " ".join(out.split())
+    assert "(image_to_video: default gen4_turbo," in text
+    assert "(image_to_video: default 1280:720)" in text
+    assert "(image_to_video: default 5;" in text and "--seed 0-4294967295" in out
     assert "kling3.0_pro" in out and "(default: None)" not in out
 
 
