@@ -76,7 +76,7 @@ from prefect_runway.errors import (
     validation_messages,
 )
 from prefect_runway.images import check_data_uri
-from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, log
+from prefect_runway.ledger.engine import Engine, GenerationJob, ImageJob, SubmissionRow, log
 from prefect_runway.ledger.keys import content_identity, image_identity
 from prefect_runway.media import SNIFF_BYTES, sniff_media
 
@@ -118,18 +118,24 @@ async def _submit(
             credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
         )
         row = await engine.submit(job, request.settings())
+    _log_row(row, "this image and request were", "Runway task")
+    return row.raise_for_status()
+
+
+def _log_row(row: SubmissionRow, what: str, task: str) -> None:
+    """The task run's log line for the engine's `row`: a cache hit (``what`` was already
+    submitted as Runway task ...) or a new task (``Submitted <task> ...``); an ``unrecorded``
+    row fails the run, its message carrying the task ID."""
     logger = get_run_logger()
     if row.status == "cached":
         logger.info(
-            "Cache hit: this image and request were already submitted as Runway task %s; "
-            "not submitting again.",
-            row.task_id,
-        )
+            "Cache hit: %s already submitted as Runway task %s; not submitting again.",
+            what, row.task_id,
+        )  # fmt: skip
     elif row.status == "submitted":
-        logger.info("Submitted Runway task %s", row.task_id)
+        logger.info("Submitted %s %s", task, row.task_id)
     if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
         raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
-    return row.raise_for_status()
 
 
 def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
@@ -143,12 +149,18 @@ def _checked_image(request: ImageToVideoRequest, source: str) -> Any:
     async def checked(client: Any) -> Any:
         for uri in uris:
             if uri[:5].lower() == "data:":
-                info = await asyncio.to_thread(check_data_uri, uri, source, request.model)
-                for warning in info.warnings:
-                    log(logging.WARNING, "%s", warning)
+                await _judge_data_uri(uri, source, request.model)
         return image
 
     return checked
+
+
+async def _judge_data_uri(uri: str, source: str, model: str | None) -> None:
+    """Decode and judge an image data URI (`prefect_runway.images.check_data_uri`: raises
+    `ImageRejectedError`), logging its warnings; off the event loop."""
+    info = await asyncio.to_thread(check_data_uri, uri, source, model)
+    for warning in info.warnings:
+        log(logging.WARNING, "%s", warning)
 
 
 @task(name="submit-image-to-video", **_SUBMIT_OPTIONS)
@@ -224,17 +236,10 @@ async def _submit_generation(
             credentials, client, resubmit=resubmit, resubmit_unknown=resubmit_unknown
         )
         row = await engine.submit_generation(job)
-    logger = get_run_logger()
-    if row.status == "cached":
-        logger.info(
-            "Cache hit: this %s request and its inputs were already submitted as Runway "
-            "task %s; not submitting again.",
-            checked.endpoint, row.task_id,
-        )  # fmt: skip
-    elif row.status == "submitted":
-        logger.info("Submitted Runway %s task %s", checked.endpoint, row.task_id)
-    if row.status == "unrecorded":  # the message carries the task ID: it must not be lost
-        raise RecordWriteError(f"Runway {row.error}. The run fails so that it is seen.")
+    _log_row(
+        row, f"this {checked.endpoint} request and its inputs were",
+        f"Runway {checked.endpoint} task",
+    )  # fmt: skip
     if row.status == "rejected":
         raise RunwayValidationError(row.error or "rejected")
     return row.raise_for_status()
@@ -313,10 +318,7 @@ async def generation_job(
                 )  # fmt: skip
                 wire[path] = resolved.wire_uri
             elif uri[:5].lower() == "data:" and uri[5:11].lower() == "image/":
-                model = request.body.get("model")
-                info = await asyncio.to_thread(check_data_uri, uri, f"{shown} {path}", model)
-                for warning in info.warnings:
-                    log(logging.WARNING, "%s", warning)
+                await _judge_data_uri(uri, f"{shown} {path}", request.body.get("model"))
         return request.with_assets(wire) if wire else request
 
     return GenerationJob(source=shown, request=request, identities=known, prepare=prepare)
