@@ -323,8 +323,23 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(latency)
         handler(method)
 
-    def _authorize(self) -> str | None:
-        """Return the rejection reason (``auth`` or ``version``) after answering, else None."""
+    def _authorize(self, count: bool = False) -> str | None:
+        """Return the rejection reason (``auth`` or ``version``) after answering, else None.
+
+        With `count`, the rejection is counted in the stats *before* the answer goes out, so
+        a client that reads the stats after its answer always sees it (as for validation).
+        """
+        refusal = self._refusal()
+        if refusal is None:
+            return None
+        status, message, reason = refusal
+        if count:
+            self.server.state.reject(reason)
+        self._error(status, message)
+        return reason
+
+    def _refusal(self) -> tuple[int, str, str] | None:
+        """(status, message, reason) when the key or the version header is refused."""
         cfg = self.server.config
         header = self.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
@@ -333,16 +348,13 @@ class _Handler(BaseHTTPRequestHandler):
         if ok and cfg.api_key is not None:
             ok = hmac.compare_digest(token.encode(), cfg.api_key.encode())
         if not ok:
-            self._error(401, "Invalid API key")
-            return "auth"
+            return 401, "Invalid API key", "auth"
         version = self.headers.get("X-Runway-Version")
         if cfg.dialect == "runway":
             if version is None:
-                self._error(400, "You must provide a X-Runway-Version header.")
-                return "version"
+                return 400, "You must provide a X-Runway-Version header.", "version"
             if version != RUNWAY_VERSION:
-                self._error(400, f"Unsupported API version: {version[:64]}.")
-                return "version"
+                return 400, f"Unsupported API version: {version[:64]}.", "version"
         return None
 
     # -- API endpoints ------------------------------------------------------------------------
@@ -360,9 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         state.wait_at_gate(lambda: self.server.stopping)
         fault, scripted = state.draw_submit_fault(proxy)
         if fault is None:
-            reason = self._authorize()
-            if reason is not None:
-                state.reject(reason)
+            if self._authorize(count=True) is not None:
                 return
         elif fault == "reset":
             raise _Drop
