@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from prefect_runway.api.client import AsyncRunwayClient
+    from prefect_runway.s3.objects import S3Image
 
 SNIFF_BYTES = 16
 """Bytes enough to tell every format `sniff_media` knows apart."""
@@ -340,6 +341,7 @@ async def resolve_asset(
     transport: str = "auto",
     s3: S3Client | None = None,
     client: AsyncRunwayClient | None = None,
+    held: tuple[S3Image, bytes] | None = None,
 ) -> ResolvedAsset:
     """Check one input and turn it into what the request carries, with its identity.
 
@@ -365,6 +367,8 @@ async def resolve_asset(
         transport: ``auto``, ``url``, ``data_uri`` or ``upload``.
         s3: A boto3 S3 client for ``s3://`` inputs (default: ``boto3.client("s3")``).
         client: An `AsyncRunwayClient` for uploads.
+        held: An ``s3://`` input's object (ETag, size) and bytes, when the caller has just
+            written them (a pipeline's stage output): checked the same, but not read again.
 
     Raises:
         InputRejectedError: another scheme (``http://``, ``ftp://``, empty), the wrong kind,
@@ -381,7 +385,7 @@ async def resolve_asset(
     scheme = uri.split(":", 1)[0].lower() if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", uri) else ""
     if scheme == "s3":
         try:
-            return await _from_s3(uri, field, expected, transport, s3, client)
+            return await _from_s3(uri, field, expected, transport, s3, client, held)
         except ImageSourceError as exc:  # the storage's fault: named as such, field first
             raise ImageSourceError(f"{field}: {exc}") from None
     if scheme == "data":
@@ -513,6 +517,7 @@ async def _from_s3(
     transport: str,
     s3: S3Client | None,
     client: AsyncRunwayClient | None,
+    held: tuple[S3Image, bytes] | None = None,
 ) -> ResolvedAsset:
     from prefect_runway.s3.objects import head_object, presigned_url, read_object
 
@@ -524,12 +529,17 @@ async def _from_s3(
 
         s3 = boto3.client("s3")
     storage: Any = s3
-    obj = await asyncio.to_thread(head_object, storage, bucket, key)
+    if held is not None and held[0].uri == uri:
+        obj, data = held
+    else:
+        obj = await asyncio.to_thread(head_object, storage, bucket, key)
+        data = None
     if obj.size == 0:
         raise InputRejectedError(f"{field}: {obj.uri} is empty (0 bytes)")
     how = transport
     if how in ("auto", "url"):
-        head = await asyncio.to_thread(read_object, storage, obj, f"bytes=0-{SNIFF_BYTES - 1}")
+        head = data[:SNIFF_BYTES] if data is not None else await asyncio.to_thread(
+            read_object, storage, obj, f"bytes=0-{SNIFF_BYTES - 1}")  # fmt: skip
         found = _sniffed(head, obj.uri, expected, field)
         if how == "auto":
             uploads = client is not None and client.dialect.uploads
@@ -540,13 +550,15 @@ async def _from_s3(
         if how == "url":
             _check_size(field, obj.uri, found, obj.size, "url", TRANSPORTS)
             if found.kind == "image":  # never paid for on the strength of its first bytes
-                data = await asyncio.to_thread(read_object, storage, obj, None)
+                if data is None:
+                    data = await asyncio.to_thread(read_object, storage, obj, None)
                 await asyncio.to_thread(_check, data, obj.uri, expected, "url", field,
                                         TRANSPORTS, None)  # fmt: skip
             wire = presigned_url(storage, obj, found.content_type)
             return ResolvedAsset(wire, obj.identity, "url", found.kind, found.content_type,
                                  obj.size)  # fmt: skip
-    data = await asyncio.to_thread(read_object, storage, obj, None)
+    if data is None:
+        data = await asyncio.to_thread(read_object, storage, obj, None)
     info = await asyncio.to_thread(_check, data, obj.uri, expected, how, field, TRANSPORTS, None)
     wire = await _ship(data, info, how, key.rsplit("/", 1)[-1], obj.uri, field, client)
     return ResolvedAsset(wire, obj.identity, how, info.kind, info.content_type, info.size)

@@ -83,6 +83,8 @@ from prefect_runway.media import SNIFF_BYTES, sniff_media
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from prefect_runway.s3.objects import S3Image
+
 # Sync and async twins follow Prefect's integrations' naming (``x`` and ``ax``), but are two
 # plain tasks: Prefect's async_dispatch wrapper is private and hides Task methods such as
 # ``.map``, ``.submit`` and ``.with_options``, which a fan-out needs.
@@ -261,6 +263,7 @@ async def generation_job(
     *,
     s3: S3Client | None = None,
     transport: str = "auto",
+    held: Mapping[str, tuple[S3Image, bytes]] | None = None,
 ) -> GenerationJob:
     """The engine's job for `request`, for any endpoint.
 
@@ -278,6 +281,9 @@ async def generation_job(
         s3: A boto3 S3 client for ``s3://`` inputs (default: ``boto3.client("s3")``).
         transport: How ``s3://`` and ``file://`` inputs travel (``auto``, ``url``,
             ``data_uri``, ``upload``).
+        held: ``s3://`` inputs this process has just written, by URI: their object (ETag,
+            size) and bytes, so they are neither asked for nor read again (a pipeline's
+            stage outputs).
 
     Raises:
         ImageSourceError: an ``s3://`` input could not be read (access denied, no such key).
@@ -293,10 +299,13 @@ async def generation_job(
             storage[0] = boto3.client("s3")
         return storage[0]
 
+    kept = dict(held or {})
     for path, uri in request.assets():
         if path in known:
             continue
-        if uri[:5].lower() == "s3://":
+        if uri in kept:
+            known[path] = kept[uri][0].identity
+        elif uri[:5].lower() == "s3://":
             from prefect_runway.s3.objects import head_object
 
             bucket, _, key = uri[5:].partition("/")
@@ -315,6 +324,7 @@ async def generation_job(
                 resolved = await resolve_asset(
                     uri, field=field, kind=None, transport=transport,
                     s3=s3_client() if uri[:5].lower() == "s3://" else None, client=client,
+                    held=kept.get(uri),
                 )  # fmt: skip
                 wire[path] = resolved.wire_uri
             elif uri[:5].lower() == "data:" and uri[5:11].lower() == "image/":
@@ -742,7 +752,15 @@ def _numbered(destination: str, index: int, total: int) -> str:
     return f"{stem}-{index + 1}.{ext}" if dot else f"{destination}-{index + 1}"
 
 
-def _store(spool: Any, target: str, s3_client: S3Client | None, size: int, digest: str) -> None:
+_SINGLE_COPY_LIMIT = 5 * 1024**3
+"""S3's limit for one CopyObject; larger objects are copied in parts by boto3."""
+
+
+def _store(
+    spool: Any, target: str, s3_client: S3Client | None, size: int, digest: str
+) -> str | None:
+    """Publish the spooled file complete at `target`; return its S3 ETag when S3 told it
+    (so a caller feeding the object on need not ask again)."""
     if target.startswith("s3://"):
         import boto3
 
@@ -761,11 +779,18 @@ def _store(spool: Any, target: str, s3_client: S3Client | None, size: int, diges
                     f"s3://{bucket}/{partial} holds {stored} of {size} bytes; the video was not "
                     "published, retry the copy"
                 )
-            s3.copy({"Bucket": bucket, "Key": partial}, bucket, key,
-                    ExtraArgs={**extra, "MetadataDirective": "REPLACE"})  # fmt: skip
+            if size < _SINGLE_COPY_LIMIT:  # one request, and its answer names the ETag
+                copied = s3.copy_object(Bucket=bucket, Key=key,
+                                        CopySource={"Bucket": bucket, "Key": partial},
+                                        MetadataDirective="REPLACE", **extra)  # type: ignore[arg-type]  # fmt: skip
+                etag = copied.get("CopyObjectResult", {}).get("ETag", "").strip('"')
+            else:
+                s3.copy({"Bucket": bucket, "Key": partial}, bucket, key,
+                        ExtraArgs={**extra, "MetadataDirective": "REPLACE"})  # fmt: skip
+                etag = ""
         finally:
             s3.delete_object(Bucket=bucket, Key=partial)
-        return
+        return etag or None
     path = Path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial_path = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:12]}")
@@ -776,6 +801,7 @@ def _store(spool: Any, target: str, s3_client: S3Client | None, size: int, diges
         os.replace(partial_path, path)  # the final name only ever holds a complete file
     finally:
         partial_path.unlink(missing_ok=True)
+    return None
 
 
 __all__ = [

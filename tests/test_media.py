@@ -231,6 +231,32 @@ async def test_s3_image_auto_goes_inline_with_the_etag_identity(s3):
     )
 
 
+async def test_held_bytes_are_checked_the_same_and_not_read_again(s3):
+    """A pipeline feeds a stage output it has just written from memory: same wire URI and
+    identity as reading it, no S3 request, and bad bytes are refused all the same."""
+    from prefect_runway.s3.objects import S3Image
+    from prefect_runway.tasks import generation_job
+
+    etag = _put(s3, "in/cat.png", PNG)
+    held = (S3Image(BUCKET, "in/cat.png", etag, len(PNG)), PNG)
+    read = await resolve_asset("s3://stills/in/cat.png", field="promptImage", kind=None, s3=s3)
+    kept = await resolve_asset("s3://stills/in/cat.png", field="promptImage", kind=None,
+                               s3=object(), held=held)  # any S3 request would fail  # fmt: skip
+    assert (kept.wire_uri, kept.identity, kept.transport) == (
+        read.wire_uri, read.identity, read.transport
+    )
+    with pytest.raises(InputRejectedError, match="promptImage"):
+        await resolve_asset("s3://stills/in/cat.png", field="promptImage", kind=None,
+                            s3=object(), held=(held[0], b"not an image at all"))  # fmt: skip
+    request = {"model": "gen4_turbo", "promptImage": "s3://stills/in/cat.png", "ratio": "1280:720"}
+    from prefect_runway.api.requests import GenerationRequest
+
+    asked = await generation_job(GenerationRequest(endpoint="image_to_video", body=request), s3=s3)
+    given = await generation_job(GenerationRequest(endpoint="image_to_video", body=request),
+                                 s3=object(), held={"s3://stills/in/cat.png": held})  # type: ignore[arg-type]  # fmt: skip
+    assert given.identities == asked.identities  # the same key: a rerun pays nothing
+
+
 async def test_s3_video_auto_uploads_when_it_does_not_fit_inline(s3, emulator, monkeypatch):
     etag = _put(s3, "in/clip.mp4", MP4)
     monkeypatch.setitem(MEDIA_LIMITS["video"], "data_uri", 100)

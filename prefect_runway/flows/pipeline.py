@@ -72,7 +72,7 @@ from prefect_runway.errors import RunwayError, RunwayValidationError, validation
 from prefect_runway.flows.collect_videos import _conflict, split_s3_uri
 from prefect_runway.flows.common import AwsCredentialsParam, S3Location, batch_key, folder
 from prefect_runway.ledger.engine import Engine, SubmissionRow
-from prefect_runway.media import sniff_media
+from prefect_runway.s3.objects import S3Image
 from prefect_runway.tasks import _download_fresh, _store, generation_job, outcome_of
 
 if TYPE_CHECKING:
@@ -91,6 +91,8 @@ _EXTENSIONS = {"mp4", "mov", "webm", "png", "jpg", "jpeg", "webp", "wav", "mp3",
                "m4a"}  # fmt: skip
 _DEFAULT_EXTENSION = {"video": "mp4", "image": "png", "audio": "wav"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=-]")
+_HELD_BYTES = 16 * 1024 * 1024
+"""The largest stage output kept in memory for the next stage (video's data-URI limit)."""
 ItemStatus = Literal["complete", "stopped"]
 
 
@@ -511,12 +513,15 @@ class _Runner:
         self.wait_seconds = wait_seconds
         self.transport = transport
         self.logger = get_run_logger()
+        self._held: dict[str, tuple[S3Image, bytes]] = {}
 
     async def run(self, item: _Item) -> PipelineItem:
         result = PipelineItem(id=item.id, source=item.source, status="complete")
         outputs: list[str] = []
         for number, stage in enumerate(self.plan, start=1):
             link = await self._stage(item, number, stage, outputs)
+            for uri in outputs:  # read by this stage, or never: S3 has them for a rerun
+                self._held.pop(uri, None)
             result.chain.append(link)
             if link.status != "succeeded":
                 result.status = "stopped"
@@ -540,7 +545,9 @@ class _Runner:
             link.model = request.model
             job = await generation_job(request, source=f"{item.source or item.id} stage "
                                        f"{number} ({endpoint})", s3=self.s3,
-                                       transport=self.transport)  # fmt: skip
+                                       transport=self.transport,
+                                       held={u: self._held[u] for u in outputs
+                                             if u in self._held})  # fmt: skip
         except (RunwayError, ValueError) as exc:
             return _stopped(link, "rejected" if isinstance(exc, ValueError) else "error", exc)
         row = await self.engine.submit_generation(job)
@@ -569,7 +576,9 @@ class _Runner:
             uri = (f"{self.output_prefix}{item_folder(item.id)}/{number}-{endpoint}-"
                    f"{index + 1}.{extension}")  # fmt: skip
             if not await asyncio.to_thread(_published, self.s3, uri):
-                await asyncio.to_thread(self._copy, task, index, uri)
+                held = await asyncio.to_thread(self._copy, task, index, uri)
+                if held is not None and number < len(self.plan):
+                    self._held[uri] = held
                 self.logger.info("Item %s stage %d: output %d of task %s is at %s", item.id,
                                  number, index + 1, task.id, uri)  # fmt: skip
             uris.append(uri)
@@ -589,20 +598,20 @@ class _Runner:
         if self._sync_client is not None:
             self._sync_client.close()
 
-    def _copy(self, task: RunwayTask, index: int, uri: str) -> None:
-        """Download output `index` of `task` and publish it complete at `uri`."""
+    def _copy(self, task: RunwayTask, index: int, uri: str) -> tuple[S3Image, bytes] | None:
+        """Download output `index` of `task` and publish it complete at `uri` (labelled
+        with the content type its bytes show); return the object and its bytes when small
+        enough to feed the next stage from memory (no HEAD, no GET: P8's stage changes)."""
         with tempfile.TemporaryFile() as spool:
             size, digest = _download_fresh(self.sync_client(), task.id, task, index, spool)
             spool.seek(0)
-            found = sniff_media(spool.read(16))
+            data = spool.read() if size <= _HELD_BYTES else None
             spool.seek(0)
-            _store(spool, uri, self.s3, size, digest)
-        content_type = found.content_type if found is not None else "application/octet-stream"
-        if content_type != "video/mp4":  # the publisher labels videos; say what this is
-            bucket, key = split_s3_uri(uri)
-            self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key},
-                                ContentType=content_type, Metadata={"sha256": digest},
-                                MetadataDirective="REPLACE")  # fmt: skip
+            etag = _store(spool, uri, self.s3, size, digest)  # boto3 closes the spool
+        if etag is None or data is None:
+            return None
+        bucket, key = split_s3_uri(uri)
+        return S3Image(bucket, key, etag, size), data
 
 
 def task_endpoint(plan: list[Stage], number: int, item: _Item) -> str:
