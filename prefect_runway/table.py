@@ -43,7 +43,7 @@ import math
 import os
 import posixpath
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
 from functools import cache
@@ -88,6 +88,8 @@ class TableRow:
         body: The request body, wire names (camelCase), input assets as given.
         variant: ``k`` of ``<id>#<k>``, from 1 (1 for a row without variants).
         source: Where a person finds the row: ``<table>:<line> (id <id>)``.
+        carried: The columns `read_table`'s ``carry`` asked to keep aside, as written (the
+            ones that are no field of the table's endpoint are not in `body`).
     """
 
     line: int
@@ -96,6 +98,7 @@ class TableRow:
     body: dict[str, Any]
     variant: int = 1
     source: str = ""
+    carried: dict[str, Any] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
@@ -497,9 +500,11 @@ def _given(value: Any, text: bool) -> bool:
 
 
 class _Reader:
-    def __init__(self, endpoint: str, defaults: Mapping[str, Any] | None) -> None:
+    def __init__(self, endpoint: str, defaults: Mapping[str, Any] | None,
+                 carry: Collection[str] = ()) -> None:  # fmt: skip
         self.endpoint = normalize_endpoint(endpoint)
         self.defaults = dict(defaults or {})
+        self.carry = set(carry)
         for key in self.defaults:
             if _norm(key) in (ID, ENDPOINT):
                 raise TableError(
@@ -514,6 +519,13 @@ class _Reader:
         self.seen: dict[str, int] = {}
 
     def add(self, row: _Row) -> None:
+        carried: dict[str, Any] = {}
+        fields = _all_endpoints()[self.endpoint]
+        for column in list(row.values) if self.carry else ():
+            if str(column).strip() in self.carry:
+                carried[str(column).strip()] = row.values[column]
+                if _resolve(fields, column) is None:  # no field here: not refused as a typo
+                    del row.values[column]
         values = {k: v for k, v in row.values.items() if _given(v, row.text)}
         values = {k: v for k, v in values.items() if not str(k).startswith("#")}
         special = {_norm(str(k)): k for k in values if _norm(str(k)) in (ID, ENDPOINT, VARIANTS)}
@@ -538,7 +550,8 @@ class _Reader:
         for variant, (row_id, endpoint, body) in enumerate(bodies, start=1):
             self.seen.setdefault(row_id, row.line)
             self.read.rows.append(
-                TableRow(row.line, row_id, endpoint, body, variant, row.source_of(row_id))
+                TableRow(row.line, row_id, endpoint, body, variant, row.source_of(row_id),
+                         dict(carried))  # fmt: skip
             )
 
     def bodies(
@@ -765,6 +778,7 @@ def read_table(
     endpoint: str = "image_to_video",
     defaults: Mapping[str, Any] | None = None,
     s3: S3Client | None = None,
+    carry: Collection[str] = (),
 ) -> TableRead:
     """Read a table into generation rows, checked against the endpoints' specs.
 
@@ -776,6 +790,8 @@ def read_table(
         defaults: Fields for every row that does not give them (the row's value wins).
         s3: The client for an ``s3://`` table; None: ``boto3.client("s3")`` (the standard
             credential chain and ``AWS_ENDPOINT_URL``).
+        carry: Columns to keep aside in each row's `TableRow.carried` (a pipeline's later
+            stages read them); those that are no field of `endpoint` leave the body.
 
     Raises:
         TableError: the table cannot be read as a whole (extension, file, encoding), the
@@ -783,7 +799,7 @@ def read_table(
         ImageSourceError: the S3 object cannot be read (missing, access denied).
         ImportError: a Parquet table without pyarrow.
     """
-    reader = _Reader(endpoint, defaults)
+    reader = _Reader(endpoint, defaults, carry)
     if not isinstance(table, (str, os.PathLike)):
         for index, item in enumerate(table):
             _add_object(reader, index + 1, item, "<rows>")

@@ -657,3 +657,18 @@ def test_rows_from_images():
     )
     with pytest.raises(TableError, match="text_to_video takes no promptImage"):
         rows_from_images([], endpoint="text_to_video")
+
+
+def test_carried_columns_are_kept_aside_and_only_non_fields_leave_the_body(tmp_path):
+    """A pipeline's later stages read columns stage 1 does not take: kept, not refused."""
+    path = tmp_path / "t.csv"
+    path.write_text("id,promptText,motion\na,a lighthouse,slow pan\n")
+    plain = read_table(path, endpoint="text_to_image", defaults={"model": "gen4_image",
+                                                                 "ratio": "1920:1080"})
+    assert [r.column for r in plain.rejected] == ["motion"]  # a typo, without carry
+    read = read_table(path, endpoint="text_to_image", carry={"motion", "promptText"},
+                      defaults={"model": "gen4_image", "ratio": "1920:1080"})  # fmt: skip
+    assert read.rejected == []
+    (row,) = read.rows
+    assert row.carried == {"motion": "slow pan", "promptText": "a lighthouse"}
+    assert row.body["promptText"] == "a lighthouse" and "motion" not in row.body

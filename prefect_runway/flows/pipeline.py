@@ -334,72 +334,20 @@ def _stages(stages: Sequence[Stage | Mapping[str, Any]]) -> list[Stage]:
     return plan
 
 
-class _CarryingReader(tables._Reader):
-    """`read_table`'s reader, keeping aside the columns later stages read: the ones stage 1
-    does not take are taken out of its row (else they would be refused as unknown fields)."""
-
-    def __init__(self, endpoint: str, defaults: Mapping[str, Any], columns: set[str]) -> None:
-        super().__init__(endpoint, defaults)
-        self.columns = columns
-        self.carried: dict[int, dict[str, Any]] = {}
-
-    def add(self, row: Any) -> None:
-        kept: dict[str, Any] = {}
-        fields = tables._all_endpoints()[self.endpoint]
-        for column in list(row.values):
-            if column.strip() in self.columns:
-                kept[column.strip()] = row.values[column]
-                if tables._resolve(fields, column) is None:
-                    del row.values[column]
-        self.carried[row.line] = kept
-        super().add(row)
-
-
 def _items(
     table: str | Sequence[Mapping[str, Any]], plan: list[Stage], s3: S3Client
 ) -> tuple[list[_Item], list[str]]:
     """The table's rows as items (read and checked as `read_table` does), and the messages
     of the refused rows; each item's later stages are checked with its own columns too."""
-    import gzip
-    import os
-
     first = plan[0]
     columns = set().union(*(stage.row_columns() for stage in plan))
-    reader = _CarryingReader(first.endpoint, first.fields, columns)
-    if isinstance(table, (str, os.PathLike)):
-        name = os.fspath(table)
-        kind = tables._format(name)
-        data = tables._read_s3(s3, name) if name.startswith("s3://") else tables._read_local(name)
-        if name.lower().endswith(".gz"):
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
-                raise tables.TableError(f"{name} is not gzip data: {exc}") from None
-        if kind == "parquet":
-            for index, record in enumerate(tables._parquet(name, data)):
-                tables._add_object(reader, index + 1, record, name)
-        elif kind == "csv":
-            tables._read_csv(reader, data.decode("utf-8-sig"), name)
-        else:
-            for number, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    reader.read.rejected.append(tables.RejectedRow(
-                        number, f"line-{number}", None, None, f"is not valid JSON ({exc}).",
-                        f"{name}:{number}"))  # fmt: skip
-                    continue
-                tables._add_object(reader, number, record, name)
-    else:
-        for index, record in enumerate(table):
-            tables._add_object(reader, index + 1, record, "<rows>")
-    rejected = [r.message for r in reader.read.rejected]
+    read = tables.read_table(table, endpoint=first.endpoint, defaults=first.fields, s3=s3,
+                             carry=columns)  # fmt: skip
+    rejected = [r.message for r in read.rejected]
     items: list[_Item] = []
-    for row in reader.read.rows:
+    for row in read.rows:
         item = _Item(id=row.id, source=row.source, endpoint=row.endpoint, body=dict(row.body),
-                     carried=reader.carried.get(row.line, {}))  # fmt: skip
+                     carried=row.carried)  # fmt: skip
         try:
             for field, reference in first.inputs.items():
                 _put(item.body, field, _row_value(item, reference))
