@@ -316,3 +316,16 @@ def test_as_a_program_a_bad_field_is_one_line_without_a_traceback(emu, tmp_path)
     assert result.stderr.startswith("error: text_to_image: ratio '1:1' is not supported by "
                                     "model gen4_image; expected one of ")  # fmt: skip
     assert len(result.stderr.splitlines()) == 1 and emu.stats()["posts"] == 0
+
+
+@pytest.mark.parametrize("endpoint", sorted(BODIES))
+def test_every_endpoint_submits_once_from_a_body_file(emu, tmp_path, capsys, endpoint):
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps(BODIES[endpoint]))
+    args = ["submit", "--endpoint", endpoint, "--body", str(body)]
+    assert main(args) == 0
+    first = submitted(capsys.readouterr().out)
+    assert first[2] == "submitted" and [t["id"] for t in emu.tasks()] == [first[1]]
+    assert main(args) == 0
+    assert submitted(capsys.readouterr().out)[1:3] == [first[1], "cached"]
+    assert emu.stats()["posts"] == 1

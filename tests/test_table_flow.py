@@ -129,3 +129,25 @@ def test_each_model_gets_its_own_daily_limit_and_the_rest_is_deferred(make_emula
     second = asyncio.run(generate_from_table(rows, endpoint="text_to_image"))
     assert (second.submitted, second.cached, second.deferred) == (2, 4, 0)
     assert emu.stats()["posts"] == 6
+
+
+def test_every_task_endpoint_pays_once_from_one_table(make_emulator, s3, tmp_path):
+    """One row per endpoint (its `endpoint` column), each submitted once; a rerun pays nothing."""
+    from tests._support.endpoints import first_bodies
+
+    emu = make_emulator(env=True, fetch_urls=False, generation_seconds=0.2)
+    bodies = {"image_to_video": {"model": "gen4_turbo", "ratio": "1280:720",
+                                 "promptImage": "https://media.example.com/still.png"},
+              **first_bodies()}  # fmt: skip
+    assert len(bodies) == 25
+    table = tmp_path / "everything.jsonl"
+    table.write_text("\n".join(json.dumps({"id": name.replace("/", "-"), "endpoint": name, **body})
+                               for name, body in bodies.items()))  # fmt: skip
+    out = f"s3://{BUCKET}/everything/"
+    result = asyncio.run(generate_from_table(str(table), output_prefix=out))
+    assert (result.submitted, result.rejected) == (25, 0), [r.error for r in result.rows if r.error]
+    assert emu.stats()["posts"] == 25
+    assert sorted(t["body"].get("model", "") for t in emu.tasks()) == sorted(
+        b.get("model", "") for b in bodies.values())  # fmt: skip
+    again = asyncio.run(generate_from_table(str(table), output_prefix=out))
+    assert (again.submitted, again.cached) == (0, 25) and emu.stats()["posts"] == 25
