@@ -219,6 +219,8 @@ class SharedBudget:
             BudgetExceededError: a monthly figure is set and the price is unknown.
             BudgetStoreError: the store failed (fail closed: `model` stops for this run).
         """
+        if model in self._broken:  # its count could not be read: never "plenty left"
+            raise BudgetStoreError(self._broken[model])
         held = Reservation(uuid.uuid4().hex)
         deadline = time.time() + POST_DEADLINE
         daily = self._daily.get(model)
