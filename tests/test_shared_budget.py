@@ -143,6 +143,25 @@ def test_a_failing_shared_store_fails_closed(limited, tmp_path):
     assert stats(emu)["posts"] == 0
 
 
+def test_a_failing_redis_counter_fails_closed(limited, tmp_path, redis_url):
+    """Redis answers, but the account's counter is not ours to read (a key of another type):
+    every row of the model fails with the error, and nothing is POSTed."""
+    from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
+
+    emu, creds = limited
+    locks = RedisSubmissionLockManager(redis_url)
+    name = f"prefect-runway:budget:{creds.account_fingerprint}:daily:{SETTINGS.model}"
+    try:
+        locks.client.hset(name, "someone", "else")
+        rows = one_run(creds, 1, 3, tmp_path, locks, threading.Barrier(1))
+    finally:
+        locks.client.delete(name)
+        locks.close()
+    assert [row.status for row in rows] == ["failed"] * 3
+    assert all(STORE_ERROR in (row.error or "") for row in rows), rows[0].error
+    assert "WRONGTYPE" in (rows[0].error or "") and stats(emu)["posts"] == 0
+
+
 def test_an_unreadable_counter_fails_closed(limited, tmp_path):
     """A counter file that is not JSON (torn by hand, a bad disk) is an error, not zero."""
     emu, creds = limited
