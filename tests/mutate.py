@@ -1011,7 +1011,8 @@ MUTATIONS = [
         "prefect_runway/ledger/budget.py",
         '    used = float(state.get("reserved", 0)) - float(state.get("returned", 0)) - base\n',
         "    used = 0.0\n",
-        (BUDGET + "test_two_runs_started_together_submit_ten_in_all_with_file_locks",),
+        (BUDGET + "test_two_runs_started_together_submit_ten_in_all_with_file_locks",
+         BUDGET + "test_two_s3_prefix_flow_runs_started_together_share_the_daily_limit"),
     ),
 ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -207,3 +208,41 @@ def test_a_post_that_created_nothing_gives_its_generation_back(make_emulator, tm
     rows = asyncio.run(main())
     assert [row.status for row in rows] == ["failed", "submitted", "submitted", "deferred"]
     assert stats(emu)["tasks_created"] == 2
+
+
+@pytest.mark.slow  # a Prefect server and two flow runs: CI's slow set
+@pytest.mark.usefixtures("prefect_harness")
+def test_two_s3_prefix_flow_runs_started_together_share_the_daily_limit(s3, make_emulator):
+    """The S3 prefix flow, twice at once on two prefixes of 10 images, both having read "10
+    left" before any task exists: 10 submitted in all, the rest deferred, no daily-limit 429."""
+    from prefect_runway.flows.s3_image_to_video import s3_image_to_video
+    from tests.conftest import BUCKET
+
+    emu = make_emulator(env=True, daily_limit=10, concurrency=20, generation_seconds=5,
+                        faults=Faults(latency=0.03))  # fmt: skip
+    for run in (1, 2):
+        for i in range(10):
+            s3.put_object(Bucket=BUCKET, Key=f"run{run}/{i:02d}.png", Body=png(6, 6, (i, run, 9)),
+                          ContentType="image/png")  # fmt: skip
+    results: dict[int, Any] = {}
+
+    def run(n: int) -> None:
+        results[n] = asyncio.run(s3_image_to_video(BUCKET, f"run{n}/", concurrency=3))
+
+    emu.hold_submits()  # no task is created until both runs have read the remainder
+    threads = [threading.Thread(target=run, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while stats(emu)["organization"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)  # each run: the flow's reading, then its engine's (before a POST)
+    overlapped = stats(emu)["organization"] >= 4
+    emu.release_submits()
+    for thread in threads:
+        thread.join(180)
+    assert overlapped, stats(emu)
+    rows = results[1].rows + results[2].rows
+    assert results[1].submitted + results[2].submitted == 10
+    assert results[1].deferred + results[2].deferred == 10
+    assert stats(emu)["rejected"].get("daily_limit", 0) == 0
+    assert len(rows) == 20

@@ -144,7 +144,11 @@ def counters_for(locks: Any) -> Counters | None:
 
     if isinstance(locks, SubmissionLockManager):
         return FileCounters(locks.lock_files_directory / "budget")
-    if type(locks).__name__ == "RedisSubmissionLockManager":
+    try:
+        from prefect_runway.ledger.redis_locks import RedisSubmissionLockManager
+    except ImportError:  # no 'redis' extra: no Redis lock manager either
+        return None
+    if isinstance(locks, RedisSubmissionLockManager):
         return RedisCounters(locks.client, redacted(locks.connection_url or ""))
     return None
 
