@@ -351,6 +351,11 @@ class LockError(LedgerError):
     """The lock service (e.g. Redis) could not be reached or used; nothing was submitted."""
 
 
+class BudgetStoreError(LockError):
+    """The account's shared budget (daily generations, monthly credits, kept in the lock
+    store) could not be read or written; nothing was submitted for that model."""
+
+
 class ConfigurationError(PrefectRunwayError):
     """A ``PREFECT_RUNWAY_*`` setting names a lock service or record storage that cannot be
     used (unknown scheme, missing extra, block not found)."""

@@ -14,6 +14,8 @@ variable) on every machine:
 - ``PREFECT_RUNWAY_RECORDS``: ``s3://bucket/prefix`` (boto3's credential chain) or a folder.
 - ``PREFECT_RUNWAY_LOCK_TIMEOUT``: seconds a lock lives without renewal (renewed every third
   of it while held); default 120. A dead worker's locks free themselves after this long.
+- ``PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS``: credits every run of the account may reserve in
+  a UTC month, counted across runs and hosts in the lock store (`prefect_runway.ledger.budget`).
 
 Every ``PREFECT_RUNWAY_*`` value is validated (`check_settings`): schemes in any case, no
 relative record folders, no ``file://host/...``, no unknown names; and a worker whose records
@@ -58,7 +60,8 @@ RECORDS = "PREFECT_RUNWAY_RECORDS"
 RECORDS_BLOCK = "PREFECT_RUNWAY_RECORDS_BLOCK"
 LOCK_TIMEOUT = "PREFECT_RUNWAY_LOCK_TIMEOUT"
 ALLOW_LOOPBACK = "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS"
-KNOWN = (LOCKS, RECORDS, RECORDS_BLOCK, LOCK_TIMEOUT, ALLOW_LOOPBACK)
+MONTHLY_BUDGET = "PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS"
+KNOWN = (LOCKS, RECORDS, RECORDS_BLOCK, LOCK_TIMEOUT, ALLOW_LOOPBACK, MONTHLY_BUDGET)
 """Every ``PREFECT_RUNWAY_*`` setting; any other name is refused (a typo would be ignored)."""
 MARKER_KEY = "prefect-runway:ledger"
 """The Redis key naming the records location every worker on that lock store must share."""
@@ -121,6 +124,8 @@ def check_settings(environ: dict[str, str] | None = None) -> None:
         )
     if (raw := value(LOCK_TIMEOUT)) is not None:
         parse_lock_timeout(raw)
+    if (raw := value(MONTHLY_BUDGET)) is not None:
+        parse_credits(MONTHLY_BUDGET, raw)
     if (raw := value(ALLOW_LOOPBACK)) is not None and raw.lower() not in _BOOLEANS:
         raise _refuse(ALLOW_LOOPBACK, raw, "not a yes/no value", ", ".join(_BOOLEANS))
 
@@ -252,6 +257,37 @@ def parse_lock_timeout(raw: str) -> float:
             f"a number > 0 such as 30 or 120 (default {DEFAULT_HOLD_TIMEOUT:g})",
         )  # fmt: skip
     return value
+
+
+def parse_credits(name: str, raw: str) -> float:
+    """Parse a number of credits (``PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS``): finite, >= 0.
+
+    Raises:
+        ConfigurationError: anything else.
+
+    Example:
+        >>> parse_credits(MONTHLY_BUDGET, "5000")
+        5000.0
+    """
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise _refuse(name, raw, "not a number of credits", "a number >= 0 such as 5000")
+    return value
+
+
+def monthly_budget_credits() -> float | None:
+    """Credits every run of the account may reserve in a UTC month
+    (``PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS``); None when unset.
+
+    Example:
+        >>> monthly_budget_credits()  # doctest: +SKIP
+        5000.0
+    """
+    raw = _setting(MONTHLY_BUDGET)
+    return None if raw is None else parse_credits(MONTHLY_BUDGET, raw)
 
 
 def lock_timeout() -> float:

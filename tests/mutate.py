@@ -47,6 +47,7 @@ DELIVERY = "tests/reliability/test_delivery.py::"
 MANIFEST = "tests/test_manifest.py::"
 COLLECT = "tests/test_collect.py::"
 GENERATION = "tests/test_generation.py::"
+BUDGET = "tests/test_shared_budget.py::"
 
 
 @dataclass(frozen=True)
@@ -986,6 +987,32 @@ MUTATIONS = [
         '        if code in ("NoSuchKey", "404", "NotFound"):\n            return None\n',
         "        return None\n",
         ("tests/test_sidecars.py::test_a_sidecar_that_cannot_be_read_fails_its_image",),
+    ),
+    Mutation(
+        "shared-budget-store-error-is-plenty",
+        "a shared budget that could not be read stops the model: never 'plenty left'",
+        "prefect_runway/ledger/budget.py",
+        "        if model in self._broken:  # its count could not be read: never \"plenty left\"\n"
+        "            raise BudgetStoreError(self._broken[model])\n",
+        "",
+        (BUDGET + "test_a_failing_shared_store_fails_closed",),
+    ),
+    Mutation(
+        "shared-budget-never-given-back",
+        "a POST that provably created nothing gives its shared reservation back",
+        "prefect_runway/ledger/engine.py",
+        "        self.quota.give_back(model)\n        self._settle(held, created=False)\n",
+        "        self.quota.give_back(model)\n",
+        (BUDGET + "test_a_post_that_created_nothing_gives_its_generation_back",),
+    ),
+    Mutation(
+        "shared-budget-ignores-other-runs",
+        "every run counts what the others reserved since its reading of the organization",
+        "prefect_runway/ledger/budget.py",
+        '    used = float(state.get("reserved", 0)) - float(state.get("returned", 0)) - base\n',
+        "    used = 0.0\n",
+        (BUDGET + "test_two_runs_started_together_submit_ten_in_all_with_file_locks",
+         BUDGET + "test_two_s3_prefix_flow_runs_started_together_share_the_daily_limit"),
     ),
 ]
 

@@ -108,6 +108,8 @@ def test_record_settings_refused_naming_variable_value_and_allowed(raw, reason):
         ({"PREFECT_RUNWAY_LOCK_TIMEOUT": "inf"}, "not a positive number"),
         ({"PREFECT_RUNWAY_LOCK_TIMEOUT": "2m"}, "not a positive number"),
         ({"PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS": "on"}, "not a yes/no value"),
+        ({"PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS": "-5"}, "not a number of credits"),
+        ({"PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS": "5k"}, "CREDITS='5k'"),
         ({"PREFECT_RUNWAY_RECORDS": "/srv/r", "PREFECT_RUNWAY_RECORDS_BLOCK": "s3-bucket/r"},
          "both set"),
     ],
@@ -123,6 +125,7 @@ def test_valid_settings_pass():
         "PREFECT_RUNWAY_RECORDS_BLOCK": "s3-bucket/runway-records",
         "PREFECT_RUNWAY_LOCK_TIMEOUT": "30",
         "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS": "1",
+        "PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS": "5000",
     })  # fmt: skip
 
 

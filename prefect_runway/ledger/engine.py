@@ -80,6 +80,7 @@ from prefect_runway.errors import (
     create_outcome,
     validation_messages,
 )
+from prefect_runway.ledger.budget import BudgetRefused, Reservation, SharedBudget, counters_for
 from prefect_runway.ledger.keys import (
     generation_fields,
     generation_key,
@@ -253,6 +254,12 @@ class Engine:
         cache_expiration: How long ``submitted`` records count; None: for ever.
         hold_timeout: Seconds a lock lives without renewal (renewed every third of it).
         quota: Today's generations left (daily limits); None: no limit known.
+        budget: The account's budget shared with every run through the lock store
+            (`prefect_runway.ledger.budget`): each POST first reserves one generation of
+            each model `quota` knows a limit of (sized from a fresh read of the organization
+            endpoint) and, with a monthly figure, its estimated credits. `Engine.create`'s
+            default: on the lock manager's store, with ``monthly_budget_credits`` (default
+            ``PREFECT_RUNWAY_MONTHLY_BUDGET_CREDITS``); None: nothing shared.
     """
 
     client: AsyncRunwayClient
@@ -265,6 +272,8 @@ class Engine:
     hold_timeout: float = DEFAULT_HOLD_TIMEOUT
     flow_run_id: str | None = None
     quota: DailyQuota = field(default_factory=DailyQuota)
+    budget: SharedBudget | None = None
+    _opening: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     @classmethod
     async def create(
@@ -279,6 +288,14 @@ class Engine:
         if "locks" not in options:
             options["locks"] = config.lock_manager()
         options.setdefault("hold_timeout", config.lock_timeout())
+        monthly = options.pop("monthly_budget_credits", None)
+        if monthly is None:
+            monthly = config.monthly_budget_credits()
+        counters = counters_for(options["locks"])
+        if "budget" not in options and counters is not None:
+            options["budget"] = SharedBudget(
+                counters, credentials.account_fingerprint, monthly_credits=monthly
+            )
         return cls(
             client=client,
             account=credentials.account_fingerprint,
@@ -417,6 +434,16 @@ class Engine:
                 raise RecordConflictError(f"The lock on {key} was lost; nothing was submitted.")
             if not self.quota.take(model):
                 return _deferred(row, self.quota.why(model))
+            try:
+                held = await self._reserve(model, row.estimated_credits)
+            except BudgetRefused as exc:
+                self.quota.give_back(model)
+                if exc.daily:
+                    self.quota.close(model, str(exc))
+                return _deferred(row, str(exc))
+            except BaseException:
+                self.quota.give_back(model)
+                raise
             intent = SubmissionRecord(
                 key=key,
                 state="intent",
@@ -430,14 +457,16 @@ class Engine:
                 await self._write_intent(intent, earlier)
                 submitted = await self._post(work, request, intent, earlier)
             except RunwayDailyLimitError as exc:
-                self.quota.give_back(model)
+                self._give_back(model, held)
                 self.quota.close(model, f"daily generation limit reached: {exc}")
                 return _deferred(row, self.quota.why(model))
             except RunwayUnknownOutcomeError:
-                raise  # a task may exist: the generation stays counted
-            except Exception:
-                self.quota.give_back(model)  # certainly nothing created
+                self._settle(held, created=True)  # a task may exist: it stays counted
                 raise
+            except BaseException:
+                self._give_back(model, held)  # certainly nothing created
+                raise
+            self._settle(held, created=True)
             row.possible_duplicate = unknown or bool(submitted.lost_responses)
             before = earlier.lost_responses if earlier else 0
             row.lost_responses = submitted.lost_responses + before
@@ -445,6 +474,41 @@ class Engine:
         finally:
             renewal.cancel()
             self._release(key, holder)
+
+    async def _reserve(self, model: str, credits: float | None) -> Reservation | None:
+        """Reserve this POST's share of the account's budget (None: nothing shared). The
+        first reservation of a model with a known daily limit sizes it: the shared count's
+        settled figure, then a fresh read of the organization endpoint.
+
+        Raises:
+            BudgetRefused: nothing left for it (the row is deferred).
+            BudgetStoreError: the shared store failed (fail closed).
+        """
+        budget = self.budget
+        if budget is None:
+            return None
+        if self.quota.knows(model) and not budget.is_open(model):
+            async with self._opening:
+                if not budget.is_open(model):
+                    settled = await asyncio.to_thread(budget.settled, model)
+                    try:
+                        org = await self.client.organization()
+                    except Exception as exc:
+                        raise RunwayError(
+                            f"Cannot read the organization endpoint to size the account's "
+                            f"shared daily quota of {model} ({type(exc).__name__}: {exc}); "
+                            "nothing was submitted. Rerun when the API answers."
+                        ) from None
+                    budget.open_daily(model, settled, org.remaining_daily(model))
+        return await asyncio.to_thread(budget.reserve, model, credits)
+
+    def _settle(self, held: Reservation | None, created: bool) -> None:
+        if held is not None and self.budget is not None:
+            self.budget.settle(held, created)
+
+    def _give_back(self, model: str, held: Reservation | None) -> None:
+        self.quota.give_back(model)
+        self._settle(held, created=False)
 
     def _answered(self, record: SubmissionRecord) -> bool:
         return record.state == "submitted" and not record.expired and not self.resubmit

@@ -39,6 +39,10 @@ class DailyQuota:
         self._remaining = dict(remaining or {})
         self.reasons: dict[str, str] = {}
 
+    def knows(self, model: str) -> bool:
+        """True when the organization endpoint told `model`'s remaining generations."""
+        return model in self._remaining
+
     def open(self, model: str) -> bool:
         """True while `model` may still be submitted today."""
         return model not in self.reasons and self._remaining.get(model, 1) > 0
