@@ -47,6 +47,7 @@ DELIVERY = "tests/reliability/test_delivery.py::"
 MANIFEST = "tests/test_manifest.py::"
 COLLECT = "tests/test_collect.py::"
 GENERATION = "tests/test_generation.py::"
+CANCEL = "tests/test_cancellation.py::"
 
 
 @dataclass(frozen=True)
@@ -986,6 +987,39 @@ MUTATIONS = [
         '        if code in ("NoSuchKey", "404", "NotFound"):\n            return None\n',
         "        return None\n",
         ("tests/test_sidecars.py::test_a_sidecar_that_cannot_be_read_fails_its_image",),
+    ),
+    # -- cancellation ---------------------------------------------------------------------
+    Mutation(
+        "cancel-deletes-finished",
+        "only an unfinished task is cancelled (a DELETE deletes a finished one's output)",
+        "prefect_runway/cancellation.py",
+        "if current.status.value not in _UNFINISHED:",
+        "if False:",
+        (CANCEL + "test_cancel_leaves_a_finished_task_as_it_is",),
+    ),
+    Mutation(
+        "cancel-not-noted",
+        "a task cancelled is noted CANCELLED, with its cost, in its ledger record",
+        "prefect_runway/cancellation.py",
+        "if (key := tasks.get(r.task_id))], log,",
+        "if (key := None)], log,",
+        (CANCEL + "test_ctrl_c_with_cancel_on_interrupt_cancels_and_notes_the_ledger",),
+    ),
+    Mutation(
+        "pipeline-no-cancel-hook",
+        "a cancelled pipeline run cancels the tasks it waits for",
+        "prefect_runway/flows/pipeline.py",
+        '@flow(name="runway-pipeline", on_cancellation=[cancel_in_flight])',
+        '@flow(name="runway-pipeline")',
+        (CANCEL + "test_a_cancelled_pipeline_run_cancels_its_tasks",),
+    ),
+    Mutation(
+        "interrupt-ignores-flag",
+        "--cancel-on-interrupt cancels on Ctrl-C without asking",
+        "prefect_runway/cli.py",
+        'cancel = bool(getattr(args, "cancel_on_interrupt", False))',
+        "cancel = False",
+        (CANCEL + "test_ctrl_c_with_cancel_on_interrupt_cancels_and_notes_the_ledger",),
     ),
 ]
 
