@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from prefect_runway.testing.emulator.samples import png
-from tests.conftest import API_KEY, wait_until
 from tests._support.processes import ROOT, running, tail
+from tests.conftest import API_KEY, wait_until
 
 IMAGE_BODY = {"model": "gen4_image", "promptText": "a kite", "ratio": "1920:1080"}
 UNFINISHED = ("PENDING", "THROTTLED", "RUNNING")
