@@ -155,7 +155,8 @@ serve(run_pipeline.to_deployment("cancel-test", entrypoint_type=EntrypointType.M
 """
 
 
-@pytest.mark.slow  # a served deployment in a subprocess: ~30 s on a busy machine
+@pytest.mark.slow  # a served deployment and its flow run, each a fresh Prefect process
+@pytest.mark.timeout(600)
 def test_a_cancelled_pipeline_run_cancels_its_tasks(prefect_harness, s3, make_emulator,
                                                      tmp_path):  # fmt: skip
     from prefect.client.orchestration import get_client
@@ -173,35 +174,45 @@ def test_a_cancelled_pipeline_run_cancels_its_tasks(prefect_harness, s3, make_em
     log = tmp_path / "serve.log"
     with running([sys.executable, "-c", SERVE], env, log) as served:
 
-        async def scenario() -> tuple[str, str]:
+        async def until(condition, what: str) -> None:
+            deadline = time.monotonic() + 200  # a busy 2-core machine starts Prefect slowly
+            while not await condition():
+                assert served.poll() is None, f"the server of the deployment exited:\n{tail(log)}"
+                assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{tail(log)}"
+                await asyncio.sleep(0.2)
+
+        async def scenario() -> str:
             async with get_client() as client:
-                for _ in range(600):
-                    assert served.poll() is None, tail(log)
+
+                async def deployed() -> bool:
                     try:
                         await client.read_deployment_by_name("runway-pipeline/cancel-test")
-                        break
+                        return True
                     except Exception:
-                        await asyncio.sleep(0.1)
+                        return False
+
+                async def both_running() -> bool:
+                    return emu.stats()["by_status"].get("RUNNING") == 2
+
+                await until(deployed, "the deployment")
                 run = await run_deployment(
                     "runway-pipeline/cancel-test", timeout=0, parameters={
                         "table": table, "stages": stages,
                         "output_prefix": "s3://stills/cancel/"},
                 )  # fmt: skip
-                for _ in range(600):
-                    if emu.stats()["by_status"].get("RUNNING") == 2:
-                        break
-                    assert served.poll() is None, tail(log)
-                    await asyncio.sleep(0.1)
+                await until(both_running, "both tasks running")
                 await asyncio.sleep(1.0)  # both waits under way (their artifacts written)
                 await client.set_flow_run_state(run.id, Cancelling(), force=True)
-                for _ in range(600):
-                    state = (await client.read_flow_run(run.id)).state
-                    if state is not None and state.is_final():
-                        return str(state.type.value), str(run.id)
-                    await asyncio.sleep(0.1)
-            raise AssertionError(f"the run never ended:\n{tail(log)}")
 
-        final, _ = asyncio.run(scenario())
+                async def ended() -> bool:
+                    state = (await client.read_flow_run(run.id)).state
+                    return state is not None and state.is_final()
+
+                await until(ended, "the run to end")
+                state = (await client.read_flow_run(run.id)).state
+                return str(state.type.value) if state else ""
+
+        final = asyncio.run(scenario())
         wait_until(lambda: unfinished(emu) == 0, "the tasks cancelled", timeout=30)
     assert final == "CANCELLED", tail(log)
     assert emu.stats()["by_status"] == {"CANCELLED": 2}
