@@ -1014,6 +1014,14 @@ MUTATIONS = [
         (CANCEL + "test_a_cancelled_pipeline_run_cancels_its_tasks",),
     ),
     Mutation(
+        "collect-records-nothing-in-flight",
+        "collect_videos publishes the tasks it waits for, where its hook finds them",
+        "prefect_runway/flows/collect_videos.py",
+        "        await record_in_flight({item.task_id: item.cache_key for item in todo})",
+        "        pass",
+        (CANCEL + "test_collect_videos_records_what_it_waits_for_and_its_hook_cancels_them",),
+    ),
+    Mutation(
         "interrupt-ignores-flag",
         "--cancel-on-interrupt cancels on Ctrl-C without asking",
         "prefect_runway/cli.py",

@@ -17,7 +17,7 @@ import pytest
 
 from prefect_runway.testing.emulator.samples import png
 from tests._support.processes import ROOT, running, tail
-from tests.conftest import API_KEY, wait_until
+from tests.conftest import API_KEY, BUCKET, wait_until
 
 IMAGE_BODY = {"model": "gen4_image", "promptText": "a kite", "ratio": "1920:1080"}
 UNFINISHED = ("PENDING", "THROTTLED", "RUNNING")
@@ -221,3 +221,29 @@ def test_a_cancelled_pipeline_run_cancels_its_tasks(prefect_harness, s3, make_em
         ("CANCELLED", 0), ("CANCELLED", 0)], tail(log)
     text = log.read_text()
     assert "Cancelled 2 Runway tasks" in text, tail(log)
+
+
+def test_collect_videos_records_what_it_waits_for_and_its_hook_cancels_them(
+    prefect_harness, s3, make_emulator
+):
+    """The hook as a runner runs it: another process would have only the Prefect API, so it
+    is handed the flow run as read back from there."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    from prefect_runway.cancellation import cancel_in_flight
+    from prefect_runway.flows import collect_videos
+
+    emu = make_emulator(env=True, generation_seconds=60, concurrency=4)
+    ids = [emu.add_task("/v1/text_to_image", {**IMAGE_BODY, "seed": i}) for i in range(2)]
+    state = asyncio.run(collect_videos(f"s3://{BUCKET}/videos/", task_ids=ids,
+                                       wait_seconds=0.5, return_state=True))  # fmt: skip
+    assert state.is_completed() and unfinished(emu) == 2
+
+    async def cancel() -> None:
+        async with get_client() as client:
+            run = await client.read_flow_run(state.state_details.flow_run_id)
+        await cancel_in_flight(collect_videos, run, Cancelling())
+
+    asyncio.run(cancel())
+    assert emu.stats()["by_status"] == {"CANCELLED": 2} and emu.stats()["cancels"] == 2
