@@ -10,11 +10,15 @@ Example:
     $ prefect-runway submit cat.png https://example.com/dog.jpg --model gen4_turbo \\
         --ratio 1280:720 --duration 5 --wait
     $ prefect-runway status 0f7a... --json
+    $ prefect-runway cancel 0f7a...        # stops a task that has not ended
     $ prefect-runway emulator --port 8008
     ```
 
 Exit codes: 0 when everything succeeded, 1 when anything failed (the reason is on stderr),
-2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED.
+2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED. Ctrl-C
+while waiting (``--wait``) asks, on a terminal, whether to cancel the tasks that have not ended;
+``--cancel-on-interrupt`` cancels them without asking; elsewhere they are named, with the
+``prefect-runway cancel`` command that stops them.
 """
 
 from __future__ import annotations
