@@ -10,11 +10,15 @@ Example:
     $ prefect-runway submit cat.png https://example.com/dog.jpg --model gen4_turbo \\
         --ratio 1280:720 --duration 5 --wait
     $ prefect-runway status 0f7a... --json
+    $ prefect-runway cancel 0f7a...        # stops a task that has not ended
     $ prefect-runway emulator --port 8008
     ```
 
 Exit codes: 0 when everything succeeded, 1 when anything failed (the reason is on stderr),
-2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED.
+2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED. Ctrl-C
+while waiting (``--wait``) asks, on a terminal, whether to cancel the tasks that have not ended;
+``--cancel-on-interrupt`` cancels them without asking; elsewhere they are named, with the
+``prefect-runway cancel`` command that stops them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import re
 import sys
 import textwrap
@@ -56,6 +61,7 @@ from prefect_runway.api.requests import (
     iter_assets,
     media_kind,
 )
+from prefect_runway.cancellation import Cancelled, cancel_command, cancel_tasks
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.delivery import choose_transport
 from prefect_runway.errors import (
@@ -264,9 +270,16 @@ class _Progress:
             self.stream.flush()
 
 
-async def _wait(client: AsyncRunwayClient, args: argparse.Namespace, ids: list[str]) -> bool:
-    """Wait for `ids` with a progress display; print each final state. True if all SUCCEEDED."""
+async def _wait(
+    client: AsyncRunwayClient,
+    args: argparse.Namespace,
+    ids: list[str],
+    keys: dict[str, str | None] | None = None,
+) -> bool:
+    """Wait for `ids` (with their ledger `keys`) with a progress display; print each final
+    state. True if all SUCCEEDED. Ctrl-C meanwhile: see `_interrupted`."""
     progress = _Progress(sys.stderr, ids)
+    args.waiting = (progress, keys or {})
     try:
         results = await client.wait_for_tasks(
             ids, timeout=args.timeout, poll_interval=args.poll_interval, on_update=progress.update
@@ -295,7 +308,7 @@ async def _submit_all(
 ) -> int:
     """Submit each input once, through the engine and its ledger in ``$PREFECT_HOME`` (then
     wait with ``--wait``); return the number that failed."""
-    failures, ids = 0, []
+    failures, ids, keys = 0, [], {}
     async with creds.get_async_client() as client:
         engine = await Engine.create(
             creds, client, resubmit=args.resubmit, resubmit_unknown=args.resubmit_unknown
@@ -309,7 +322,8 @@ async def _submit_all(
             failures += _emit_row(args, row.model_copy(update={"source": item.source}))
             if row.task_id is not None:
                 ids.append(row.task_id)
-        if args.wait and ids and not await _wait(client, args, ids):
+                keys[row.task_id] = row.cache_key
+        if args.wait and ids and not await _wait(client, args, ids, keys):
             failures += 1
     return failures
 
@@ -766,7 +780,9 @@ async def _submit_generation(
 
             raise stop_error(creds, row.exception)
         failures = _emit_row(args, row, {"endpoint": request.endpoint})
-        if args.wait and row.task_id and not await _wait(client, args, [row.task_id]):
+        if args.wait and row.task_id and not await _wait(
+            client, args, [row.task_id], {row.task_id: row.cache_key}
+        ):
             failures += 1
     return failures
 
@@ -917,6 +933,71 @@ async def _status_all(args: argparse.Namespace, creds: RunwayCredentials) -> boo
     return all(isinstance(r, Task) and r.status is TaskStatus.SUCCEEDED for r in results)
 
 
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    """``cancel``: cancel each task that has not ended; exit 0 when none is left unknown."""
+    results = _cancel(args, list(dict.fromkeys(args.task_ids)), {})
+    return 0 if all(r.error is None for r in results) else 1
+
+
+def _cancel(
+    args: argparse.Namespace, ids: list[str], keys: dict[str, str | None]
+) -> list[Cancelled]:
+    """Cancel `ids` (`prefect_runway.cancellation.cancel_tasks`), one line each on stdout;
+    those that could not be cancelled are named again, with the command, on stderr."""
+    logger = logging.getLogger("prefect_runway.cli")
+    logger.propagate = False
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger.handlers = [handler]
+    results = asyncio.run(
+        cancel_tasks(_credentials(args), {i: keys.get(i) for i in ids}, logger)
+    )
+    for result in results:
+        state = result.status or "UNKNOWN"
+        if result.status and not result.cancelled_now:
+            state += " (had ended: left as it is)"
+        _emit(args, f"{result.task_id}\t{state}", {"id": result.task_id, "status": result.status,
+              "credits": result.credits, "error": result.error})  # fmt: skip
+    left = [r.task_id for r in results if r.error is not None]
+    if left:
+        _error(f"{len(left)} Runway task(s) not cancelled, maybe still running: {' '.join(left)}"
+               f"; try again: {cancel_command(left)}")  # fmt: skip
+    return results
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    """Ctrl-C: the tasks being waited for that have not ended are cancelled with
+    ``--cancel-on-interrupt``, or when a terminal's user says so; otherwise left running,
+    named with the command that cancels them. Exit code 130 either way."""
+    print(file=sys.stderr)
+    progress, keys = getattr(args, "waiting", (None, {}))
+    if progress is None:
+        return 130
+    ids = [i for i, task in progress.tasks.items() if task is None or not task.is_terminal]
+    if not ids:
+        return 130
+    cancel = bool(getattr(args, "cancel_on_interrupt", False))
+    if not cancel and sys.stdin.isatty():
+        print(f"Cancel {len(ids)} running Runway task(s)? [y/N] ", end="", file=sys.stderr,
+              flush=True)  # fmt: skip
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            answer = ""
+            print(file=sys.stderr)
+        cancel = answer.strip().lower() in ("y", "yes")
+    if cancel:
+        try:
+            _cancel(args, ids, keys)
+        except KeyboardInterrupt:
+            _error(f"cancelling interrupted; cancel them with: {cancel_command(ids)}")
+        return 130
+    _error(f"interrupted: {len(ids)} Runway task(s) left running (and charging): "
+           f"{' '.join(ids)}")  # fmt: skip
+    print(f"cancel them with: {cancel_command(ids)}", file=sys.stderr, flush=True)
+    return 130
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     """``status``: exit 0 only when every task SUCCEEDED."""
     return 0 if asyncio.run(_status_all(args, _credentials(args))) else 1
@@ -982,6 +1063,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up waiting after this long",
     )
     waiting.add_argument("--json", action="store_true", help="print one JSON object per line")
+    waiting.add_argument(
+        "--cancel-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C while waiting, cancel the tasks that have not ended without asking "
+        "(default: ask on a terminal, else leave them running and print their IDs)",
+    )
 
     submit = commands.add_parser(
         "submit",
@@ -1067,6 +1154,19 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("task_ids", nargs="+", metavar="TASK_ID")
     status.set_defaults(func=_cmd_status)
 
+    cancel = commands.add_parser(
+        "cancel",
+        parents=[connection],
+        help="cancel tasks that have not ended (stops their spend)",
+        formatter_class=_help_formatter(),
+        description="Cancel each task that is PENDING, THROTTLED or RUNNING (DELETE "
+        "/v1/tasks/{id}); a task that already ended is left as it is (a DELETE would delete "
+        "its output). Exit 0 when every task was read or cancelled.",
+    )
+    cancel.add_argument("task_ids", nargs="+", metavar="TASK_ID")
+    cancel.add_argument("--json", action="store_true", help="print one JSON object per line")
+    cancel.set_defaults(func=_cmd_cancel)
+
     ledger = commands.add_parser(
         "ledger", help="settle the submission ledger's unknown outcomes (pays nothing)",
         description="The ledger in $PREFECT_HOME (or PREFECT_RUNWAY_RECORDS...) that keeps "
@@ -1125,8 +1225,7 @@ def main(argv: list[str] | None = None) -> int:
         _error(str(exc))
         return 1
     except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
+        return _interrupted(args)
 
 
 if __name__ == "__main__":

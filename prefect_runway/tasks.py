@@ -62,6 +62,7 @@ from prefect_runway.api.models import (
 )
 from prefect_runway.api.models import Task as RunwayTask
 from prefect_runway.api.requests import GenerationRequest
+from prefect_runway.cancellation import record_in_flight
 from prefect_runway.credentials import RunwayCredentials
 from prefect_runway.errors import (
     BudgetExceededError,
@@ -519,6 +520,7 @@ async def await_for_tasks(
             logger.warning("Runway task %s: %s", task_id, outcome)
         await _show_progress(artifact_id, outcomes, len(ids), logger)
 
+    await record_in_flight(dict.fromkeys(ids))  # for a flow's `cancel_in_flight` hook
     async with credentials.get_async_client() as client:
         results = await client.wait_for_tasks(
             ids,

@@ -48,6 +48,7 @@ MANIFEST = "tests/test_manifest.py::"
 COLLECT = "tests/test_collect.py::"
 GENERATION = "tests/test_generation.py::"
 BUDGET = "tests/test_shared_budget.py::"
+CANCEL = "tests/test_cancellation.py::"
 
 
 @dataclass(frozen=True)
@@ -1013,6 +1014,47 @@ MUTATIONS = [
         "    used = 0.0\n",
         (BUDGET + "test_two_runs_started_together_submit_ten_in_all_with_file_locks",
          BUDGET + "test_two_s3_prefix_flow_runs_started_together_share_the_daily_limit"),
+    ),
+    # -- cancellation ---------------------------------------------------------------------
+    Mutation(
+        "cancel-deletes-finished",
+        "only an unfinished task is cancelled (a DELETE deletes a finished one's output)",
+        "prefect_runway/cancellation.py",
+        "if current.status.value not in _UNFINISHED:",
+        "if False:",
+        (CANCEL + "test_cancel_leaves_a_finished_task_as_it_is",),
+    ),
+    Mutation(
+        "cancel-not-noted",
+        "a task cancelled is noted CANCELLED, with its cost, in its ledger record",
+        "prefect_runway/cancellation.py",
+        "if (key := tasks.get(r.task_id))], log,",
+        "if (key := None)], log,",
+        (CANCEL + "test_ctrl_c_with_cancel_on_interrupt_cancels_and_notes_the_ledger",),
+    ),
+    Mutation(
+        "pipeline-no-cancel-hook",
+        "a cancelled pipeline run cancels the tasks it waits for",
+        "prefect_runway/flows/pipeline.py",
+        '@flow(name="runway-pipeline", on_cancellation=[cancel_in_flight])',
+        '@flow(name="runway-pipeline")',
+        (CANCEL + "test_a_cancelled_pipeline_run_cancels_its_tasks",),
+    ),
+    Mutation(
+        "collect-records-nothing-in-flight",
+        "collect_videos publishes the tasks it waits for, where its hook finds them",
+        "prefect_runway/flows/collect_videos.py",
+        "        await record_in_flight({item.task_id: item.cache_key for item in todo})",
+        "        pass",
+        (CANCEL + "test_collect_videos_records_what_it_waits_for_and_its_hook_cancels_them",),
+    ),
+    Mutation(
+        "interrupt-ignores-flag",
+        "--cancel-on-interrupt cancels on Ctrl-C without asking",
+        "prefect_runway/cli.py",
+        'cancel = bool(getattr(args, "cancel_on_interrupt", False))',
+        "cancel = False",
+        (CANCEL + "test_ctrl_c_with_cancel_on_interrupt_cancels_and_notes_the_ledger",),
     ),
 ]
 

@@ -75,6 +75,7 @@ from pydantic import BaseModel, Field
 
 from prefect_runway.api.models import Task
 from prefect_runway.api.requests import GenerationRequest, endpoint_name
+from prefect_runway.cancellation import cancel_in_flight, note_outcomes, record_in_flight
 from prefect_runway.credentials import RunwayCredentials, load_credentials
 from prefect_runway.errors import (
     BatchFailedError,
@@ -227,7 +228,7 @@ def output_kind(row: ManifestRow) -> str:
         return "video"
 
 
-@flow(name="collect-runway-videos")
+@flow(name="collect-runway-videos", on_cancellation=[cancel_in_flight])
 async def collect_videos(
     output_prefix: str,
     manifest_uri: str | None = None,
@@ -305,6 +306,8 @@ async def collect_videos(
 
     credentials = await load_credentials(credentials_block)
     run_id = str(flow_run.id) if flow_run.id else uuid.uuid4().hex
+    if wait_seconds > 0:  # a cancelled run cancels these (`prefect_runway.cancellation`)
+        await record_in_flight({item.task_id: item.cache_key for item in todo})
     claims = Claims(s3, output_prefix, holder=f"{run_id}:{uuid.uuid4().hex[:8]}",
                     seconds=claim_seconds,
                     manifest=split_s3_uri(manifest_uri) if manifest_uri else None)  # fmt: skip
@@ -935,38 +938,19 @@ def _tell_once(
 
 async def _note_in_ledger(todo: list[Work], updates: list[ManifestRow]) -> None:
     """Write each ended task's final state and cost (the API's final figure, else its estimate
-    once SUCCEEDED) into its attempt in the ledger's history, under the key's lock as
-    submissions write. Only a note: a failure is a WARNING and changes nothing else."""
+    once SUCCEEDED) into its attempt in the ledger's history (`note_outcomes`)."""
     ended = {u.collected_task_id: u.final_status for u in updates if u.final_status}
     costs = {u.collected_task_id: u.credits for u in updates if u.credits is not None}
-    items = [i for i in todo if i.cache_key and ended.get(i.task_id)]
-    if not items:
-        return
-    from prefect_runway import settings as config
-    from prefect_runway.ledger.records import Ledger
-
-    logger = get_run_logger()
-    try:
-        ledger, locks = await Ledger.default(), config.lock_manager()
-    except Exception as exc:
-        logger.warning("Final states not noted in the ledger (%s: %s)", type(exc).__name__, exc)
-        return
-    holder = uuid.uuid4().hex
-    for item in items:
-        key, status = str(item.cache_key), str(ended[item.task_id])
+    notes = []
+    for item in todo:
+        status = ended.get(item.task_id)
+        if not item.cache_key or not status:
+            continue
         credits = costs.get(item.task_id)  # the API's figure, else the estimate if SUCCEEDED
         if credits is None and status == "SUCCEEDED":
             credits = item.estimated_credits
-        try:
-            await locks.aacquire_lock(key, holder, hold_timeout=config.lock_timeout())
-            try:
-                await ledger.note_outcome(key, item.task_id, status, credits)
-            finally:
-                locks.release_lock(key, holder)
-        except Exception as exc:
-            logger.warning("Task %s ended %s, not noted in its ledger record %s (%s: %s)",
-                           item.task_id, status, ledger.where(key), type(exc).__name__,
-                           exc)  # fmt: skip
+        notes.append((item.cache_key, item.task_id, str(status), credits))
+    await note_outcomes(notes, get_run_logger())
 
 
 def _existing_copy(s3: S3Client, uri: str) -> dict[str, Any] | None:

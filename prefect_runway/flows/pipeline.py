@@ -67,6 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from prefect_runway import table as tables
 from prefect_runway.api.models import Task as RunwayTask
 from prefect_runway.api.requests import GenerationRequest, endpoint_name
+from prefect_runway.cancellation import cancel_in_flight, record_in_flight
 from prefect_runway.credentials import RunwayCredentials, load_credentials
 from prefect_runway.errors import RunwayError, RunwayValidationError, validation_messages
 from prefect_runway.flows.collect_videos import _conflict, split_s3_uri
@@ -213,7 +214,7 @@ class PipelineResult(BaseModel):
     manifest_uri: str | None = None
 
 
-@flow(name="runway-pipeline")
+@flow(name="runway-pipeline", on_cancellation=[cancel_in_flight])
 async def run_pipeline(
     table: str | Sequence[Mapping[str, Any]],
     stages: Sequence[Stage | Mapping[str, Any]],
@@ -503,6 +504,7 @@ class _Runner:
         if row.task_id is None or row.status == "unknown":
             status = row.status if row.status in ("unknown", "rejected", "deferred") else "error"
             return _stopped(link, status, row.error or row.status)
+        await record_in_flight({row.task_id: row.cache_key})  # cancelled if the run is
         try:
             task = await self.client.wait_for_task(row.task_id, timeout=self.wait_seconds)
         except RunwayError as exc:
