@@ -128,6 +128,7 @@ def trigger(env: dict[str, str], deployment: str, **parameters: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.timeout(600)  # five flow runs by a worker on a shared 2-core machine
 def test_deploy_all_then_a_process_worker_runs_both_deployments(
     prefect_server, api, moto_s3, worker_runway, tmp_path
 ):
