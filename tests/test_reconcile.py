@@ -188,6 +188,8 @@ def test_an_unreadable_record_fails_the_reconciliation_naming_it(
     assert main(["reconcile"]) == 1
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith("error: The submission record") and str(damaged) in line
+    assert main(["reconcile", "--days", "91"]) == 1
+    assert capsys.readouterr().err == "error: days must be 1 to 90, got 91\n"
 
 
 def test_a_storage_block_that_cannot_list_is_refused_clearly(tmp_path):
