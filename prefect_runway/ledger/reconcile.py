@@ -34,10 +34,10 @@ Example:
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from prefect_runway.api.client import AsyncRunwayClient
 from prefect_runway.api.limits import MAX_USAGE_DAYS
 from prefect_runway.errors import RunwayValidationError
 from prefect_runway.ledger.records import Ledger, SubmissionRecord
@@ -177,7 +177,7 @@ def ledger_rows(records: list[SubmissionRecord], start: date, before: date) -> d
 
 
 async def reconcile(
-    client: Any,
+    client: AsyncRunwayClient,
     ledger: Ledger,
     days: int = 7,
     tolerance_credits: float = 0.0,
