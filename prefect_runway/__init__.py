@@ -58,7 +58,7 @@ _EXPORTS: dict[str, str] = {
     ),  # fmt: skip
     **dict.fromkeys(
         ["s3_image_to_video", "collect_videos", "drive_batch", "generate_from_table",
-         "run_pipeline"],
+         "reconcile_spend", "run_pipeline"],
         "prefect_runway.flows",
     ),  # the flows, not their modules (prefect_runway.flows rebinds the names)
     **dict.fromkeys(["sample_image", "sample_image_data_uri"], "prefect_runway.samples"),
@@ -124,6 +124,7 @@ __all__ = [
     "estimate_credits",
     "generate_from_table",
     "get_task",
+    "reconcile_spend",
     "run_pipeline",
     "s3_image_to_video",
     "sample_image",
@@ -202,6 +203,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs, the same names eagerly
     from prefect_runway.flows.drive_batch import drive_batch
     from prefect_runway.flows.generate_from_table import generate_from_table
     from prefect_runway.flows.pipeline import run_pipeline
+    from prefect_runway.flows.reconcile_spend import reconcile_spend
     from prefect_runway.flows.s3_image_to_video import s3_image_to_video
     from prefect_runway.samples import sample_image, sample_image_data_uri
     from prefect_runway.tasks import (

@@ -11,13 +11,15 @@ Example:
         --ratio 1280:720 --duration 5 --wait
     $ prefect-runway status 0f7a... --json
     $ prefect-runway cancel 0f7a...        # stops a task that has not ended
+    $ prefect-runway reconcile --days 7 --tolerance 0
     $ prefect-runway emulator --port 8008
     ```
 
 Exit codes: 0 when everything succeeded, 1 when anything failed (the reason is on stderr),
-2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED. Ctrl-C
-while waiting (``--wait``) asks, on a terminal, whether to cancel the tasks that have not ended;
-``--cancel-on-interrupt`` cancels them without asking; elsewhere they are named, with the
+2 for bad usage, 130 after Ctrl-C. ``status`` exits 0 only when every task SUCCEEDED;
+``reconcile`` exits 1 when Runway's usage and the ledger differ by more than ``--tolerance``.
+Ctrl-C while waiting (``--wait``) asks, on a terminal, whether to cancel the tasks that have not
+ended; ``--cancel-on-interrupt`` cancels them without asking; elsewhere they are named, with the
 ``prefect-runway cancel`` command that stops them.
 """
 
@@ -898,6 +900,39 @@ def _cmd_adopt(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _reconcile(args: argparse.Namespace, creds: RunwayCredentials) -> Any:
+    from prefect_runway.ledger.reconcile import reconcile
+    from prefect_runway.ledger.records import Ledger
+
+    ledger = Ledger(args.records) if args.records else await Ledger.default()
+    async with creds.get_async_client() as client:
+        return await reconcile(client, ledger, args.days, args.tolerance,
+                               account=creds.account_fingerprint)  # fmt: skip
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    """``reconcile``: usage vs the ledger per UTC day and model; exit 1 on a mismatch."""
+    result = asyncio.run(_reconcile(args, _credentials(args)))
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json")), flush=True)
+    else:
+        print("day\tmodel\tusage\tledger\tgap\ttasks\testimated\tpossible_duplicates\t"
+              "unknown\tmismatch")  # fmt: skip
+        for r in result.rows:
+            print(f"{r.day}\t{r.model}\t{r.usage_credits:g}\t{r.ledger_credits:g}\t{r.gap:g}\t"
+                  f"{r.tasks}\t{r.estimated}\t{r.possible_duplicates}\t{r.unknown}\t"
+                  f"{'MISMATCH' if r.mismatch else 'ok'}")  # fmt: skip
+        print(f"total\t\t{result.usage_credits:g}\t{result.ledger_credits:g}\t"
+              f"{result.gap_credits:g}", flush=True)  # fmt: skip
+    if not result.mismatches:
+        return 0
+    worst = max(result.mismatches, key=lambda r: abs(r.gap))
+    _error(f"{len(result.mismatches)} day/model mismatch(es) above {args.tolerance:g} credits "
+           f"between Runway's usage and the ledger {result.ledger}; largest: {worst.day} "
+           f"{worst.model} gap {worst.gap:g} ({worst.explanation})")  # fmt: skip
+    return 1
+
+
 def _cmd_sample_image(args: argparse.Namespace) -> int:
     """``sample-image``: the package's sample PNG, to stdout or a file."""
     from prefect_runway.samples import sample_image
@@ -1190,6 +1225,28 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("task_id", metavar="TASK_ID", help="the Runway task to adopt")
     adopt.add_argument("--json", action="store_true", help="print one JSON object")
     adopt.set_defaults(func=_cmd_adopt)
+
+    reconcile = commands.add_parser(
+        "reconcile",
+        parents=[connection],
+        formatter_class=_help_formatter(),
+        help="compare Runway's usage per UTC day and model with the ledger (pays nothing)",
+        description="Read the organization's net credits per UTC day and model (POST "
+        "/v1/organization/usage) and every ledger record, and print one row per day and "
+        "model: usage, the ledger's credits (final cost, else the estimate), the gap, and the "
+        "possible duplicates and unknown outcomes that could explain it. Exit 1 when a gap is "
+        "above --tolerance: spend the ledger does not hold (a lost answer's task) or a refund "
+        "it has not seen.",
+    )
+    reconcile.add_argument("--days", type=int, default=7, metavar="N",
+                           help="UTC days back, today included, 1-90")  # fmt: skip
+    reconcile.add_argument("--tolerance", type=float, default=0.0, metavar="CREDITS",
+                           help="the gap a day and model may have without a mismatch")
+    reconcile.add_argument("--records", metavar="LOCATION",
+                           help="the ledger: s3://bucket/prefix or an absolute folder "
+                           "(default: the configured one, as submit uses)")  # fmt: skip
+    reconcile.add_argument("--json", action="store_true", help="print one JSON object")
+    reconcile.set_defaults(func=_cmd_reconcile)
 
     sample = commands.add_parser(
         "sample-image",

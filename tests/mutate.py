@@ -49,6 +49,7 @@ COLLECT = "tests/test_collect.py::"
 GENERATION = "tests/test_generation.py::"
 BUDGET = "tests/test_shared_budget.py::"
 CANCEL = "tests/test_cancellation.py::"
+RECONCILE = "tests/test_reconcile.py::"
 
 
 @dataclass(frozen=True)
@@ -1055,6 +1056,40 @@ MUTATIONS = [
         'cancel = bool(getattr(args, "cancel_on_interrupt", False))',
         "cancel = False",
         (CANCEL + "test_ctrl_c_with_cancel_on_interrupt_cancels_and_notes_the_ledger",),
+    ),
+    Mutation(
+        "unlistable-ledger-is-empty",
+        "a ledger whose listing fails is a read error, never a ledger with no spend",
+        "prefect_runway/ledger/records.py",
+        '            raise RecordReadError(\n                f"Cannot list the submission records',
+        '            return []\n            raise RecordReadError(\n'
+        '                f"Cannot list the submission records',
+        (RECONCILE + "test_a_failing_listing_is_a_read_error_not_an_empty_ledger",),
+    ),
+    Mutation(
+        "unreadable-record-skipped",
+        "an unreadable record fails the reconciliation, never counted as no spend",
+        "prefect_runway/ledger/records.py",
+        "        found = await asyncio.gather(*(one(key) for key in await self.keys()))\n",
+        "        found = [r for r in await asyncio.gather(*(one(key) for key in await self.keys()),"
+        " return_exceptions=True) if not isinstance(r, BaseException)]\n",
+        (RECONCILE + "test_an_unreadable_record_fails_the_reconciliation_naming_it",),
+    ),
+    Mutation(
+        "usage-forgets-deleted-tasks",
+        "the emulator's usage counts every task it created, deleted ones too",
+        "prefect_runway/testing/emulator/state.py",
+        "            for t in self._history:\n",
+        "            for t in self._tasks.values():\n",
+        (RECONCILE + "test_usage_counts_every_task_on_its_utc_day_net_of_refunds",),
+    ),
+    Mutation(
+        "usage-keeps-refunds",
+        "the emulator's usage nets a cancelled task's refund",
+        "prefect_runway/testing/emulator/state.py",
+        'if start <= day < before and t.status(now) not in ("FAILED", "CANCELLED"):',
+        "if start <= day < before:",
+        (RECONCILE + "test_usage_counts_every_task_on_its_utc_day_net_of_refunds",),
     ),
 ]
 

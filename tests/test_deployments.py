@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from prefect_runway import RunwayCredentials
 from prefect_runway.flows.common import batch_key
 from prefect_runway.flows.drive_batch import PROGRESS_KEY
+from prefect_runway.flows.reconcile_spend import RECONCILE_KEY
 from prefect_runway.flows.s3_image_to_video import TABLE_KEY
 from prefect_runway.s3.objects import MANIFEST_NAME
 from prefect_runway.testing.emulator import Emulator
@@ -42,6 +43,7 @@ POOL = "runway-pool"
 NIGHTLY = "s3-image-to-video/s3-image-to-video-nightly"
 HOURLY = "collect-runway-videos/collect-runway-videos-hourly"
 DRIVE = "drive-runway-batch/drive-runway-batch-daily"
+RECONCILE = "reconcile-runway-spend/reconcile-spend-daily"
 BUCKET = "deploy-stills"
 PREFIX = "nightly/"
 IMAGES = 3
@@ -126,6 +128,7 @@ def trigger(env: dict[str, str], deployment: str, **parameters: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.timeout(600)  # five flow runs by a worker on a shared 2-core machine
 def test_deploy_all_then_a_process_worker_runs_both_deployments(
     prefect_server, api, moto_s3, worker_runway, tmp_path
 ):
@@ -186,6 +189,9 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
         drive_id = trigger(env, DRIVE, bucket=BUCKET, prefix=PREFIX, output_prefix=videos)
         driven = wait_for_run(api, drive_id, worker, log)
         assert driven["state_type"] == "COMPLETED", f"{driven['state']}\n{tail(log)}"
+        # The daily reconciliation finds Runway's usage and the workers' ledger agree.
+        reconciled = wait_for_run(api, trigger(env, RECONCILE), worker, log)
+        assert reconciled["state_type"] == "COMPLETED", f"{reconciled['state']}\n{tail(log)}"
     assert run["deployment_id"] == nightly["id"] and collected["deployment_id"] == hourly["id"]
     assert run["parameters"]["bucket"] == BUCKET and run["parameters"]["prefix"] == PREFIX
     assert run["parameters"]["credentials_block"] == "runway"
@@ -193,6 +199,16 @@ def test_deploy_all_then_a_process_worker_runs_both_deployments(
     drive = api.get(f"/deployments/name/{DRIVE}").raise_for_status().json()
     assert drive["entrypoint"] == "prefect_runway/flows/drive_batch.py:drive_batch"
     assert [s["active"] for s in drive["schedules"]] == [False]
+    reconcile = api.get(f"/deployments/name/{RECONCILE}").raise_for_status().json()
+    assert reconcile["entrypoint"] == "prefect_runway/flows/reconcile_spend.py:reconcile_spend"
+    assert [(s["schedule"]["cron"], s["schedule"]["timezone"], s["active"])
+            for s in reconcile["schedules"]] == [("0 6 * * *", "UTC", False)]  # fmt: skip
+    assert reconcile["parameters"] == {"days": 7, "tolerance_credits": 0,
+                                       "credentials_block": "runway"}  # fmt: skip
+    only = {"key": {"any_": [RECONCILE_KEY]}, "flow_run_id": {"any_": [reconciled["id"]]}}
+    [books] = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()
+    [day] = json.loads(books["data"]) if isinstance(books["data"], str) else books["data"]
+    assert (day["usage_credits"], day["ledger_credits"], day["gap"]) == (75, 75, 0)
     progress_key = batch_key(PROGRESS_KEY, f"{BUCKET}/{PREFIX}")
     only = {"key": {"any_": [progress_key]}, "flow_run_id": {"any_": [driven["id"]]}}
     [progress] = api.post("/artifacts/filter", json={"artifacts": only}).raise_for_status().json()

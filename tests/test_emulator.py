@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -575,11 +576,14 @@ def test_organization(make_emulator: Callable[..., Emulator]) -> None:
 
 
 def test_organization_usage_nets_refunds(client: httpx.Client, emu: Emulator) -> None:
-    assert client.post("/v1/organization/usage", json={}).json() == {"models": [], "results": []}
+    today = datetime.now(timezone.utc).date()
+    days = {"startDate": today.isoformat(), "beforeDate": (today + timedelta(1)).isoformat()}
+    assert client.post("/v1/organization/usage", json=days).json() == {"models": [], "results": []}
     client.post(SUBMIT, json=body())
     cancelled = client.post(SUBMIT, json=body(model="veo3.1", duration=8)).json()["id"]
     client.delete(f"/v1/tasks/{cancelled}")
-    usage = client.post("/v1/organization/usage", json={}).json()
+    assert client.post("/v1/organization/usage", json={}).json()["results"] == []  # not today
+    usage = client.post("/v1/organization/usage", json=days).json()
     assert usage["models"] == ["gen4_turbo"]
     assert usage["results"][0]["usedCredits"] == [{"model": "gen4_turbo", "amount": 25}]
 

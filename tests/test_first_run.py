@@ -24,7 +24,7 @@ from prefect_runway.testing.emulator.samples import png
 from tests.conftest import API_KEY, BUCKET
 
 ROOT = Path(__file__).resolve().parent.parent
-FLOW_MODULES = ("s3_image_to_video", "collect_videos", "drive_batch")
+FLOW_MODULES = ("s3_image_to_video", "collect_videos", "drive_batch", "reconcile_spend")
 
 
 def fill(s3, prefix: str, count: int) -> None:
@@ -61,9 +61,14 @@ def test_the_license_ships_in_the_repository_and_the_metadata():
 
 
 def test_the_flows_package_exports_the_flows_themselves():
-    from prefect_runway.flows import collect_videos, drive_batch, s3_image_to_video
+    from prefect_runway.flows import (
+        collect_videos,
+        drive_batch,
+        reconcile_spend,
+        s3_image_to_video,
+    )
 
-    for obj in (collect_videos, drive_batch, s3_image_to_video):
+    for obj in (collect_videos, drive_batch, reconcile_spend, s3_image_to_video):
         assert isinstance(obj, Flow), obj
 
 
@@ -73,7 +78,7 @@ def test_every_flow_module_runs_with_help(name, tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"usage: python -m prefect_runway.flows.{name}")
-    if name != "collect_videos":
+    if name not in ("collect_videos", "reconcile_spend"):
         assert "(default: gen4_turbo)" in run.stdout and "seedance2" in run.stdout
         assert "--duration SECONDS" in run.stdout and "(default: 5)" in run.stdout
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 
 from prefect_runway.api.client import RunwayClient
@@ -53,13 +53,11 @@ def collect(output_prefix: str = VIDEOS, **kwargs):
 
 def charged_by_emulator(emu) -> tuple[float, dict[str, float]]:
     """The organization's credit balance drop, and the usage endpoint's credits per model."""
+    today = datetime.now(timezone.utc).date()
     with RunwayClient(API_KEY, base_url=emu.base_url) as client:
         balance = client.organization().credit_balance
-    headers = {"Authorization": f"Bearer {API_KEY}", "X-Runway-Version": "2024-11-06"}
-    with httpx.Client(base_url=emu.base_url, headers=headers, timeout=10) as http:
-        usage = http.post("/v1/organization/usage", json={}).json()
-    used = {u["model"]: float(u["amount"]) for day in usage["results"]
-            for u in day["usedCredits"]}  # fmt: skip
+        usage = client.organization_usage(today, today + timedelta(days=1))
+    used = {model: amount for (_, model), amount in usage.credits().items()}
     assert balance is not None
     return START_BALANCE - balance, used
 

@@ -58,15 +58,18 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, BinaryIO, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
 from prefect_runway.api.dialects import Dialect, failure_code, task_fields
+from prefect_runway.api.limits import MAX_USAGE_DAYS
 from prefect_runway.api.models import (
     ImageToVideoRequest,
     Organization,
+    OrganizationUsage,
     SubmittedTask,
     Task,
     TaskStatus,
@@ -127,6 +130,8 @@ class _Call:
     daily_limit_429: bool = False
     """A 429 means the daily generation limit unless its body says otherwise (official
     create)."""
+    read: bool = False
+    """A POST that only reads (the usage query): every 5xx is retried, as for a GET."""
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -481,10 +486,21 @@ class _ClientBase:
                     error.message += "; a task may have been created (no ID was read)"
         else:
             lost += isinstance(error, RunwayResponseLostError)
-            if call.method == "GET" and isinstance(error, RunwayServerError):
+            if (call.method == "GET" or call.read) and isinstance(error, RunwayServerError):
                 error.idempotent = True  # a read: any 5xx may pass, so it is retried
         error.lost_responses = lost  # a lost answer stays known whatever error follows
         return lost
+
+    def _usage_call(self, start_date: date, before_date: date) -> _Call:
+        """The usage query of the UTC days ``[start_date, before_date)``, checked first."""
+        days = (before_date - start_date).days
+        if not 0 <= days <= MAX_USAGE_DAYS:
+            raise RunwayValidationError(
+                f"organization usage covers 0 to {MAX_USAGE_DAYS} days: got start_date "
+                f"{start_date} and before_date {before_date} ({days} days)"
+            )
+        body = {"startDate": start_date.isoformat(), "beforeDate": before_date.isoformat()}
+        return _Call("POST", self.dialect.usage_path, body, read=True)
 
     def _create_call(self, request: ImageToVideoRequest | GenerationRequest) -> _Call:
         """The create's call; any error here certainly sent nothing, and says so."""
@@ -753,6 +769,16 @@ class RunwayClient(_ClientBase):
         body, _ = self._send(_Call("GET", self.dialect.organization_path))
         return Organization.model_validate(body or {})
 
+    def organization_usage(self, start_date: date, before_date: date) -> OrganizationUsage:
+        """Net credits per UTC day and model for the days ``[start_date, before_date)``
+        (at most 90), refunds netted in; a read, so every 5xx is retried.
+
+        Raises:
+            RunwayValidationError: the range is negative or longer than 90 days (nothing sent).
+        """
+        body, _ = self._send(self._usage_call(start_date, before_date))
+        return OrganizationUsage.model_validate(body or {})
+
     def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
         """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""
         self._check_dialect("Ephemeral uploads")
@@ -935,6 +961,18 @@ class AsyncRunwayClient(_ClientBase):
         """Credit balance, tier limits and today's usage."""
         body, _ = await self._send(_Call("GET", self.dialect.organization_path))
         return Organization.model_validate(body or {})
+
+    async def organization_usage(
+        self, start_date: date, before_date: date
+    ) -> OrganizationUsage:
+        """Net credits per UTC day and model for the days ``[start_date, before_date)``
+        (at most 90), refunds netted in; a read, so every 5xx is retried.
+
+        Raises:
+            RunwayValidationError: the range is negative or longer than 90 days (nothing sent).
+        """
+        body, _ = await self._send(self._usage_call(start_date, before_date))
+        return OrganizationUsage.model_validate(body or {})
 
     async def upload_image(self, data: bytes, filename: str, content_type: str) -> str:
         """Upload an image as an ephemeral upload and return its ``runway://`` URI (24 h)."""

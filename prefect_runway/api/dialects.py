@@ -36,6 +36,7 @@ CREATE_PATH = "/v1/image_to_video"
 TASKS_PATH = "/v1/tasks"
 UPLOADS_PATH = "/v1/uploads"
 ORGANIZATION_PATH = "/v1/organization"
+USAGE_PATH = "/v1/organization/usage"
 VERSION_HEADER = "X-Runway-Version"
 
 
@@ -119,6 +120,11 @@ class Dialect(StrEnum):
         """Credit balance, tier limits and today's usage."""
         return ORGANIZATION_PATH
 
+    @property
+    def usage_path(self) -> str:
+        """Net credits per UTC day and model (``POST``, a date range in the body)."""
+        return USAGE_PATH
+
     def headers(self, api_key: str, api_version: str) -> dict[str, str]:
         """The headers of every API request: bearer auth and the version header."""
         return {
@@ -196,6 +202,7 @@ def failure_code(body: Any) -> Any:
 __all__ = [
     "CREATE_PATH",
     "ORGANIZATION_PATH",
+    "USAGE_PATH",
     "SUCCESS_CODES",
     "TASKS_PATH",
     "UPLOADS_PATH",

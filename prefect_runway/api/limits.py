@@ -123,6 +123,15 @@ MEDIA_LIMITS: dict[str, dict[str, int]] = {
 """Kind -> transport -> limit ("API Input Parameters"): bytes of the file by ``url`` and
 ``upload``; characters of the whole URI by ``data_uri``. Read by `prefect_runway.media`."""
 
+# -- organization usage ----------------------------------------------------------------------
+
+MAX_USAGE_DAYS = 90
+"""``POST /v1/organization/usage`` covers at most this many UTC days (``beforeDate`` at most
+90 days after ``startDate``; SDK ``organization_retrieve_usage_params``)."""
+
+DEFAULT_USAGE_DAYS = 30
+"""Its defaults: ``startDate`` 30 days before today, ``beforeDate`` 30 days after it."""
+
 # -- local runs only -------------------------------------------------------------------------
 
 ALLOW_LOOPBACK_ENV = "PREFECT_RUNWAY_ALLOW_LOOPBACK_URLS"

@@ -30,7 +30,7 @@ import ipaddress
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from enum import Enum
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -1050,3 +1050,45 @@ class Organization(_WireModel):
         """
         limit = self.max_daily_generations(model)
         return None if limit is None else max(limit - self.daily_generations(model), 0)
+
+
+class UsageCredits(_WireModel):
+    """One model's net credits on one UTC day of `OrganizationUsage`."""
+
+    model: str
+    amount: float
+    """Net credits (refunds netted in: may be negative)."""
+
+
+class UsageDay(_WireModel):
+    """One UTC day of `OrganizationUsage`: net credits per model."""
+
+    date: date
+    used_credits: list[UsageCredits] = Field(default_factory=list)
+
+
+class OrganizationUsage(_WireModel):
+    """`POST /v1/organization/usage`: the whole API project's net credits per UTC day and
+    model (refunds netted in), for the days asked for.
+
+    Example:
+        >>> usage = OrganizationUsage.model_validate({"models": ["gen4_turbo"], "results": [
+        ...     {"date": "2026-03-02", "usedCredits": [{"model": "gen4_turbo", "amount": 50}]}]})
+        >>> usage.credits()
+        {(datetime.date(2026, 3, 2), 'gen4_turbo'): 50.0}
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+    )
+
+    models: list[str] = Field(default_factory=list)
+    results: list[UsageDay] = Field(default_factory=list)
+
+    def credits(self) -> dict[tuple[date, str], float]:
+        """Net credits by (UTC day, model), summed should a day list a model twice."""
+        found: dict[tuple[date, str], float] = {}
+        for day in self.results:
+            for used in day.used_credits:
+                found[(day.date, used.model)] = found.get((day.date, used.model), 0) + used.amount
+        return found

@@ -46,10 +46,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 from prefect_runway.api.models import SubmittedTask
-from prefect_runway.errors import RecordConflictError, RecordReadError, RecordWriteError
+from prefect_runway.errors import (
+    ConfigurationError,
+    RecordConflictError,
+    RecordReadError,
+    RecordWriteError,
+)
+from prefect_runway.ledger.keys import GENERATION_KEY_PREFIX, KEY_PREFIX
 from prefect_runway.ledger.stores import RecordStore, record_store
 
 RecordState = Literal["intent", "unknown", "submitted", "rejected"]
+RECORD_PREFIX = "runway-"
+"""What every record's key starts with (`KEY_PREFIX`, `GENERATION_KEY_PREFIX`)."""
 
 
 def _now() -> datetime:
@@ -265,6 +273,52 @@ class Ledger:
         record = self._parse(key, raw)
         record._version = version
         return record
+
+    async def keys(self) -> list[str]:
+        """The key of every record in the ledger (``runway-i2v-...``, ``runway-task-...``),
+        sorted; other files of a shared folder or prefix are not records.
+
+        Raises:
+            RecordReadError: the storage cannot be listed (never an empty ledger instead).
+            ConfigurationError: the storage has no listing (a storage block).
+        """
+        try:
+            found = await self.store.akeys(RECORD_PREFIX)
+        except ConfigurationError:
+            raise
+        except Exception as exc:
+            raise RecordReadError(
+                f"Cannot list the submission records in {self.location} ({type(exc).__name__}: "
+                f"{exc}). Fix the storage and rerun."
+            ) from None
+        known = (KEY_PREFIX, GENERATION_KEY_PREFIX)
+        return [k for k in found if k.startswith(known) and "." not in k]  # not lock files
+
+    async def records(self, concurrency: int = 16) -> list[SubmissionRecord]:
+        """Every record in the ledger, read and checked, in key order.
+
+        Args:
+            concurrency: Records read at once.
+
+        Raises:
+            RecordReadError: the listing or a record failed to read, or a record is damaged;
+                the message names it. Never a shorter list instead.
+            ConfigurationError: the storage has no listing (a storage block).
+
+        Example:
+            ```python
+            records = await (await Ledger.default()).records()
+            paid = sum(len(r.attempts) for r in records)
+            ```
+        """
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(key: str) -> SubmissionRecord | None:
+            async with gate:
+                return await self.read(key)
+
+        found = await asyncio.gather(*(one(key) for key in await self.keys()))
+        return [record for record in found if record is not None]  # None: deleted meanwhile
 
     async def _read_bytes(self, key: str) -> tuple[bytes, bytes | str] | None:
         """The record's bytes and their version (S3: the ETag; elsewhere: the bytes)."""

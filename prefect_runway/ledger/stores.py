@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-from prefect_runway.errors import RecordConflictError, RecordWriteError
+from prefect_runway.errors import ConfigurationError, RecordConflictError, RecordWriteError
 
 # boto3 blocks: its calls run in threads of their own, so a batch's record reads and writes
 # never queue behind the event loop's small default executor (cpu count + 4 threads).
@@ -110,6 +110,11 @@ class RecordStore(Protocol):
 
     async def adelete(self, key: str) -> None:
         """Remove the record of `key` (absent is fine)."""
+        ...
+
+    async def akeys(self, prefix: str = "") -> list[str]:
+        """The keys of every record whose key starts with `prefix`, sorted (no temporary
+        files); raises when the storage cannot be listed, never answers "none" instead."""
         ...
 
 
@@ -188,6 +193,20 @@ class LocalFolderStore:
         """Unlink the file (absent is fine)."""
         (self.folder / key).unlink(missing_ok=True)
 
+    async def akeys(self, prefix: str = "") -> list[str]:
+        """The folder's record files whose names start with `prefix` (none when the folder was
+        never written); hidden files (temporary writes, the replace guard) are not records."""
+
+        def names() -> list[str]:
+            if not self.folder.exists():
+                return []
+            return sorted(
+                p.name for p in self.folder.iterdir()
+                if p.name.startswith(prefix) and not p.name.startswith(".") and p.is_file()
+            )  # fmt: skip
+
+        return await asyncio.to_thread(names)
+
 
 class BlockStore:
     """Records in any Prefect storage block (``read_path``, ``write_path``, and
@@ -250,6 +269,18 @@ class BlockStore:
         if not hasattr(self.block, "delete_path"):
             raise RecordWriteError(f"{type(self.block).__name__} cannot delete records")
         await _call(self.block, "delete_path", key)
+
+    async def akeys(self, prefix: str = "") -> list[str]:
+        """A storage block has no listing this store can rely on: refused.
+
+        Raises:
+            ConfigurationError: always, naming the block and what lists.
+        """
+        raise ConfigurationError(
+            f"The ledger in the {self.location} cannot list its records (a storage block "
+            "offers no listing): reconciling spend needs the records in a folder or on S3 "
+            "(PREFECT_RUNWAY_RECORDS, a LocalFileSystem or an S3Bucket block)."
+        )
 
 
 class S3RecordStore:
@@ -388,6 +419,19 @@ class S3RecordStore:
     async def adelete(self, key: str) -> None:
         """`delete` off the event loop."""
         await asyncio.get_running_loop().run_in_executor(_THREADS, self.delete, key)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """The keys under the store's prefix that start with `prefix` (``ListObjectsV2``,
+        every page), relative to the store's prefix, sorted."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        found = [o["Key"][len(self.prefix) :] for page in pages for o in page.get("Contents", [])]
+        return sorted(k for k in found if "/" not in k)  # not the sub-folders' objects
+
+    async def akeys(self, prefix: str = "") -> list[str]:
+        """`keys` off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(_THREADS, self.keys, prefix)
 
     # -- the `RecordStore` protocol (`adelete` above is its own) ------------------------------
 

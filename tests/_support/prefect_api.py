@@ -23,13 +23,20 @@ async def read_events(prefix: str, task_ids: set[str], expected: int) -> list[di
     Events are delivered asynchronously, and the harness's server keeps those of earlier
     tests, so the count that matters is the count about these tasks.
     """
+    return await read_resource_events(prefix, {f"runway.task.{t}" for t in task_ids}, expected)
+
+
+async def read_resource_events(
+    prefix: str, resource_ids: set[str], expected: int, tries: int = 300
+) -> list[dict]:
+    """The events under ``prefix`` about the resources ``resource_ids``, once ``expected`` of
+    them arrived (or after `tries` reads, 0.2 s apart)."""
     from prefect.settings import PREFECT_API_URL
 
     async with httpx.AsyncClient(base_url=PREFECT_API_URL.value()) as http:
-        for _ in range(300):
+        for _ in range(tries):
             response = await http.post("/events/filter", json={"filter": {
-                "event": {"prefix": [prefix]},
-                "resource": {"id": [f"runway.task.{task_id}" for task_id in task_ids]}}})
+                "event": {"prefix": [prefix]}, "resource": {"id": sorted(resource_ids)}}})
             response.raise_for_status()
             events = response.json()["events"]
             if len(events) >= expected:

@@ -28,6 +28,7 @@ from .mp4 import VIDEO_MP4
 from .multipart import MAX_UPLOAD_BYTES, MB, parse_form, sniff_upload
 from .samples import WAV, png
 from .state import DailyLimitExceeded, EmulatorState, Task, iso_utc
+from .usage import usage_range
 from .validation import (
     TASK_ENDPOINTS,
     ValidatedSubmit,
@@ -649,10 +650,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, state.organization())
 
     def _organization_usage(self, method: str) -> None:
-        self._read_body_quietly()
+        try:
+            raw: bytes | None = self._read_body(limit=MAX_JSON_BYTES)
+        except (ValueError, OverflowError):
+            self.close_connection = True
+            raw = None
         if self._authorize() is not None:
             return
-        self._json(200, self.server.state.usage())
+        try:
+            body = json.loads(raw) if raw else {}
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        if raw is None or body is None:
+            self._error(400, "Invalid JSON body.")
+            return
+        state = self.server.state
+        found = usage_range(body, state.today())
+        if isinstance(found, list):
+            self._error(400, "Validation of body failed", issues=found)
+            return
+        self._json(200, state.usage(*found))
 
     def _create_upload(self, method: str) -> None:
         state = self.server.state

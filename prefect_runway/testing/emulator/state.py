@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from .clock import Clock
@@ -158,6 +158,7 @@ class EmulatorState:
     def _clear(self) -> None:
         self.credit_balance = self.initial_credits
         self._tasks: dict[str, Task] = {}
+        self._history: list[Task] = []  # every task created, deleted ones too (usage reads it)
         self._ever_succeeded: set[str] = set()
         self._waiting: deque[Task] = deque()
         self._running: list[Task] = []
@@ -471,6 +472,7 @@ class EmulatorState:
                 task.routing = submit.routing
             self.credit_balance -= submit.credits
             self._tasks[task.id] = task
+            self._history.append(task)
             self._waiting.append(task)
             self._bodies.add(json.dumps(body, sort_keys=True))
             window.append(task.created_wall)
@@ -593,21 +595,35 @@ class EmulatorState:
                 },
             }
 
-    def usage(self) -> dict[str, Any]:
-        """Return the ``POST /v1/organization/usage`` body: today's net credits per model."""
+    def today(self) -> date:
+        """The current UTC date on the emulator's clock."""
+        return datetime.fromtimestamp(self.clock.time(), tz=timezone.utc).date()
+
+    def usage(self, start: date, before: date) -> dict[str, Any]:
+        """Return the ``POST /v1/organization/usage`` body for the UTC days ``[start, before)``.
+
+        Every task ever created counts on the UTC day of its creation (by the emulator's
+        clock), deleted tasks and tasks whose create answer was dropped or faulted included,
+        at its credits net of refunds: a FAILED or CANCELLED task nets 0 (the emulator refunds
+        both in full, as their final ``cost.credits`` of 0 says); one still running counts in
+        full. Days and models that net 0 are left out.
+        """
         with self.lock:
             now = self.clock.monotonic()
             self._advance(now)
-            used: Counter[str] = Counter()
-            for t in self._tasks.values():
-                if t.cancelled_at is None and not (t.fail_code and t.status(now) == "FAILED"):
-                    used[t.model] += t.credits
-            today = datetime.now(timezone.utc).date().isoformat()
-            credits = [{"model": m, "amount": n} for m, n in sorted(used.items())]
-            return {
-                "models": sorted(used),
-                "results": [{"date": today, "usedCredits": credits}] if credits else [],
-            }
+            used: dict[date, Counter[str]] = {}
+            for t in self._history:
+                day = datetime.fromtimestamp(t.created_wall, tz=timezone.utc).date()
+                if start <= day < before and t.status(now) not in ("FAILED", "CANCELLED"):
+                    used.setdefault(day, Counter())[t.model] += t.credits
+            results: list[dict[str, Any]] = []
+            models: set[str] = set()
+            for day, counts in sorted(used.items()):
+                credits = [{"model": m, "amount": n} for m, n in sorted(counts.items()) if n]
+                models.update(m for m, n in counts.items() if n)
+                if credits:
+                    results.append({"date": day.isoformat(), "usedCredits": credits})
+            return {"models": sorted(models), "results": results}
 
     def stats(self) -> dict[str, Any]:
         """Return the ``GET /_emulator/stats`` body."""
