@@ -98,7 +98,9 @@ def schema() -> pa.Schema:
     types = {
         "int16": pa.int16(), "int32": pa.int32(), "int64": pa.int64(), "float64": pa.float64(),
         "bool": pa.bool_(), "string": pa.string(), "timestamp[us, UTC]": pa.timestamp("us", "UTC"),
-        "list<string>": pa.list_(pa.string()), "list<int64>": pa.list_(pa.int64()),
+        # Parquet's own name for a list's items, so a table read back has this very schema
+        "list<string>": pa.list_(pa.field("element", pa.string())),
+        "list<int64>": pa.list_(pa.field("element", pa.int64())),
     }  # fmt: skip
     return pa.schema([pa.field(name, types[kind]) for name, kind, _ in COLUMNS],
                      metadata={"schema_version": str(SCHEMA_VERSION)})  # fmt: skip
