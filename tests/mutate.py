@@ -987,6 +987,25 @@ MUTATIONS = [
         "        return None\n",
         ("tests/test_sidecars.py::test_a_sidecar_that_cannot_be_read_fails_its_image",),
     ),
+    # -- the manifest as a table ------------------------------------------------------------
+    Mutation(
+        "stale-table-view",
+        "a table view written from an older manifest is written again from the latest",
+        "prefect_runway/s3/manifest_table.py",
+        '            if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:\n',
+        "            if True:\n",
+        ("tests/test_manifest_table.py::"
+         "test_views_from_a_stale_version_are_written_again_from_the_latest",),
+    ),
+    Mutation(
+        "first-output-only",
+        "the manifest lists every output of a task with several",
+        "prefect_runway/flows/collect_videos.py",
+        'outputs=copy.get("outputs"), failure=None',
+        "outputs=None, failure=None",
+        ("tests/test_manifest_table.py::"
+         "test_a_table_batch_with_history_and_several_outputs_reads_back_as_parquet",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(
