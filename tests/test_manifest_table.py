@@ -151,7 +151,7 @@ def test_views_from_a_stale_version_are_written_again_from_the_latest(s3):
     stale, etag = read_manifest_version(s3, BUCKET, KEY)
     merge_manifest(s3, BUCKET, KEY, [submitted("b", "t2")])
     assert stale is not None and etag is not None
-    write_views(s3, BUCKET, KEY, stale, etag)
+    write_views(s3, BUCKET, KEY, stale, etag, lambda: read_manifest_version(s3, BUCKET, KEY))
     assert {r["task_id"] for r in jsonl_rows(s3)} == {"t1", "t2"}
     assert {r["task_id"] for r in parquet_rows(s3)} == {"t1", "t2"}
 
@@ -184,7 +184,8 @@ def test_without_pyarrow_one_warning_and_the_jsonl_is_written(s3, caplog, monkey
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     assert stale is not None and etag is not None
     with caplog.at_level(logging.WARNING):
-        write_views(s3, BUCKET, KEY, stale, etag)  # a stale version: two rounds, one warning
+        # A stale version: two rounds of writing, one warning.
+        write_views(s3, BUCKET, KEY, stale, etag, lambda: read_manifest_version(s3, BUCKET, KEY))
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == [
         f"pyarrow is not installed: s3://{BUCKET}/{PARQUET} was not written (pip install "

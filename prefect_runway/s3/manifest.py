@@ -550,7 +550,8 @@ def merge_manifest(
                 ) from None
             raise
         if views:  # views of what was just written, never a second truth; never raise
-            write_views(s3, bucket, key, merged, str(answer.get("ETag", "")))
+            write_views(s3, bucket, key, merged, str(answer.get("ETag", "")),
+                        lambda: _read(s3, bucket, key))  # fmt: skip
         return merged
     raise ManifestError(
         f"{uri} kept changing under {max_attempts} merge attempts; too many writers at once. "

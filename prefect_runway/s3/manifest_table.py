@@ -21,8 +21,12 @@ Example:
     import io
     import boto3
     import pyarrow.parquet as pq
+    from prefect_runway.s3.manifest import ManifestRow, merge_manifest
 
-    body = boto3.client("s3").get_object(Bucket="stills", Key="in/runway-manifest.parquet")["Body"]
+    s3 = boto3.client("s3")
+    merge_manifest(s3, "stills", "in/runway-manifest.json",  # writes the views too
+                   [ManifestRow(source="s3://stills/in/a.png", status="submitted", task_id="t1")])
+    body = s3.get_object(Bucket="stills", Key="in/runway-manifest.parquet")["Body"]
     table = pq.read_table(io.BytesIO(body.read()))
     print(table.filter(table["current"]).select(["source", "task_id", "outputs"]).to_pylist())
     ```
@@ -32,7 +36,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +83,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )  # fmt: skip
 """The columns: name, Arrow type, meaning (the README's table is this one)."""
 _ROUNDS = 5
+Reader = Callable[[], "tuple[Manifest | None, str | None]"]
+"""Reads the stored manifest and its ETag."""
 
 
 def __getattr__(name: str) -> Any:
@@ -149,7 +155,9 @@ def view_keys(key: str) -> tuple[str, str]:
     return f"{stem}.parquet", f"{stem}.jsonl"
 
 
-def write_views(s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: str) -> None:
+def write_views(
+    s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: str, read: Reader
+) -> None:
     """Write the Parquet and JSONL views of `manifest` (the JSON at ``s3://bucket/key`` as of
     `etag`) beside it. Never raises: a failure is a WARNING (the JSON manifest holds it all).
 
@@ -160,17 +168,19 @@ def write_views(s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: s
         manifest: The manifest as written.
         etag: Its ETag as written; when the stored one differs after the views are written,
             they are written again from the stored one (another writer merged meanwhile).
+        read: Reads the stored manifest and its ETag
+            (`prefect_runway.s3.manifest.read_manifest_version`).
     """
     try:
-        _write_views(s3, bucket, key, manifest, etag)
+        _write_views(s3, bucket, key, manifest, etag, read)
     except Exception as exc:  # a bug in a view never fails a run whose IDs are recorded
         log(_logger, logging.WARNING, "The table views of s3://%s/%s were not written (%s: %s)",
             bucket, key, type(exc).__name__, exc)  # fmt: skip
 
 
-def _write_views(s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: str) -> None:
-    from prefect_runway.s3.manifest import read_manifest_version
-
+def _write_views(
+    s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: str, read: Reader
+) -> None:
     uri, parquet_warned = f"s3://{bucket}/{key}", False
     for _ in range(_ROUNDS):
         rows = table_rows(manifest, uri)
@@ -194,7 +204,7 @@ def _write_views(s3: S3Client, bucket: str, key: str, manifest: Manifest, etag: 
         try:
             if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:
                 return
-            stored, stored_etag = read_manifest_version(s3, bucket, key)
+            stored, stored_etag = read()
         except Exception as exc:
             log(_logger, logging.WARNING, "Could not check that the table views of %s are of its "
                 "latest version (%s: %s); the next merge writes them again.", uri,
