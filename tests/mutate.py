@@ -998,6 +998,14 @@ MUTATIONS = [
          "test_views_from_a_stale_version_are_written_again_from_the_latest",),
     ),
     Mutation(
+        "table-view-listed-as-input",
+        "the manifest's table views beside the images are never listed as inputs",
+        "prefect_runway/s3/objects.py",
+        'if not item["Key"].endswith(("/", *MANIFEST_FILES))',
+        'if not item["Key"].endswith(("/", MANIFEST_NAME))',
+        ("tests/test_manifest_table.py::test_the_views_beside_the_images_are_never_inputs",),
+    ),
+    Mutation(
         "first-output-only",
         "the manifest lists every output of a task with several",
         "prefect_runway/flows/collect_videos.py",

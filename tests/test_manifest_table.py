@@ -18,7 +18,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 
-from prefect_runway import collect_videos
+from prefect_runway import collect_videos, s3_image_to_video
 from prefect_runway.flows.generate_from_table import generate_from_table
 from prefect_runway.s3 import manifest_table
 from prefect_runway.s3.manifest import (
@@ -29,6 +29,7 @@ from prefect_runway.s3.manifest import (
 )
 from prefect_runway.s3.manifest_table import COLUMNS, SCHEMA_VERSION, write_views
 from tests._support import BUCKET
+from tests._support.s3 import fill
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "in/runway-manifest.json"
@@ -128,6 +129,15 @@ def test_a_table_batch_with_history_and_several_outputs_reads_back_as_parquet(ru
     [row] = [r for r in manifest.rows if "kite" in (r.source or "")]
     assert [o.uri for o in row.outputs or []] == kites[1]["outputs"]
     assert [o.uri for o in row.generations[0].outputs or []] == kites[0]["outputs"]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_views_beside_the_images_are_never_inputs(runway, s3):
+    fill(s3, 2, bad=False)
+    first = asyncio.run(s3_image_to_video(BUCKET, "in/"))
+    again = asyncio.run(s3_image_to_video(BUCKET, "in/"))
+    assert "Contents" in s3.list_objects_v2(Bucket=BUCKET, Prefix=PARQUET)
+    assert (first.submitted, again.cached, len(again.rows), again.rejected) == (2, 2, 2, 0)
 
 
 def test_earlier_generations_and_sources_without_a_task_are_rows(s3):

@@ -197,8 +197,8 @@ def test_the_command_line_runs_a_pipeline_and_fails_on_errors(s3, emu, tmp_path,
                                                              capsys):
     help_text = subprocess.run([sys.executable, "-m", "prefect_runway.flows.pipeline", "--help"],
                                capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    assert "TABLE" not in help_text and "--fail-on-errors" in help_text
     assert help_text.startswith("usage: python -m prefect_runway.flows.pipeline")
+    assert "table stages output_prefix" in help_text and "--fail-on-errors" in help_text
     monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
     monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
     table, stages = tmp_path / "items.csv", tmp_path / "stages.json"
