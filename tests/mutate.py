@@ -1091,6 +1091,33 @@ MUTATIONS = [
         "if start <= day < before:",
         (RECONCILE + "test_usage_counts_every_task_on_its_utc_day_net_of_refunds",),
     ),
+    # -- the manifest as a table ------------------------------------------------------------
+    Mutation(
+        "stale-table-view",
+        "a table view written from an older manifest is written again from the latest",
+        "prefect_runway/s3/manifest_table.py",
+        '            if s3.head_object(Bucket=bucket, Key=key)["ETag"] == etag:\n',
+        "            if True:\n",
+        ("tests/test_manifest_table.py::"
+         "test_views_from_a_stale_version_are_written_again_from_the_latest",),
+    ),
+    Mutation(
+        "table-view-listed-as-input",
+        "the manifest's table views beside the images are never listed as inputs",
+        "prefect_runway/s3/objects.py",
+        'if not item["Key"].endswith(("/", *MANIFEST_FILES))',
+        'if not item["Key"].endswith(("/", MANIFEST_NAME))',
+        ("tests/test_manifest_table.py::test_the_views_beside_the_images_are_never_inputs",),
+    ),
+    Mutation(
+        "first-output-only",
+        "the manifest lists every output of a task with several",
+        "prefect_runway/flows/collect_videos.py",
+        'outputs=copy.get("outputs"), failure=None',
+        "outputs=None, failure=None",
+        ("tests/test_manifest_table.py::"
+         "test_a_table_batch_with_history_and_several_outputs_reads_back_as_parquet",),
+    ),
 ]
 
 IGNORE = shutil.ignore_patterns(

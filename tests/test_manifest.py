@@ -126,16 +126,19 @@ def test_an_unreadable_manifest_is_never_overwritten(s3):
 
 
 def _put_counting_client(before_first_put=None, after_put=None):
-    """A real boto3 client with hooks around its PutObject calls; returns it and its put count."""
+    """A real boto3 client with hooks around its PutObject calls of the manifest (not of its
+    table views); returns it and its put count."""
     client = boto3.client("s3")
     puts: list[int] = []
 
-    def before(**_: object) -> None:
+    def before(params: dict, **_: object) -> None:
+        if params.get("Key") != KEY:
+            return
         puts.append(1)
         if len(puts) == 1 and before_first_put is not None:
             before_first_put()
 
-    client.meta.events.register("before-call.s3.PutObject", before)
+    client.meta.events.register("before-parameter-build.s3.PutObject", before)
     if after_put is not None:
         client.meta.events.register("after-call.s3.PutObject", lambda **_: after_put())
     return client, puts

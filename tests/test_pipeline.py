@@ -22,7 +22,7 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_runway import RunwayCredentials
-from prefect_runway.errors import RunwayValidationError
+from prefect_runway.errors import BatchFailedError, RunwayValidationError
 from prefect_runway.flows.pipeline import (
     MANIFEST_NAME,
     Stage,
@@ -30,6 +30,7 @@ from prefect_runway.flows.pipeline import (
     read_pipeline_manifest,
     run_pipeline,
 )
+from prefect_runway.flows.pipeline import main as pipeline_main
 from tests.conftest import API_KEY, BUCKET
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -170,6 +171,49 @@ def test_an_item_whose_stage_fails_stops_alone_with_its_reason(s3, emu):
     posts = emu.stats()["posts"]
     again = run(emu, rows(item1="a lighthouse [emulator:fail=SAFETY.INPUT.TEXT]"))
     assert emu.stats()["posts"] == posts and again.stopped == 1
+
+
+def test_fail_on_errors_fails_the_run_after_reporting_and_names_the_stopped_tasks(s3, emu):
+    table = rows(2, item1="a lighthouse [emulator:fail=SAFETY.INPUT.TEXT]")
+    with pytest.raises(BatchFailedError) as caught:
+        run(emu, table, STAGES[:2], fail_on_errors=True)
+    [task] = [t for t in emu.tasks() if "SAFETY" in t["body"]["promptText"]]
+    assert caught.value.task_ids == [task["id"]]
+    assert str(caught.value) == (
+        "1 of 2 items stopped and 0 rows were refused (first: stage 1 (text_to_image): Task "
+        f"{task['id']} failed (SAFETY.INPUT.TEXT): Generation failed (SAFETY.INPUT.TEXT).); "
+        f"see the 'runway-pipeline-stills-pipeline' artifact and {PREFIX}{MANIFEST_NAME}. A "
+        "rerun pays only for the stages not yet paid."
+    )
+    # Reported first: the manifest holds both chains, the failed one with its reason.
+    shown = {i["id"]: i for i in read_pipeline_manifest(s3, PREFIX + MANIFEST_NAME)["items"]}
+    assert (shown["item0"]["status"], shown["item1"]["status"]) == ("complete", "stopped")
+    posts = emu.stats()["posts"]
+    assert run(emu, table, STAGES[:2]).stopped == 1  # by default: reported, not raised
+    assert emu.stats()["posts"] == posts
+
+
+def test_the_command_line_runs_a_pipeline_and_fails_on_errors(s3, emu, tmp_path, monkeypatch,
+                                                             capsys):
+    help_text = subprocess.run([sys.executable, "-m", "prefect_runway.flows.pipeline", "--help"],
+                               capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert help_text.startswith("usage: python -m prefect_runway.flows.pipeline")
+    assert "table stages output_prefix" in help_text and "--fail-on-errors" in help_text
+    monkeypatch.setenv("RUNWAYML_API_SECRET", API_KEY)
+    monkeypatch.setenv("RUNWAYML_BASE_URL", emu.base_url)
+    table, stages = tmp_path / "items.csv", tmp_path / "stages.json"
+    table.write_text("id,promptText,motion\nk1,a kite,drifting left\n")
+    stages.write_text(json.dumps(STAGES[:2]))
+    assert pipeline_main([str(table), str(stages), PREFIX, "--concurrency", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert (printed["complete"], printed["stopped"], printed["paid"]) == (1, 0, 2)
+    assert printed["manifest_uri"] == PREFIX + MANIFEST_NAME
+    assert [link["status"] for link in printed["items"][0]["chain"]] == ["succeeded"] * 2
+    assert len(emu.tasks()) == 2
+    table.write_text("id,promptText,motion\nbad,[emulator:fail=SAFETY.INPUT.TEXT],left\n")
+    assert pipeline_main([str(table), str(stages), PREFIX]) == 0  # reported only
+    assert pipeline_main([str(table), str(stages), PREFIX, "--fail-on-errors"]) == 1
+    assert len(emu.tasks()) == 3  # the failed stage was paid once, never again
 
 
 def test_several_outputs_by_index_and_refusals_before_paying(s3, emu):

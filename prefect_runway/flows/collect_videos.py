@@ -691,7 +691,8 @@ def _finished_in(manifest: Manifest | None, task_id: str) -> dict[str, Any] | No
                 found = generation
         if found is not None and found.output:
             return {"location": found.output, "bytes": found.output_bytes,
-                    "sha256": found.output_sha256}  # fmt: skip
+                    "sha256": found.output_sha256,
+                    "outputs": [o.model_dump() for o in found.outputs or []] or None}
         if found is not None:
             return {"final_status": found.final_status}
     return None
@@ -723,23 +724,29 @@ def collect_video(
         logger.info("Video of %s was copied by another run to %s", item.task_id,
                     found.get("location"))  # fmt: skip
         return {"location": found["location"], "bytes": found["bytes"],
-                "sha256": found["sha256"], "new": False}  # fmt: skip
+                "sha256": found["sha256"], "outputs": found.get("outputs"),
+                "new": False}  # fmt: skip
     if found is not None:
         logger.info("Video of %s is being copied by another run (%s)", item.task_id,
                     found.get("holder"))  # fmt: skip
         return {"held": str(found.get("holder"))}
     try:
-        record = _existing_copy(claims.s3, destination)  # a run that died before its marker
-        if record is None:
-            record = download_task_output.fn(credentials, item.task_id, destination,
-                                             s3_client=claims.s3)[0].model_dump()  # fmt: skip
+        found_copy = _existing_copy(claims.s3, destination)  # a run that died before its marker
+        stored = [found_copy] if found_copy is not None else [
+            o.model_dump() for o in download_task_output.fn(
+                credentials, item.task_id, destination, s3_client=claims.s3)
+        ]  # fmt: skip
     except BaseException:
         claims.release(item.task_id)  # the next try (this run's or another's) may claim it
         raise
-    record = {k: record[k] for k in ("location", "bytes", "sha256")}
+    # Every output (text_to_image's outputCount: -1, -2...); the first is the row's `output`.
+    outputs = [{"uri": o["location"], "bytes": o["bytes"], "sha256": o["sha256"]} for o in stored]
+    record = {**{k: stored[0][k] for k in ("location", "bytes", "sha256")}, "outputs": outputs}
     if claims.done(item.task_id, record):
         _emit_success(item, record)
-        _materialize(item, record)
+        for output in outputs:
+            _materialize(item, {"location": output["uri"], "bytes": output["bytes"],
+                                "sha256": output["sha256"]})  # fmt: skip
     else:
         logger.warning("The claim on %s's video was taken over by another run while this "
                        "one copied it; the video at %s stands.", item.task_id,
@@ -900,7 +907,8 @@ def _record(
         if isinstance(outcome, Task) and "location" in copy:
             update = ManifestRow(**base, final_status="SUCCEEDED", output=copy["location"],
                                  output_bytes=copy["bytes"], output_sha256=copy["sha256"],
-                                 failure=None, failure_code=None, missing_since=None)  # fmt: skip
+                                 outputs=copy.get("outputs"), failure=None, failure_code=None,
+                                 missing_since=None)  # fmt: skip
         elif isinstance(outcome, Task):
             reason = f"copy to S3 failed, retried next run: {copy.get('error')}"
             logger.warning("Runway task %s: %s", task_id, reason)
@@ -1015,7 +1023,8 @@ def _emit_success(item: Work, record: dict[str, Any]) -> None:
             "prefect.resource.name": item.source or item.task_id,
         },
         payload={"task_id": item.task_id, "source": item.source, "status": "SUCCEEDED",
-                 "output": record["location"], "failure_code": None},  # fmt: skip
+                 "output": record["location"], "failure_code": None,
+                 "outputs": [o["uri"] for o in record["outputs"]]},  # fmt: skip
     )
 
 

@@ -69,7 +69,12 @@ from prefect_runway.api.models import Task as RunwayTask
 from prefect_runway.api.requests import GenerationRequest, endpoint_name
 from prefect_runway.cancellation import cancel_in_flight, record_in_flight
 from prefect_runway.credentials import RunwayCredentials, load_credentials
-from prefect_runway.errors import RunwayError, RunwayValidationError, validation_messages
+from prefect_runway.errors import (
+    BatchFailedError,
+    RunwayError,
+    RunwayValidationError,
+    validation_messages,
+)
 from prefect_runway.flows.collect_videos import _conflict, split_s3_uri
 from prefect_runway.flows.common import AwsCredentialsParam, S3Location, batch_key, folder
 from prefect_runway.ledger.engine import Engine, SubmissionRow
@@ -226,6 +231,7 @@ async def run_pipeline(
     resubmit_unknown: bool = False,
     aws_credentials: AwsCredentialsParam = None,
     write_manifest: bool = True,
+    fail_on_errors: bool = False,
 ) -> PipelineResult:
     """Run every item of `table` through `stages`, each item on its own as soon as it can.
 
@@ -246,6 +252,9 @@ async def run_pipeline(
             ``possible_duplicate``).
         aws_credentials: A prefect-aws ``AwsCredentials`` block; None: boto3's standard chain.
         write_manifest: Merge the chains into ``<output_prefix>runway-pipeline.json``.
+        fail_on_errors: Fail the run, after the manifest and the artifact are written, when an
+            item stopped or a row was refused (default: report them in the result; a rerun
+            pays only for what is missing).
 
     Returns:
         Per item its chain (stage, endpoint, task ID, status, output URIs, error), counts, and
@@ -253,6 +262,9 @@ async def run_pipeline(
 
     Raises:
         RunwayValidationError: a stage or the output prefix is unusable (nothing is paid).
+        BatchFailedError: a stage's task was created but its record could not be written
+            (always), or, with `fail_on_errors`, items stopped; its ``task_ids`` are those
+            tasks (the stopped stages' that have one). Raised after every item is reported.
     """
     logger = get_run_logger()
     split_s3_uri(output_prefix.rstrip("/") + "/x")  # fail fast on a bad prefix
@@ -294,7 +306,32 @@ async def run_pipeline(
     await _publish(result, output_prefix)
     logger.info("Pipeline: %d complete, %d stopped, %d tasks paid now, %d from the ledger",
                 result.complete, result.stopped, result.paid, result.cached)  # fmt: skip
+    _raise_for_failures(result, output_prefix, fail_on_errors)
     return result
+
+
+def _raise_for_failures(result: PipelineResult, output_prefix: str, fail_on_errors: bool) -> None:
+    """`BatchFailedError` for unrecorded tasks (always) and stopped items (if asked)."""
+    where = (f"the '{batch_key(PIPELINE_KEY, output_prefix)}' artifact and "
+             f"{result.manifest_uri or 'the result'}")  # fmt: skip
+    unrecorded = [link.task_id or "" for item in result.items for link in item.chain
+                  if link.submission == "unrecorded"]  # fmt: skip
+    if unrecorded:
+        raise BatchFailedError(
+            f"{len(unrecorded)} Runway task(s) were created but their records could not be "
+            f"written: {', '.join(unrecorded)}. They are in {where}; a rerun reports those "
+            "stages as 'unknown' and does not pay again.",
+            task_ids=unrecorded,
+        )
+    stopped = [item for item in result.items if item.status == "stopped"]
+    if fail_on_errors and (stopped or result.rejected):
+        ids = [item.chain[-1].task_id for item in stopped if item.chain and item.chain[-1].task_id]
+        raise BatchFailedError(
+            f"{len(stopped)} of {len(result.items)} items stopped and {len(result.rejected)} "
+            f"rows were refused (first: {(stopped[0].error if stopped else result.rejected[0])}"
+            f"); see {where}. A rerun pays only for the stages not yet paid.",
+            task_ids=[str(i) for i in ids],
+        )
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -722,6 +759,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output_prefix", help="s3://bucket/prefix/ for outputs and manifest")
     parser.add_argument("--credentials-block", metavar="NAME")
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--fail-on-errors", action="store_true",
+                        help="fail the run when an item stopped or a row was refused")  # fmt: skip
     args = parser.parse_args(argv)
     text = args.stages
     if not text.lstrip().startswith("["):
@@ -729,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_flow(run_pipeline(
         args.table, json.loads(text), args.output_prefix,
         credentials_block=args.credentials_block, concurrency=args.concurrency,
-        return_state=True,
+        fail_on_errors=args.fail_on_errors, return_state=True,
     ))  # fmt: skip
 
 

@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -187,6 +188,9 @@ class SubmissionRow(BaseModel):
     setting or lost manifest write hides a paid task ID."""
     endpoint: str = "image_to_video"
     """The task endpoint (`prefect_runway.api.requests.ENDPOINT_NAMES`)."""
+    prompt_sha256: str | None = None
+    """SHA-256 hex of the request's ``promptText`` (`prompt_digest`): which prompt, never the
+    prompt itself."""
     stops_batch: bool = False
     """True when the failure would fail every other image too (the key was refused, or the
     API cannot be reached): a batch stops at the first such row (`prefect_runway.ledger.batch`)."""
@@ -321,6 +325,7 @@ class Engine:
             seed=settings.seed,
             estimated_credits=settings.estimated_credits(),
             cache_key=key,
+            prompt_sha256=prompt_digest(settings.prompt_text),
         )
 
         async def prepare() -> ImageToVideoRequest:
@@ -351,6 +356,7 @@ class Engine:
             duration=body.get("duration") if type(body.get("duration")) is int else None,
             seed=body.get("seed") if type(body.get("seed")) is int else None,
             cache_key=key,
+            prompt_sha256=prompt_digest(body.get("promptText") or _nested(body, "promptText")),
         )
         fields = generation_fields(request, job.identities)
 
@@ -749,6 +755,25 @@ def _identity_of(request: GenerationRequest, identities: Mapping[str, str]) -> s
     """The record's `identity` of a generation: its inputs' identities, by path."""
     assets = input_identities(request, identities)
     return "|".join(f"{path}={identity}" for path, identity in assets.items()) or request.endpoint
+
+
+def prompt_digest(prompt: Any) -> str | None:
+    """SHA-256 hex of a prompt's UTF-8 text; None without one. It tells which rows share a
+    prompt without showing it (a short, guessable prompt can still be guessed).
+
+    Example:
+        >>> prompt_digest("a cat dances")[:12], prompt_digest(None)
+        ('2ab8b2e85ad1', None)
+    """
+    if not isinstance(prompt, str) or not prompt:
+        return None
+    return hashlib.sha256(prompt.encode()).hexdigest()
+
+
+def _nested(body: Mapping[str, Any], name: str) -> Any:
+    """A field of the Model Router's ``input`` object."""
+    inner = body.get("input")
+    return inner.get(name) if isinstance(inner, Mapping) else None
 
 
 def _flow_run_id() -> str | None:

@@ -33,6 +33,10 @@ Merge rules, row by row (the manifest is a view of the ledger: no writer hides a
 
 Versions 1 and 2 are read as they are (no ``generations``); every write is version 3.
 
+After each successful merge, ``runway-manifest.parquet`` and ``runway-manifest.jsonl`` are
+written beside it from the merged manifest, one row per generation
+(`prefect_runway.s3.manifest_table`); a failure there is a WARNING, never a failed merge.
+
 Example:
     ```python
     import boto3
@@ -58,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from prefect_runway.errors import ManifestError
+from prefect_runway.s3.manifest_table import write_views
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -74,6 +79,7 @@ COLLECTION_FIELDS = (
     "collected_at",
     "missing_since",
     "credits",
+    "outputs",
 )
 SUBMISSION_FIELDS = (
     "status",
@@ -85,6 +91,8 @@ SUBMISSION_FIELDS = (
     "transport",
     "possible_duplicate",
     "cache_key",
+    "prompt_sha256",
+    "created_at",
 )
 """What describes one generation's submission: kept with it when a later one replaces it."""
 NO_TASK_STATUSES = ("failed", "rejected", "deferred", "unknown")
@@ -95,6 +103,19 @@ task that answered 404 for longer than the not-found grace, across runs)."""
 ENDED_WITHOUT_VIDEO = ("FAILED", "CANCELLED", "LOST")
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "OperationAborted"}
 _UNSUPPORTED_CODES = {"NotImplemented", "InvalidArgument"}
+
+
+class StoredOutput(BaseModel):
+    """One copied output of a task: a task may have several (text_to_image's ``outputCount``).
+
+    Example:
+        >>> StoredOutput(uri="s3://b/v/kite-0f7a1234-2.png", bytes=2048, sha256="ab").uri
+        's3://b/v/kite-0f7a1234-2.png'
+    """
+
+    uri: str
+    bytes: int | None = None
+    sha256: str | None = None
 
 
 class Generation(BaseModel):
@@ -119,6 +140,8 @@ class Generation(BaseModel):
     transport: str | None = None
     possible_duplicate: bool | None = None
     cache_key: str | None = None
+    prompt_sha256: str | None = None
+    created_at: datetime | None = None
     final_status: str | None = None
     output: str | None = None
     output_bytes: int | None = None
@@ -128,6 +151,7 @@ class Generation(BaseModel):
     collected_at: datetime | None = None
     missing_since: datetime | None = None
     credits: float | None = None
+    outputs: list[StoredOutput] | None = None
     replaced_at: datetime | None = Field(
         default=None, description="When a later generation became the source's current one."
     )
@@ -173,6 +197,13 @@ class ManifestRow(BaseModel):
     possible_duplicate: bool | None = None
     error: str | None = None
     cache_key: str | None = None
+    prompt_sha256: str | None = Field(
+        default=None,
+        description="SHA-256 hex of the request's promptText (never the prompt itself).",
+    )
+    created_at: datetime | None = Field(
+        default=None, description="When the ledger recorded the task's creation."
+    )
 
     collected_task_id: str | None = Field(
         default=None, description="The task the collection fields describe."
@@ -182,7 +213,9 @@ class ManifestRow(BaseModel):
         description="SUCCEEDED, FAILED or CANCELLED once the task ended; LOST once it answered "
         "404 for longer than the not-found grace, across collector runs.",
     )
-    output: str | None = Field(default=None, description="s3:// URI of the copied video.")
+    output: str | None = Field(
+        default=None, description="s3:// URI of the copied output (the first, if several)."
+    )
     output_bytes: int | None = None
     output_sha256: str | None = None
     failure: str | None = Field(
@@ -199,6 +232,10 @@ class ManifestRow(BaseModel):
         default=None,
         description="What the task cost, in credits, as the API's answer said once it ended "
         "(SUCCEEDED, FAILED or CANCELLED).",
+    )
+    outputs: list[StoredOutput] | None = Field(
+        default=None,
+        description="Every copied output of the task, in its order (`output` is the first).",
     )
     superseded_outputs: list[str] = Field(default_factory=list)
     generations: list[Generation] = Field(
@@ -413,11 +450,15 @@ def as_row(row: BaseModel | Mapping[str, Any]) -> ManifestRow:
         return row
     data = row.model_dump(mode="json") if isinstance(row, BaseModel) else dict(row)
     history = data.pop("history", None) or []
-    if history:
+    own = next((a for a in history if a["task_id"] == data.get("task_id")), None)
+    if own is not None and own.get("created_at") and not data.get("created_at"):
+        data["created_at"] = own["created_at"]
+    if history:  # one key, one request: its earlier tasks had the same prompt
+        same = {name: data[name] for name in ("cache_key", "prompt_sha256") if data.get(name)}
         data["generations"] = [
-            {"task_id": a["task_id"], "cache_key": data.get("cache_key"),
-             **({"estimated_credits": a["estimated_credits"]}
-                if a.get("estimated_credits") is not None else {}),
+            {"task_id": a["task_id"], **same,
+             **{name: a[name] for name in ("estimated_credits", "created_at")
+                if a.get(name) is not None},
              **({"possible_duplicate": True} if a.get("possible_duplicate") else {})}
             for a in history if a["task_id"] != data.get("task_id")
         ]  # fmt: skip
@@ -443,6 +484,7 @@ def merge_manifest(
     flow_run_id: str | None = None,
     collector_flow_run_id: str | None = None,
     max_attempts: int = 25,
+    views: bool = True,
 ) -> Manifest:
     """Merge `rows` into ``s3://bucket/key`` with conditional writes; return what was written.
 
@@ -457,6 +499,8 @@ def merge_manifest(
         flow_run_id: The writing submission run, recorded as the last one.
         collector_flow_run_id: The writing collector run, recorded as the last one.
         max_attempts: Read-merge-write rounds before giving up on constant conflicts.
+        views: Then write the Parquet and JSONL views beside it
+            (`prefect_runway.s3.manifest_table`); a failure there is only a WARNING.
 
     Returns:
         The manifest as written.
@@ -488,11 +532,10 @@ def merge_manifest(
         )  # fmt: skip
         condition: dict[str, Any] = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            s3.put_object(
+            answer = s3.put_object(
                 Bucket=bucket, Key=key, Body=merged.to_json_bytes(),
                 ContentType="application/json", **condition,
             )  # fmt: skip
-            return merged
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -506,10 +549,25 @@ def merge_manifest(
                     "a store that supports S3 IfMatch/IfNoneMatch writes."
                 ) from None
             raise
+        if views:  # views of what was just written, never a second truth; never raise
+            write_views(s3, bucket, key, merged, str(answer.get("ETag", "")),
+                        lambda: _read(s3, bucket, key))  # fmt: skip
+        return merged
     raise ManifestError(
         f"{uri} kept changing under {max_attempts} merge attempts; too many writers at once. "
         "Rerun: every row is kept, nothing was overwritten."
     )
+
+
+def read_manifest_version(
+    s3: S3Client, bucket: str, key: str
+) -> tuple[Manifest | None, str | None]:
+    """A manifest and its ETag; ``(None, None)`` when it does not exist yet.
+
+    Raises:
+        ManifestError: it exists but is not a manifest.
+    """
+    return _read(s3, bucket, key)
 
 
 def _read(s3: S3Client, bucket: str, key: str) -> tuple[Manifest | None, str | None]:

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 MANIFEST_NAME = "runway-manifest.json"
+MANIFEST_FILES = (MANIFEST_NAME, "runway-manifest.parquet", "runway-manifest.jsonl")
+"""The manifest and its table views (`prefect_runway.s3.manifest_table`): never inputs."""
 PRESIGNED_URL_CAVEAT = (
     "S3 presigned GET URLs answer HEAD requests with 403, and Runway checks image URLs with "
     "HEAD: the API may refuse them. Prefer images up to 3.7 MB (sent inline) or the official "
@@ -89,7 +91,7 @@ def iter_s3_pages(
             yield [
                 S3Image(bucket, item["Key"], item.get("ETag", "").strip('"'), item.get("Size", 0))
                 for item in page.get("Contents", [])
-                if not item["Key"].endswith(("/", MANIFEST_NAME))
+                if not item["Key"].endswith(("/", *MANIFEST_FILES))
             ]
     except ClientError as exc:
         raise ImageSourceError(_explain(exc, f"s3://{bucket}/{prefix}")) from None
