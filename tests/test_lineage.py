@@ -5,6 +5,8 @@ Prefect API."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 
 import pytest
 
@@ -18,7 +20,8 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 def test_each_collected_video_is_an_asset_with_its_image_upstream(s3, runway):
     images = fill(s3, 3, bad=False)
-    batch = asyncio.run(s3_image_to_video(BUCKET, "in/", concurrency=4))
+    batch = asyncio.run(s3_image_to_video(BUCKET, "in/", concurrency=4, seed=7,
+                                          prompt_text="a slow pan"))  # fmt: skip
     out = f"s3://{BUCKET}/lineage/"
     result = asyncio.run(collect_videos(output_prefix=out, manifest_uri=batch.manifest_uri,
                                         wait_seconds=30))  # fmt: skip
@@ -35,6 +38,9 @@ def test_each_collected_video_is_an_asset_with_its_image_upstream(s3, runway):
         metadata = event["payload"]
         assert metadata["task_id"] in batch.task_ids and metadata["endpoint"] == "image_to_video"
         assert metadata["bytes"] > 0 and len(metadata["sha256"]) == 64
+        assert (metadata["model"], metadata["seed"]) == ("gen4_turbo", 7)
+        assert metadata["prompt_sha256"] == hashlib.sha256(b"a slow pan").hexdigest()
+        assert "a slow pan" not in json.dumps(event)  # the prompt's hash, never the prompt
 
     again = asyncio.run(collect_videos(output_prefix=out, manifest_uri=batch.manifest_uri))
     assert again.collected == 0  # nothing published again: no second materialization

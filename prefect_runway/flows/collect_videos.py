@@ -488,6 +488,9 @@ class Work(BaseModel):
     estimated_credits: float | None = None
     missing_since: datetime | None = None
     endpoint: str | None = None
+    model: str | None = None
+    seed: int | None = None
+    prompt_sha256: str | None = None
 
     @property
     def key(self) -> str:
@@ -510,7 +513,8 @@ def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
             items += [Work(source=row.source, task_id=g.task_id, current=False,
                            finished=g.finished, cache_key=g.cache_key,
                            estimated_credits=g.estimated_credits,
-                           missing_since=g.missing_since, endpoint=endpoint)
+                           missing_since=g.missing_since, endpoint=endpoint,
+                           **_lineage_fields(g))
                       for g in row.generations]  # fmt: skip
         if row.task_id:
             mine = row.collected_task_id == row.task_id
@@ -518,8 +522,13 @@ def _work(rows: list[ManifestRow], generations: str) -> list[Work]:
                               finished=row.finished, cache_key=row.cache_key,
                               estimated_credits=row.estimated_credits,
                               missing_since=row.missing_since if mine else None,
-                              endpoint=endpoint))  # fmt: skip
+                              endpoint=endpoint, **_lineage_fields(row)))  # fmt: skip
     return list({item.task_id: item for item in items}.values())
+
+
+def _lineage_fields(entry: Any) -> dict[str, Any]:
+    """What an asset's metadata says of its generation: model, seed, the prompt's hash."""
+    return {name: getattr(entry, name, None) for name in ("model", "seed", "prompt_sha256")}
 
 
 class Claims:
@@ -1003,6 +1012,7 @@ def _materialize(item: Work, record: dict[str, Any]) -> None:
         "s3://"
     ) else []
     metadata = {"task_id": item.task_id, "endpoint": item.endpoint or "image_to_video",
+                "model": item.model, "seed": item.seed, "prompt_sha256": item.prompt_sha256,
                 "source": item.source, "sha256": record["sha256"], "bytes": record["bytes"],
                 "estimated_credits": item.estimated_credits}  # fmt: skip
     try:
