@@ -70,13 +70,21 @@ def collect(**kwargs):
 
 
 def videos_in_s3(s3) -> dict[str, bytes]:
-    """The objects under videos/ other than claims, by key."""
+    """The published objects under videos/, by key: not claims, and not the temporary
+    ``.partial-*`` object a copy in progress writes first (and deletes once published: it may
+    be gone between the listing and its read)."""
     found = {}
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="videos/"):
         for item in page.get("Contents", []):
-            if "/.runway-claims/" not in item["Key"]:
+            if "/.runway-claims/" not in item["Key"] and ".partial-" not in item["Key"]:
                 found[item["Key"]] = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
     return found
+
+
+def partials_in_s3(s3) -> list[str]:
+    """Temporary copies left under videos/ (none once every copy has ended)."""
+    found = s3.list_objects_v2(Bucket=BUCKET, Prefix="videos/")
+    return sorted(item["Key"] for item in found.get("Contents", []) if ".partial-" in item["Key"])
 
 
 def claims_in_s3(s3) -> list[str]:
@@ -217,6 +225,7 @@ def test_a_collector_racing_a_resubmission_keeps_both_generations(s3, slow_runwa
         [old] = row.generations
         assert old.task_id in first.task_ids and old.output and old.final_status == "SUCCEEDED"
     stored = videos_in_s3(s3)  # no orphans: every object is a generation's recorded video
+    assert partials_in_s3(s3) == []
     assert {f"s3://{BUCKET}/{k}" for k in stored} == {r.generations[0].output
                                                       for r in manifest.rows}  # fmt: skip
     told = by_task(events_for(set(first.task_ids + second.task_ids), 4, settle=3))
@@ -293,7 +302,7 @@ def test_a_truncated_download_is_never_published(s3, runway, uploads, fault):
     cut = collect(wait_seconds=30, download_retries=1)
     assert (cut.collected, cut.errors) == (0, 3)
     assert runway.stats()["truncated_downloads"] == 6  # each tried twice, each cut short
-    assert uploads == [] and videos_in_s3(s3) == {}  # nothing half-written, anywhere
+    assert uploads == [] and videos_in_s3(s3) == {} and partials_in_s3(s3) == []  # none half-done
     manifest = read_manifest(s3, BUCKET, "in/runway-manifest.json")
     assert manifest is not None and not any(r.output for r in manifest.rows)
     assert all("retry" in str(r.failure) for r in manifest.rows)
@@ -331,6 +340,7 @@ def test_each_video_is_copied_as_soon_as_its_task_finishes(s3, monkeypatch, uplo
         emu.advance_clock(MINUTES_10)
         collector.join(timeout=120)
         assert results["run"].collected == 2 and emu.stats()["downloads"] == 2 == len(uploads)
+        assert partials_in_s3(s3) == []
 
 
 def test_every_paid_task_of_a_source_is_in_the_manifest_and_collected_once(s3, runway, uploads):
