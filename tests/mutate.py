@@ -991,6 +991,14 @@ MUTATIONS = [
         ("tests/test_sidecars.py::test_a_sidecar_that_cannot_be_read_fails_its_image",),
     ),
     Mutation(
+        "cancelled-post-gives-back",
+        "a POST cancelled in flight keeps its generation and reservation: a task may exist",
+        "prefect_runway/ledger/engine.py",
+        "            except Exception:  # certainly nothing created; a cancellation mid-POST",
+        "            except BaseException:  # certainly nothing created; a cancellation mid-POST",
+        (BUDGET + "test_a_post_cancelled_in_flight_keeps_its_generation_taken",),
+    ),
+    Mutation(
         "shared-budget-store-error-is-plenty",
         "a shared budget that could not be read stops the model: never 'plenty left'",
         "prefect_runway/ledger/budget.py",

@@ -210,6 +210,30 @@ def test_a_post_that_created_nothing_gives_its_generation_back(make_emulator, tm
     assert stats(emu)["tasks_created"] == 2
 
 
+def test_a_post_cancelled_in_flight_keeps_its_generation_taken(make_emulator, tmp_path):
+    """A run cancelled while its POST is in the air (here the task exists, its answer is
+    slow): a task may exist, so neither the run's quota nor the shared reservation is given
+    back, and a limit of 2 submits one more image, never a third that Runway would refuse."""
+    emu = make_emulator(daily_limit=2, faults=Faults(script=("created:slow",), slow_seconds=3))
+    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url, max_retries=0)
+    locks = SubmissionLockManager(tmp_path / "locks")
+
+    async def main() -> list[SubmissionRow]:
+        async with creds.get_async_client() as client:
+            engine = await Engine.create(creds, client, Ledger(str(tmp_path / "records")),
+                                         locks=locks, quota=DailyQuota({SETTINGS.model: 2}))
+            with pytest.raises(TimeoutError):  # the POST is cancelled mid-flight
+                await asyncio.wait_for(engine.submit(
+                    ImageJob("i0", "i://0", image(0, 0)), SETTINGS), timeout=1)  # fmt: skip
+            return [await engine.submit(ImageJob(f"i{i}", f"i://{i}", image(0, i)), SETTINGS)
+                    for i in (1, 2)]  # fmt: skip
+
+    rows = asyncio.run(main())
+    assert [row.status for row in rows] == ["submitted", "deferred"]
+    seen = stats(emu)
+    assert seen["tasks_created"] == 2 and seen["rejected"].get("daily_limit", 0) == 0, seen
+
+
 @pytest.mark.slow  # a Prefect server and two flow runs: CI's slow set
 @pytest.mark.usefixtures("prefect_harness")
 def test_two_s3_prefix_flow_runs_started_together_share_the_daily_limit(s3, make_emulator):

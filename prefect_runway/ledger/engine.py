@@ -469,8 +469,9 @@ class Engine:
             except RunwayUnknownOutcomeError:
                 self._settle(held, created=True)  # a task may exist: it stays counted
                 raise
-            except BaseException:
-                self._give_back(model, held)  # certainly nothing created
+            except Exception:  # certainly nothing created; a cancellation mid-POST is no
+                # Exception: its generation and reservation stay taken, as a task may exist
+                self._give_back(model, held)
                 raise
             self._settle(held, created=True)
             row.possible_duplicate = unknown or bool(submitted.lost_responses)
