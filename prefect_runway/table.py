@@ -520,12 +520,10 @@ class _Reader:
 
     def add(self, row: _Row) -> None:
         carried: dict[str, Any] = {}
-        fields = _all_endpoints()[self.endpoint]
-        for column in list(row.values) if self.carry else ():
-            if str(column).strip() in self.carry:
-                carried[str(column).strip()] = row.values[column]
-                if _resolve(fields, column) is None:  # no field here: not refused as a typo
-                    del row.values[column]
+        for column in [c for c in row.values if str(c).strip() in self.carry]:
+            carried[str(column).strip()] = row.values[column]
+            if _resolve(_all_endpoints()[self.endpoint], column) is None:  # not a typo here
+                del row.values[column]
         values = {k: v for k, v in row.values.items() if _given(v, row.text)}
         values = {k: v for k, v in values.items() if not str(k).startswith("#")}
         special = {_norm(str(k)): k for k in values if _norm(str(k)) in (ID, ENDPOINT, VARIANTS)}
