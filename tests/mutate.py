@@ -1099,6 +1099,14 @@ MUTATIONS = [
         "if start <= day < before:",
         (RECONCILE + "test_usage_counts_every_task_on_its_utc_day_net_of_refunds",),
     ),
+    Mutation(
+        "emulator-reuses-port",
+        "a fresh emulator never gets an earlier one's port (a ledger takes it for that account)",
+        "prefect_runway/testing/emulator/app.py",
+        "                    if given not in _PORTS_GIVEN:\n",
+        "                    if True:\n",
+        ("tests/test_emulator.py::test_a_fresh_emulator_never_gets_an_earlier_ones_port",),
+    ),
     # -- the manifest as a table ------------------------------------------------------------
     Mutation(
         "stale-table-view",

@@ -1060,3 +1060,31 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
     with pytest.raises(httpx.TransportError):
         httpx.get(emu.root_url + "/_emulator/health")
     c.close()
+
+
+def test_a_fresh_emulator_never_gets_an_earlier_ones_port(monkeypatch) -> None:
+    """A ledger keys the account on the base URL: a fresh emulator on an earlier one's port
+    would be answered from the ledger with task IDs it never created (seen in CI as 404s)."""
+    from prefect_runway.testing.emulator import app
+    from prefect_runway.testing.emulator.server import EmulatorHTTPServer
+
+    with Emulator(api_key=KEY) as first:
+        earlier = first.port
+    offered: list[int] = []
+
+    class HandsOutAPortTwice(EmulatorHTTPServer):
+        """What the OS may do for port 0: offer the port the earlier emulator had."""
+
+        def __init__(self, address: tuple[str, int], *args: Any) -> None:
+            if address[1] == 0 and not offered:
+                address = (address[0], earlier)
+            super().__init__(address, *args)
+            offered.append(int(self.server_address[1]))
+
+    monkeypatch.setattr(app, "EmulatorHTTPServer", HandsOutAPortTwice)
+    with Emulator(api_key=KEY) as second:
+        assert offered[0] == earlier and second.port == offered[-1] != earlier
+        answer = httpx.get(f"{second.base_url}/v1/organization", headers=HEADERS)
+        assert answer.status_code == 200
+    with Emulator(api_key=KEY, port=earlier) as chosen:  # a port asked for is honoured
+        assert chosen.port == earlier

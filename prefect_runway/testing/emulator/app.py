@@ -15,6 +15,16 @@ from .validation import validate_task
 DIALECTS = ("runway", "proxy")
 PROXY_SUBMIT_SHAPES = ("wrapped", "state", "plain")
 
+# The (host, port) pairs emulators of this process were given for `port=0`. A client keys its
+# ledger and Prefect's cache on the account, whose fingerprint includes the base URL: a new
+# emulator (fresh state) on a port an earlier one had looks like the earlier account, so a
+# rerun of the same images is answered from the ledger with task IDs the new emulator never
+# created (they answer 404). A test suite that starts an emulator per test meets this whenever
+# the OS hands a port out twice, so a fresh emulator never gets an earlier one's port.
+_PORTS_GIVEN: set[tuple[str, int]] = set()
+_PORTS_LOCK = threading.Lock()
+_PORT_TRIES = 200
+
 
 class Emulator:
     """A local Runway image-to-video API served over real HTTP on loopback.
@@ -24,7 +34,8 @@ class Emulator:
             unset too, any non-empty key is accepted.
         dialect: ``"runway"`` (official API) or ``"proxy"`` (``/runwayml`` prefix).
         host: Interface to bind.
-        port: Port to bind; 0 picks a free one.
+        port: Port to bind; 0 picks a free one that no earlier emulator of this process had
+            (so a fresh emulator never looks like an earlier one's account to a ledger).
         concurrency: Maximum RUNNING tasks at once; the rest wait THROTTLED, FIFO.
         generation_seconds: How long a task stays RUNNING.
         pending_seconds: How long a task stays PENDING before it may take a slot.
@@ -109,7 +120,7 @@ class Emulator:
         """
         if self._server is not None:
             return self
-        server = EmulatorHTTPServer((self.host, self.port), self._config, self._state)
+        server = self._bind()
         bound_host, bound_port = server.server_address[:2]
         self.port = int(bound_port)
         shown = str(bound_host)
@@ -125,6 +136,28 @@ class Emulator:
         )
         self._thread.start()
         return self
+
+    def _bind(self) -> EmulatorHTTPServer:
+        """A server bound to `port`, or for 0 to a free port no earlier emulator had."""
+        if self.port:
+            return EmulatorHTTPServer((self.host, self.port), self._config, self._state)
+        held: list[EmulatorHTTPServer] = []  # kept bound while trying, so the OS offers others
+        try:
+            for _ in range(_PORT_TRIES):
+                server = EmulatorHTTPServer((self.host, 0), self._config, self._state)
+                given = (self.host, int(server.server_address[1]))
+                with _PORTS_LOCK:
+                    if given not in _PORTS_GIVEN:
+                        _PORTS_GIVEN.add(given)
+                        return server
+                held.append(server)
+        finally:
+            for other in held:
+                other.server_close()
+        raise OSError(
+            f"No free port on {self.host} that no earlier emulator of this process had, "
+            f"after {_PORT_TRIES} tries: pass port= explicitly."
+        )
 
     def stop(self) -> None:
         """Stop serving, close the socket and every open connection."""
