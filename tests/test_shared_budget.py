@@ -12,6 +12,8 @@ import asyncio
 import base64
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -191,17 +193,23 @@ def test_a_monthly_budget_shared_by_two_runs_is_not_exceeded(limited, tmp_path, 
     assert f"monthly budget of {PRICE * 3.5:g} credits" in (refused or "")
 
 
+@asynccontextmanager
+async def engine_with_a_limit_of_2(emu: Any, tmp_path: Any) -> AsyncIterator[Engine]:
+    """One run's engine on `emu`: retries off, file locks, its own ledger, a quota of 2."""
+    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url, max_retries=0)
+    async with creds.get_async_client() as client:
+        yield await Engine.create(creds, client, Ledger(str(tmp_path / "records")),
+                                  locks=SubmissionLockManager(tmp_path / "locks"),
+                                  quota=DailyQuota({SETTINGS.model: 2}))  # fmt: skip
+
+
 def test_a_post_that_created_nothing_gives_its_generation_back(make_emulator, tmp_path):
     """The API refuses the first POST before creating anything (a 429 "too many requests",
     retries off): its reservation is returned, so a limit of 2 still submits 2 other images."""
     emu = make_emulator(daily_limit=2, faults=Faults(script=("429",)))
-    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url, max_retries=0)
-    locks = SubmissionLockManager(tmp_path / "locks")
 
     async def main() -> list[SubmissionRow]:
-        async with creds.get_async_client() as client:
-            engine = await Engine.create(creds, client, Ledger(str(tmp_path / "records")),
-                                         locks=locks, quota=DailyQuota({SETTINGS.model: 2}))
+        async with engine_with_a_limit_of_2(emu, tmp_path) as engine:
             return [await engine.submit(ImageJob(f"i{i}", f"i://{i}", image(0, i)), SETTINGS)
                     for i in range(4)]  # fmt: skip
 
@@ -215,13 +223,9 @@ def test_a_post_cancelled_in_flight_keeps_its_generation_taken(make_emulator, tm
     slow): a task may exist, so neither the run's quota nor the shared reservation is given
     back, and a limit of 2 submits one more image, never a third that Runway would refuse."""
     emu = make_emulator(daily_limit=2, faults=Faults(script=("created:slow",), slow_seconds=3))
-    creds = RunwayCredentials(api_key=SecretStr(API_KEY), base_url=emu.base_url, max_retries=0)
-    locks = SubmissionLockManager(tmp_path / "locks")
 
     async def main() -> list[SubmissionRow]:
-        async with creds.get_async_client() as client:
-            engine = await Engine.create(creds, client, Ledger(str(tmp_path / "records")),
-                                         locks=locks, quota=DailyQuota({SETTINGS.model: 2}))
+        async with engine_with_a_limit_of_2(emu, tmp_path) as engine:
             with pytest.raises(TimeoutError):  # the POST is cancelled mid-flight
                 await asyncio.wait_for(engine.submit(
                     ImageJob("i0", "i://0", image(0, 0)), SETTINGS), timeout=1)  # fmt: skip
