@@ -471,7 +471,7 @@ def read_manifest(s3: S3Client, bucket: str, key: str) -> Manifest | None:
     Raises:
         ManifestError: it exists but is not a manifest (it is never overwritten then).
     """
-    return _read(s3, bucket, key)[0]
+    return read_manifest_version(s3, bucket, key)[0]
 
 
 def merge_manifest(
@@ -525,7 +525,7 @@ def merge_manifest(
     uri = f"s3://{bucket}/{key}"
     prefix = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
     for attempt in range(1, max_attempts + 1):
-        current, etag = _read(s3, bucket, key)
+        current, etag = read_manifest_version(s3, bucket, key)
         merged = (current or Manifest()).with_rows(
             updates, settings=settings, flow_run_id=flow_run_id,
             collector_flow_run_id=collector_flow_run_id, source=f"s3://{bucket}/{prefix}",
@@ -551,7 +551,7 @@ def merge_manifest(
             raise
         if views:  # views of what was just written, never a second truth; never raise
             write_views(s3, bucket, key, merged, str(answer.get("ETag", "")),
-                        lambda: _read(s3, bucket, key))  # fmt: skip
+                        lambda: read_manifest_version(s3, bucket, key))  # fmt: skip
         return merged
     raise ManifestError(
         f"{uri} kept changing under {max_attempts} merge attempts; too many writers at once. "
@@ -567,10 +567,6 @@ def read_manifest_version(
     Raises:
         ManifestError: it exists but is not a manifest.
     """
-    return _read(s3, bucket, key)
-
-
-def _read(s3: S3Client, bucket: str, key: str) -> tuple[Manifest | None, str | None]:
     from botocore.exceptions import ClientError
 
     try:
