@@ -754,8 +754,7 @@ def collect_video(
     if claims.done(item.task_id, record):
         _emit_success(item, record)
         for output in outputs:
-            _materialize(item, {"location": output["uri"], "bytes": output["bytes"],
-                                "sha256": output["sha256"]})  # fmt: skip
+            _materialize(item, output)
     else:
         logger.warning("The claim on %s's video was taken over by another run while this "
                        "one copied it; the video at %s stands.", item.task_id,
@@ -1003,25 +1002,25 @@ def _output_asset(location: str, metadata: dict[str, Any]) -> str:
     return location
 
 
-def _materialize(item: Work, record: dict[str, Any]) -> None:
-    """Lineage: a Prefect asset materialization of the output, keyed by its S3 URI, with the
-    input object as its upstream asset when the source is one (an S3 prefix's image), and
-    the generation's metadata. Once per output, by the run that published it; a failure
-    here is a warning, never a lost video."""
+def _materialize(item: Work, output: dict[str, Any]) -> None:
+    """Lineage: a Prefect asset materialization of one output (``uri``, ``bytes``,
+    ``sha256``), keyed by its S3 URI, with the input object as its upstream asset when the
+    source is one (an S3 prefix's image), and the generation's metadata. Once per output, by
+    the run that published it; a failure here is a warning, never a lost video."""
     upstream: list[Asset | str] = [item.source] if item.source and item.source.startswith(
         "s3://"
     ) else []
     metadata = {"task_id": item.task_id, "endpoint": item.endpoint or "image_to_video",
                 "model": item.model, "seed": item.seed, "prompt_sha256": item.prompt_sha256,
-                "source": item.source, "sha256": record["sha256"], "bytes": record["bytes"],
+                "source": item.source, "sha256": output["sha256"], "bytes": output["bytes"],
                 "estimated_credits": item.estimated_credits}  # fmt: skip
     try:
         _output_asset.with_options(
-            assets=[Asset(key=record["location"])], asset_deps=upstream
-        )(record["location"], metadata)
+            assets=[Asset(key=output["uri"])], asset_deps=upstream
+        )(output["uri"], metadata)
     except Exception as exc:
         get_run_logger().warning("The asset of %s (%s) was not recorded: %s: %s",
-                                 item.task_id, record["location"], type(exc).__name__,
+                                 item.task_id, output["uri"], type(exc).__name__,
                                  exc)  # fmt: skip
 
 
